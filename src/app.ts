@@ -1,0 +1,81 @@
+/**
+ * Composition root: builds the long-lived objects once and hands them to the RPC pipeline. No
+ * module keeps state of its own; everything a request may touch hangs off AppServices.
+ */
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { Config } from './config.ts';
+import { openDatabase, type Db } from './db/database.ts';
+import type { Logger } from './log.ts';
+import { Sessions } from './auth/sessions.ts';
+import { LoginThrottle } from './auth/throttle.ts';
+import { Permissions } from './auth/permissions.ts';
+import { Users } from './auth/users.ts';
+import { randomPassword } from './auth/passwords.ts';
+import { Registry } from './rpc/registry.ts';
+import { ResultCache } from './rpc/cache.ts';
+import { AuditLog } from './rpc/audit.ts';
+import { allServices } from '../services/index.ts';
+
+export interface AppServices {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly db: Db;
+  readonly registry: Registry;
+  readonly sessions: Sessions;
+  readonly throttle: LoginThrottle;
+  readonly permissions: Permissions;
+  readonly users: Users;
+  readonly cache: ResultCache;
+  readonly audit: AuditLog;
+  /** In-process events between layers ('session-ended' with the session digest); never state. */
+  readonly events: EventEmitter;
+  close(): void;
+}
+
+export function databasePath(config: Config): string {
+  return join(config.dataDir, 'oms.db');
+}
+
+export function createApp(config: Config, log: Logger, db: Db = openDatabase(databasePath(config))): AppServices {
+  const timers: NodeJS.Timeout[] = [];
+  const events = new EventEmitter();
+  // Every websocket listens for its session's end; many sockets are normal, not a leak.
+  events.setMaxListeners(0);
+  const app: AppServices = {
+    config,
+    log,
+    db,
+    registry: new Registry(allServices(config)),
+    sessions: new Sessions(db, { idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds }, (key) => events.emit('session-ended', key)),
+    throttle: new LoginThrottle(db, { maxFailures: config.authMaxFailures, windowSeconds: config.authWindowSeconds }),
+    permissions: new Permissions(db),
+    users: new Users(db),
+    cache: new ResultCache(db),
+    audit: new AuditLog(db),
+    events,
+    close() {
+      for (const t of timers) clearInterval(t);
+      db.close();
+    },
+  };
+  // Housekeeping: expired sessions and stale cache rows. unref() so it never holds the process open.
+  const sweep = setInterval(() => {
+    app.sessions.sweep();
+    app.cache.sweep();
+  }, 60_000);
+  sweep.unref();
+  timers.push(sweep);
+  return app;
+}
+
+/**
+ * First start: create `admin` with OMS_ADMIN_PASSWORD, or with a random password that is returned
+ * so the caller can print it once (it is never logged).
+ */
+export async function ensureAdmin(app: AppServices): Promise<{ created: boolean; generatedPassword?: string }> {
+  if (app.users.count() > 0) return { created: false };
+  const password = app.config.adminPassword ?? randomPassword();
+  await app.users.add('admin', password, [{ path: '/', role: 'Administrator' }]);
+  return { created: true, generatedPassword: app.config.adminPassword ? undefined : password };
+}

@@ -1,0 +1,94 @@
+/**
+ * Configuration: environment variables (names documented in README), optionally overlaid on a JSON
+ * config file named by OMS_CONFIG. Environment wins over the file so one-off overrides are easy.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  bind: string;
+  dataDir: string;
+  tls: boolean;
+  adminPassword?: string;
+  /** qooxdoo.test conformance service; touches nothing, but operators may want it off. */
+  qooxdooTestService: boolean;
+  sessionIdleSeconds: number;
+  sessionMaxSeconds: number;
+  /** Failed logins allowed per user and per address inside the window before throttling. */
+  authMaxFailures: number;
+  authWindowSeconds: number;
+  maxBodyBytes: number;
+  logLevel: string;
+  /** Seconds a node command may take before FuncMethodTimeoutError. */
+  nodeCommandTimeoutSeconds: number;
+}
+
+const defaults: Config = {
+  port: 8000,
+  bind: '0.0.0.0',
+  dataDir: './data',
+  tls: true,
+  qooxdooTestService: true,
+  sessionIdleSeconds: 30 * 60,
+  sessionMaxSeconds: 12 * 3600,
+  authMaxFailures: 5,
+  authWindowSeconds: 15 * 60,
+  maxBodyBytes: 1024 * 1024,
+  logLevel: 'info',
+  nodeCommandTimeoutSeconds: 60,
+};
+
+const env: Record<keyof Config, string> = {
+  port: 'OMS_PORT',
+  bind: 'OMS_BIND',
+  dataDir: 'OMS_DATA_DIR',
+  tls: 'OMS_TLS',
+  adminPassword: 'OMS_ADMIN_PASSWORD',
+  qooxdooTestService: 'OMS_QOOXDOO_TEST',
+  sessionIdleSeconds: 'OMS_SESSION_IDLE',
+  sessionMaxSeconds: 'OMS_SESSION_MAX',
+  authMaxFailures: 'OMS_AUTH_MAX_FAILURES',
+  authWindowSeconds: 'OMS_AUTH_WINDOW',
+  maxBodyBytes: 'OMS_MAX_BODY',
+  logLevel: 'OMS_LOG_LEVEL',
+  nodeCommandTimeoutSeconds: 'OMS_NODE_TIMEOUT',
+};
+
+export const configEnvNames = env;
+
+function coerce(key: keyof Config, raw: unknown): Config[keyof Config] {
+  const def = defaults[key];
+  if (typeof def === 'number' || key === 'port') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${env[key]} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (typeof def === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    const s = String(raw).toLowerCase();
+    if (['1', 'on', 'true', 'yes'].includes(s)) return true;
+    if (['0', 'off', 'false', 'no'].includes(s)) return false;
+    throw new Error(`${env[key]} must be on or off, got ${JSON.stringify(raw)}`);
+  }
+  return String(raw);
+}
+
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const cfg: Config = { ...defaults };
+  const file = source.OMS_CONFIG;
+  if (file) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(parsed)) {
+      if (!(k in env)) throw new Error(`unknown key ${k} in ${file}`);
+      (cfg as unknown as Record<string, unknown>)[k] = coerce(k as keyof Config, v);
+    }
+  }
+  for (const key of Object.keys(env) as (keyof Config)[]) {
+    const raw = source[env[key]];
+    if (raw !== undefined && raw !== '') (cfg as unknown as Record<string, unknown>)[key] = coerce(key, raw);
+  }
+  Object.assign(cfg, overrides);
+  cfg.dataDir = resolve(cfg.dataDir);
+  return cfg;
+}

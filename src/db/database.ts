@@ -1,0 +1,32 @@
+/**
+ * The embedded database: better-sqlite3 in WAL mode with foreign keys on. Schema changes are the
+ * numbered, append-only SQL files in migrations/, applied at open in one transaction each.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { applyMigrations, loadMigrations, type Migration } from './migrate.ts';
+
+export type Db = Database.Database;
+
+export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+
+export function openDatabase(file: string, migrations: Migration[] = loadMigrations(migrationsDir)): Db {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  // A writer waits for a concurrent writer (a second process such as `oms user add`) instead of failing.
+  db.pragma('busy_timeout = 5000');
+  db.pragma('synchronous = NORMAL');
+  try {
+    applyMigrations(db, migrations);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
+}
+
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);

@@ -1,0 +1,141 @@
+/**
+ * The HTTP routes: every wire format on one port.
+ *   GET  /?service=..&method=..&params=[..]&id=..     OMS query string
+ *   GET  /?_ScriptTransport_id=N&_ScriptTransport_data=..  qooxdoo ScriptTransport (JavaScript answer)
+ *   POST /                                             qooxdoo RPC, or qooxdoo 2.0 mode (JSON-RPC 2.0)
+ *   POST /jsonrpc                                      JSON-RPC 2.0 (single, batch, notifications)
+ *   GET  /ws (upgrade)                                 JSON-RPC 2.0 over websocket (see ws.ts)
+ */
+import express, { type Request, type Response, type NextFunction } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { AppServices } from '../app.ts';
+import { oms } from '../rpc/errors.ts';
+import { parseRequestBody } from '../rpc/json.ts';
+import { errorResponse, handleJsonRpc } from './jsonrpc.ts';
+import { handleQooxdoo, qooxdooError, queryId, type QooxdooResponse } from './qooxdoo.ts';
+import type { Transport } from '../rpc/context.ts';
+
+export function bearerOf(header: string | undefined): string | undefined {
+  const m = header ? /^Bearer\s+(\S{1,200})$/i.exec(header) : null;
+  return m ? m[1] : undefined;
+}
+
+function callerOf(req: Request, res: Response, transport: Transport) {
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return { bearer: bearerOf(req.headers.authorization), remote: req.socket.remoteAddress, requestId: res.locals.requestId as string, transport, signal: abort.signal };
+}
+
+const sendJson = (res: Response, body: unknown, status = 200) => res.status(status).type('application/json').send(JSON.stringify(body));
+
+/** The ScriptTransport answer is JavaScript evaluated by the page: the id must be a plain integer. */
+const scriptId = /^\d{1,15}$/;
+const sendScript = (res: Response, id: string, body: QooxdooResponse) =>
+  res
+    .status(200)
+    .type('application/javascript')
+    // JSON is valid JavaScript except for U+2028/2029 in old engines, and "</script>" must not close a tag.
+    .send(`qx.io.remote.transport.Script._requestFinished(${id}, ${JSON.stringify(body).replace(/[\u2028\u2029<]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)});`);
+
+export function createHttpApp(app: AppServices, extra?: (router: express.Router) => void): express.Express {
+  const http = express();
+  http.disable('x-powered-by');
+  http.set('query parser', 'simple');
+  http.set('etag', false);
+
+  http.use((req, res, next) => {
+    res.locals.requestId = randomUUID();
+    res.setHeader('X-Request-Id', res.locals.requestId as string);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+
+  const raw = express.raw({ type: () => true, limit: app.config.maxBodyBytes });
+
+  http.get('/', async (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    if (q._ScriptTransport_id !== undefined) {
+      const id = typeof q._ScriptTransport_id === 'string' && scriptId.test(q._ScriptTransport_id) ? q._ScriptTransport_id : undefined;
+      if (!id) return sendJson(res, qooxdooError(null, oms('InvalidRequest', { reason: '_ScriptTransport_id must be an integer' })), 400);
+      let payload: unknown;
+      try {
+        payload = parseRequestBody(String(q._ScriptTransport_data ?? ''));
+      } catch (e) {
+        return sendScript(res, id, qooxdooError(null, e as never));
+      }
+      return sendScript(res, id, await handleQooxdoo(app, payload, callerOf(req, res, 'qooxdoo-script')));
+    }
+    if (q.service === undefined && q.method === undefined) {
+      return sendJson(res, { name: 'OMS', description: 'OpenNode-compatible management server', discover: 'rpc.discover', webVnc: '/web-vnc/' });
+    }
+    let params: unknown = [];
+    if (q.params !== undefined) {
+      try {
+        params = parseRequestBody(String(q.params));
+      } catch (e) {
+        return sendJson(res, qooxdooError(queryId(q.id), e as never));
+      }
+    }
+    sendJson(res, await handleQooxdoo(app, { service: q.service, method: q.method, id: queryId(q.id), params }, callerOf(req, res, 'oms-get')));
+  });
+
+  http.post('/', raw, async (req, res) => {
+    let payload: unknown;
+    try {
+      payload = parseRequestBody(bodyOf(req));
+    } catch (e) {
+      return sendJson(res, qooxdooError(null, e as never));
+    }
+    // qooxdoo's 2.0 mode posts JSON-RPC 2.0 to the same URL; a batch can only be JSON-RPC 2.0.
+    if (Array.isArray(payload) || (typeof payload === 'object' && payload !== null && (payload as { jsonrpc?: unknown }).jsonrpc === '2.0')) {
+      const answer = await handleJsonRpc(app, payload, callerOf(req, res, 'qooxdoo'));
+      return answer === undefined ? res.status(204).end() : sendJson(res, answer);
+    }
+    sendJson(res, await handleQooxdoo(app, payload, callerOf(req, res, 'qooxdoo')));
+  });
+
+  http.post('/jsonrpc', raw, async (req, res) => {
+    let payload: unknown;
+    try {
+      payload = parseRequestBody(bodyOf(req));
+    } catch (e) {
+      return sendJson(res, errorResponse(null, e as never));
+    }
+    const answer = await handleJsonRpc(app, payload, callerOf(req, res, 'jsonrpc'));
+    return answer === undefined ? res.status(204).end() : sendJson(res, answer);
+  });
+
+  if (extra) {
+    const router = express.Router();
+    extra(router);
+    http.use(router);
+  }
+
+  // Body-parser failures (too large, aborted) and anything unexpected: same shapes as the routes.
+  http.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number };
+    const problem =
+      e.type === 'entity.too.large'
+        ? oms('RequestTooLarge', { limit: app.config.maxBodyBytes })
+        : e.status && e.status < 500
+          ? oms('InvalidRequest', { reason: 'unreadable request body' })
+          : (() => {
+              const logId = randomUUID().slice(0, 8);
+              app.log.error({ logId, err }, 'http error');
+              return oms('InternalError', { logId });
+            })();
+    const status = e.type === 'entity.too.large' ? 413 : e.status && e.status < 500 ? 400 : 500;
+    if (res.headersSent) return res.end();
+    if (req.path === '/jsonrpc') sendJson(res, errorResponse(null, problem), status);
+    else sendJson(res, qooxdooError(null, problem), status);
+  });
+
+  http.use((_req, res) => sendJson(res, { error: 'not found' }, 404));
+  return http;
+}
+
+/** express.raw leaves `{}` when there was no body at all. */
+const bodyOf = (req: Request): Buffer | string => (Buffer.isBuffer(req.body) ? req.body : '');

@@ -1,0 +1,54 @@
+/**
+ * Shared parameter types with strict patterns. Every caller-supplied name that can reach a node
+ * (as an argv element or a path component) is one of these, so the refusal of hostile input
+ * happens in the RPC pipeline, before any handler or command runs.
+ *
+ * Patterns are deliberately narrow: ASCII only (no look-alikes), no leading '-' (option
+ * injection), no '/' or '..' (path escape), bounded length. Widening one is a security decision.
+ */
+import { z } from 'zod';
+
+const named = (re: RegExp, max: number, what: string) =>
+  z
+    .string()
+    .max(max, `${what} longer than ${max} characters`)
+    .regex(re, `not a valid ${what}`);
+
+/** Host names as in RFC 1123 labels, dotted; what `hostname` can hold. */
+export const nodeName = named(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 253, 'node name');
+
+/** libvirt domain names: libvirt allows more, but we refuse what a shell or path could misread. */
+export const vmName = named(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/, 64, 'VM name').refine((s) => !s.includes('..'), 'not a valid VM name');
+
+/** OpenVZ/LXC container ids are numeric in the OMS API. */
+export const containerId = z.union([z.number().int().min(100).max(2147483647), named(/^[1-9][0-9]{2,9}$/, 10, 'container id')]).transform(String);
+
+/** File names inside a configured directory (ISO, disk image, template). */
+export const fileName = named(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/, 128, 'file name').refine((s) => !s.includes('..'), 'not a valid file name');
+
+/** Linux interface and bridge names (IFNAMSIZ 16 incl. NUL). */
+export const ifName = named(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, 15, 'interface name');
+
+/** LVM VG/LV names (lvm(8): letters, digits, + _ . -, not starting with '-'). */
+export const lvmName = named(/^[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,127}$/, 128, 'LVM name').refine((s) => s !== '.' && s !== '..' && !s.startsWith('snapshot') && !s.startsWith('pvmove'), 'not a valid LVM name');
+
+/** User names of the gateway itself. */
+export const userName = named(/^[a-z_][a-z0-9_.-]{0,31}$/, 32, 'user name');
+
+/** Tag names: printable words, no control characters. */
+export const tagName = named(/^[A-Za-z0-9][A-Za-z0-9 _.:+-]{0,63}$/, 64, 'tag name');
+
+/** The OMS `cache_timeout` positional parameter: seconds, 0 = fresh. Strings from query URLs are accepted. */
+export const cacheTimeout = z.coerce.number().int().min(0).max(86400);
+
+/** Session ids: 40 hex characters (160 bits) as issued by authservices.authenticate. */
+export const sessid = named(/^[0-9A-Fa-f]{40}$/, 40, 'session id');
+
+export const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'not an IPv4 address');
+
+/** Dotted-quad netmask that is contiguous ones then zeros. */
+export const netmask = ipv4.refine((m) => {
+  const bits = m.split('.').reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
+  const inverted = ~bits >>> 0;
+  return (inverted & (inverted + 1)) === 0;
+}, 'not a contiguous netmask');

@@ -1,0 +1,73 @@
+/**
+ * The service registry: resolves `service` (canonical or alias) and `method` names to
+ * declarations. It refuses, at start-up, duplicate names and declarations whose permission is
+ * malformed, so a mistake in a declaration stops the gateway instead of opening a hole.
+ */
+import { isPrivilege } from '../auth/permissions.ts';
+import type { MethodDecl, ServiceDecl } from './declare.ts';
+import { oms } from './errors.ts';
+
+export interface Resolved {
+  service: ServiceDecl;
+  method: MethodDecl;
+}
+
+const serviceNamePattern = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const methodNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export class Registry {
+  private readonly byName = new Map<string, ServiceDecl>();
+  private readonly canonical: ServiceDecl[] = [];
+
+  constructor(services: readonly ServiceDecl[]) {
+    for (const s of services) this.add(s);
+  }
+
+  private add(s: ServiceDecl): void {
+    for (const name of [s.name, ...(s.aliases ?? [])]) {
+      if (!serviceNamePattern.test(name)) throw new Error(`service name ${name} is not valid`);
+      if (this.byName.has(name)) throw new Error(`service name ${name} declared twice`);
+      this.byName.set(name, s);
+    }
+    const seen = new Set<string>();
+    for (const m of s.methods) {
+      const where = `${s.name}.${m.name}`;
+      if (!methodNamePattern.test(m.name)) throw new Error(`method name ${where} is not valid`);
+      if (seen.has(m.name)) throw new Error(`method ${where} declared twice`);
+      seen.add(m.name);
+      if (typeof m.permission === 'object' && !isPrivilege(m.permission.privilege))
+        throw new Error(`method ${where} needs undeclared privilege ${m.permission.privilege}`);
+      if (m.permission === 'public' && m.auth !== 'public') throw new Error(`method ${where} takes a session but declares public permission`);
+      if (m.auth === 'public' && m.permission !== 'public') throw new Error(`method ${where} is public but declares a permission`);
+      if (m.mutates && m.cacheable) throw new Error(`method ${where} mutates and cannot be cacheable`);
+      m.params.forEach((p, i) => {
+        if (p.rest && i !== m.params.length - 1) throw new Error(`method ${where}: rest param ${p.name} must be last`);
+        if (p.optional && m.params.slice(i + 1).some((q) => !q.optional && !q.rest)) throw new Error(`method ${where}: optional param ${p.name} before a required one`);
+      });
+      if (m.node && !m.params.some((p) => p.name === m.node)) throw new Error(`method ${where}: node param ${m.node} not declared`);
+    }
+    this.canonical.push(s);
+  }
+
+  resolve(serviceName: unknown, methodName: unknown): Resolved {
+    if (typeof serviceName !== 'string' || !serviceNamePattern.test(serviceName) || serviceName.length > 100)
+      throw oms('IllegalService', { service: typeof serviceName === 'string' ? serviceName.slice(0, 100) : typeof serviceName });
+    const s = this.byName.get(serviceName);
+    if (!s) throw oms('ServiceNotFound', { service: serviceName });
+    const m = typeof methodName === 'string' && methodNamePattern.test(methodName) ? s.methods.find((x) => x.name === methodName) : undefined;
+    if (!m) throw oms('MethodNotFound', { method: typeof methodName === 'string' ? methodName.slice(0, 100) : typeof methodName });
+    return { service: s, method: m };
+  }
+
+  /** `kvmservices.list_vms` form, as JSON-RPC 2.0 and qooxdoo 2.0 clients name methods. */
+  resolveDotted(full: unknown): Resolved {
+    if (typeof full !== 'string') throw oms('MethodNotFound', { method: typeof full });
+    const dot = full.lastIndexOf('.');
+    if (dot <= 0) throw oms('MethodNotFound', { method: full.slice(0, 100) });
+    return this.resolve(full.slice(0, dot), full.slice(dot + 1));
+  }
+
+  services(): readonly ServiceDecl[] {
+    return this.canonical;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Starts the gateway: database, first admin, HTTP(S) with every wire format and the /ws upgrade.
+ */
+import { createServer as createHttp, type Server } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { Config } from './config.ts';
+import { createApp, ensureAdmin, type AppServices } from './app.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createHttpApp } from './http/http-app.ts';
+import { createRpcWebSocketServer } from './http/ws.ts';
+import { loadOrCreateCertificate } from './http/tls.ts';
+
+export interface RunningServer {
+  app: AppServices;
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const app = createApp(config, log);
+  const admin = await ensureAdmin(app);
+  if (admin.generatedPassword) {
+    // Printed once to the operator's terminal, deliberately not through the logger.
+    process.stderr.write(`\nOMS: created user "admin" with password ${admin.generatedPassword}\nOMS: store it now; it is not shown again (set OMS_ADMIN_PASSWORD to choose it).\n\n`);
+  } else if (admin.created) log.info('created user admin with OMS_ADMIN_PASSWORD');
+
+  const handler = createHttpApp(app);
+  let server: Server;
+  if (config.tls) {
+    const tls = await loadOrCreateCertificate(config.dataDir);
+    if (tls.generated) log.info({ dir: `${config.dataDir}/tls` }, 'generated a self-signed TLS certificate');
+    server = createHttps({ key: tls.key, cert: tls.cert }, handler);
+  } else server = createHttp(handler);
+  // Slow-body clients must not hold sockets forever.
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 15_000;
+
+  const wss = createRpcWebSocketServer(app);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/ws') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.bind, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.bind === '0.0.0.0' || config.bind === '::' ? '127.0.0.1' : config.bind;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
+  log.info({ url }, 'OMS listening');
+
+  return {
+    app,
+    server,
+    url,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.close(() => {
+          app.close();
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
