@@ -4,7 +4,8 @@ import type { ServiceDecl } from '../src/rpc/declare.ts';
 import { authservices } from './authservices/index.ts';
 import { userservices } from './userservices/index.ts';
 import { qooxdooTest } from './qooxdoo-test/index.ts';
+import { rpc } from './rpc/index.ts';
 
 export function allServices(config: Pick<Config, 'qooxdooTestService'>): ServiceDecl[] {
-  return [authservices, userservices, ...(config.qooxdooTestService ? [qooxdooTest] : [])];
+  return [rpc, authservices, userservices, ...(config.qooxdooTestService ? [qooxdooTest] : [])];
 }

@@ -16,6 +16,7 @@ import { Registry } from './rpc/registry.ts';
 import { ResultCache } from './rpc/cache.ts';
 import { AuditLog } from './rpc/audit.ts';
 import { allServices } from '../services/index.ts';
+import type { ServiceDecl } from './rpc/declare.ts';
 
 export interface AppServices {
   readonly config: Config;
@@ -37,7 +38,7 @@ export function databasePath(config: Config): string {
   return join(config.dataDir, 'oms.db');
 }
 
-export function createApp(config: Config, log: Logger, db: Db = openDatabase(databasePath(config))): AppServices {
+export function createApp(config: Config, log: Logger, db: Db = openDatabase(databasePath(config)), extraServices: ServiceDecl[] = []): AppServices {
   const timers: NodeJS.Timeout[] = [];
   const events = new EventEmitter();
   // Every websocket listens for its session's end; many sockets are normal, not a leak.
@@ -46,7 +47,7 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     config,
     log,
     db,
-    registry: new Registry(allServices(config)),
+    registry: new Registry([...allServices(config), ...extraServices]),
     sessions: new Sessions(db, { idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds }, (key) => events.emit('session-ended', key)),
     throttle: new LoginThrottle(db, { maxFailures: config.authMaxFailures, windowSeconds: config.authWindowSeconds }),
     permissions: new Permissions(db),

@@ -38,7 +38,26 @@ export function rewriteQooxdooDates(text: string): string {
   return out;
 }
 
-/** Decodes a request body: strict UTF-8, then JSON (with qooxdoo date literals). */
+/** No RPC needs more; deeper documents only serve to exhaust recursive code downstream. */
+export const maxNesting = 64;
+
+/** Deepest bracket nesting outside string literals, stopping early once past the limit. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92 /* \ */) i++;
+    } else if (c === 91 || c === 123 /* [ { */) {
+      if (++depth > max) max = depth;
+      if (max > maxNesting) return max;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return max;
+}
+
+/** Decodes a request body: strict UTF-8, bounded nesting, then JSON (with qooxdoo date literals). */
 export function parseRequestBody(body: Buffer | string): unknown {
   let text: string;
   if (typeof body === 'string') text = body;
@@ -49,6 +68,7 @@ export function parseRequestBody(body: Buffer | string): unknown {
       throw oms('ParseError', { reason: 'body is not valid UTF-8' });
     }
   }
+  if (nestingDepth(text) > maxNesting) throw oms('ParseError', { reason: `JSON nested deeper than ${maxNesting} levels` });
   try {
     return JSON.parse(rewriteQooxdooDates(text));
   } catch (e) {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# `npm test`: the one test command. On a fresh clone (as root) it installs what it needs, runs the
+# unit and protocol tests, the end-to-end tests of the real gateway process, brings the lab up for
+# the integration tests, tears it down, and ends with the plain line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# Dependencies: npm ci when node_modules is missing or older than the lock file.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+
+counts=$(mktemp)
+export OMS_TEST_COUNTS="$counts"
+status=0
+mocha=(node node_modules/mocha/bin/mocha.js --node-option import=tsx --reporter test/reporter.cjs --exit)
+
+phase() {
+  local name=$1; shift
+  echo "=== $name"
+  local before; before=$(wc -l < "$counts")
+  "${mocha[@]}" "$@" || status=1
+  # A phase that died before its reporter ran still counts as a failure.
+  [ "$(wc -l < "$counts")" -gt "$before" ] || { echo "0 1 0" >> "$counts"; status=1; }
+}
+
+phase "unit and protocol" --config test/mocharc.unit.json
+phase "end to end" --timeout 60000 'test/e2e/**/*.test.ts'
+
+if [ -d test/integration ]; then
+  echo "=== lab up"
+  trap 'bash test/lab/lab.sh down >/dev/null 2>&1 || true' EXIT
+  if lab_json=$(bash test/lab/lab.sh up --nodes "${OMS_LAB_NODES:-3}"); then
+    export OMS_LAB_JSON="$lab_json"
+    phase "integration (lab)" --timeout 120000 'test/integration/**/*.test.ts'
+  else
+    echo "lab did not come up"; echo "0 1 0" >> "$counts"; status=1
+  fi
+  echo "=== lab down"
+  bash test/lab/lab.sh down || status=1
+  trap - EXIT
+fi
+
+awk '{p+=$1; f+=$2; s+=$3} END {printf "%d passed, %d failed", p, f; if (s) printf ", %d skipped", s; printf "\n"}' "$counts"
+rm -f "$counts"
+exit $status
