@@ -1,0 +1,320 @@
+/**
+ * NodePool: the gateway's only way to talk to nodes.
+ *
+ * One multiplexed SSH connection per node, opened on first use and re-opened on the next call
+ * after it drops (with backoff after failed attempts); every channel (exec, forward, shell) holds
+ * one of the node's limited slots while open, further callers queue FIFO up to a bound. Commands
+ * are argv (see command.ts), each call has a time budget, and the host key is checked against the
+ * pinned fingerprint on every connect.
+ */
+import pino, { type Logger } from 'pino';
+import ssh2, { type ClientChannel } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
+import { Backoff } from './backoff.ts';
+import { describeCommand, shellLine, supervisedLine, type Command } from './command.ts';
+import { NodeConnection, openLink, type LinkConfig, type SshLink } from './connection.ts';
+import { Deadline, untilAborted } from './deadline.ts';
+import { isFingerprint } from './host-key.ts';
+import { ChannelLimiter, type Release } from './limiter.ts';
+import { probeHostKey } from './probe.ts';
+import { runCommand } from './run-command.ts';
+import type { ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+
+export type { ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+
+const DEFAULTS = {
+  username: 'root',
+  connectTimeoutMs: 10_000,
+  keepaliveIntervalMs: 15_000,
+  maxChannelsPerNode: 8,
+  maxQueuedPerNode: 64,
+  reconnectBackoffMs: { min: 500, max: 30_000 },
+  killGraceMs: 2_000,
+  timeoutMs: 30_000,
+  maxOutputBytes: 16 * 1024 * 1024,
+} as const;
+
+/** Per-node state owned by the pool. */
+interface NodeEntry {
+  conn: NodeConnection;
+  /** Outlives a replaced connection: slots held on the old one are still counted. */
+  readonly limiter: ChannelLimiter;
+}
+
+const positive = (v: number, what: string): number => {
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${what} must be a positive number`);
+  return v;
+};
+
+function checkTarget(t: NodeTarget): void {
+  if (typeof t?.name !== 'string' || t.name === '') throw new Error('node target needs a name');
+  if (typeof t.address !== 'string' || t.address === '') throw new Error(`node ${t.name}: no address`);
+  if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new Error(`node ${t.name}: bad port`);
+  // A node without a pinned key is not enrolled; connecting would mean trusting any key.
+  if (!isFingerprint(t.hostKeyFingerprint)) throw new Error(`node ${t.name}: no pinned host key fingerprint`);
+}
+
+const sameTarget = (a: NodeTarget, b: NodeTarget): boolean =>
+  a.address === b.address && a.port === b.port && a.hostKeyFingerprint === b.hostKeyFingerprint;
+
+export class NodePool {
+  readonly #nodes = new Map<string, NodeEntry>();
+  readonly #link: LinkConfig;
+  readonly #log: Logger;
+  readonly #maxChannels: number;
+  readonly #maxQueued: number;
+  readonly #backoff: { readonly min: number; readonly max: number };
+  readonly #killGraceMs: number;
+  #closed = false;
+
+  constructor(opts: NodePoolOptions) {
+    // Parse once, up front: a bad key is a configuration error at start-up, and ssh2 then never
+    // gets a chance to put key-parsing details into a per-connection error.
+    const parsed = ssh2.utils.parseKey(opts.privateKey);
+    if (parsed instanceof Error || !(Array.isArray(parsed) ? parsed[0] : parsed)?.isPrivateKey()) {
+      throw new Error('NodePool: privateKey is not a usable private key');
+    }
+    const username = opts.username ?? DEFAULTS.username;
+    if (!/^[a-z_][a-z0-9_.-]{0,31}$/.test(username)) throw new Error('NodePool: bad username');
+    this.#log = opts.log ?? pino({ enabled: false });
+    this.#link = {
+      username,
+      privateKey: opts.privateKey,
+      connectTimeoutMs: positive(opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs, 'connectTimeoutMs'),
+      keepaliveIntervalMs: opts.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
+      log: this.#log,
+    };
+    if (!(this.#link.keepaliveIntervalMs >= 0)) throw new Error('keepaliveIntervalMs must be >= 0');
+    this.#maxChannels = opts.maxChannelsPerNode ?? DEFAULTS.maxChannelsPerNode;
+    this.#maxQueued = opts.maxQueuedPerNode ?? DEFAULTS.maxQueuedPerNode;
+    if (!Number.isInteger(this.#maxChannels) || this.#maxChannels < 1) throw new Error('maxChannelsPerNode must be a positive integer');
+    if (!Number.isInteger(this.#maxQueued) || this.#maxQueued < 0) throw new Error('maxQueuedPerNode must be a non-negative integer');
+    this.#backoff = opts.reconnectBackoffMs ?? DEFAULTS.reconnectBackoffMs;
+    if (!(this.#backoff.min >= 0) || !(this.#backoff.max >= this.#backoff.min)) throw new Error('reconnectBackoffMs needs 0 <= min <= max');
+    this.#killGraceMs = positive(opts.killGraceMs ?? DEFAULTS.killGraceMs, 'killGraceMs');
+  }
+
+  /**
+   * Runs a command on a node. Resolves with its output when the exit code is accepted; rejects
+   * with NodeCommandError (other exit code), FuncMethodTimeoutError, NodeUnreachableError,
+   * HostKeyMismatchError, NodeBusyError, FuncManError (output cap), or the abort reason.
+   */
+  async exec(target: NodeTarget, cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
+    const line = supervisedLine(shellLine(cmd));
+    const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
+    const maxOutputBytes = positive(opts.maxOutputBytes ?? DEFAULTS.maxOutputBytes, 'maxOutputBytes');
+    const okExitCodes = opts.okExitCodes ?? [0];
+    const entry = this.#entry(target);
+    const node = target.name;
+    const started = performance.now();
+    const deadline = new Deadline(timeoutMs, opts.signal, () => oms('FuncMethodTimeoutError', { node, seconds: timeoutMs / 1000 }));
+    try {
+      const release = await entry.limiter.acquire(deadline.signal);
+      const link = await this.#linkFor(entry, deadline.signal, release);
+      return await runCommand(link, {
+        node,
+        line,
+        input: opts.input,
+        maxOutputBytes,
+        okExitCodes,
+        signal: deadline.signal,
+        release,
+        killGraceMs: this.#killGraceMs,
+        log: this.#log,
+      });
+    } catch (e) {
+      // Name and exit code only: a message may quote the command's stderr, which is node data.
+      const error = isOmsError(e) ? e.omsName : 'aborted';
+      this.#log.debug({ node, command: describeCommand(cmd), error, exitCode: isOmsError(e) ? e.vars.exitCode : undefined }, 'node exec failed');
+      throw e;
+    } finally {
+      deadline.clear();
+      this.#log.trace({ node, command: describeCommand(cmd), ms: Math.round(performance.now() - started) }, 'node exec');
+    }
+  }
+
+  /**
+   * Opens a TCP connection from the node to host:port (a direct-tcpip channel, e.g. to a guest's
+   * VNC port on the node's loopback). Holds one of the node's channel slots until the stream
+   * closes. The caller owns the stream and must listen for its 'error'.
+   */
+  async forwardOut(target: NodeTarget, host: string, port: number, opts: OpenOptions = {}): Promise<Duplex> {
+    if (typeof host !== 'string' || host === '' || host.includes('\0')) throw new Error('forwardOut: bad host');
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('forwardOut: bad port');
+    return this.#openChannel(target, opts, `${host}:${port}`, (link, cb) => link.client.forwardOut('127.0.0.1', 0, host, port, cb));
+  }
+
+  /** Interactive login shell with a pty (terminal consoles). Holds a channel slot while open. */
+  async shell(target: NodeTarget, pty: ShellOptions, opts: OpenOptions = {}): Promise<ClientChannel> {
+    const dim = (n: number): boolean => Number.isInteger(n) && n > 0 && n <= 10_000;
+    if (!dim(pty.cols) || !dim(pty.rows)) throw new Error('shell: bad terminal size');
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(pty.term)) throw new Error('shell: bad terminal type');
+    return this.#openChannel(target, opts, 'shell', (link, cb) => link.client.shell({ cols: pty.cols, rows: pty.rows, term: pty.term }, cb));
+  }
+
+  /** The host key a server offers, without logging in (enrollment). */
+  probeHostKey(address: string, port: number, timeoutMs?: number): Promise<HostKeyProbe> {
+    return probeHostKey(address, port, timeoutMs ?? this.#link.connectTimeoutMs);
+  }
+
+  /**
+   * Proves a fresh login works: pinned host key, gateway key accepted, `true` runs. Uses its own
+   * short-lived connection so it says something about now, not about a link opened earlier.
+   * Rejects with HostKeyMismatchError, SSHKeyAddError (key refused), NodeUnreachableError,
+   * FuncMethodTimeoutError or NodeCommandError.
+   */
+  async checkLogin(target: NodeTarget, timeoutMs?: number): Promise<void> {
+    checkTarget(target);
+    const node = target.name;
+    const budget = positive(timeoutMs ?? this.#link.connectTimeoutMs, 'timeoutMs');
+    const deadline = new Deadline(budget, undefined, () => oms('FuncMethodTimeoutError', { node, seconds: budget / 1000 }));
+    let link: SshLink | undefined;
+    try {
+      const opened = openLink(target, this.#link, { authFailure: (n, reason) => oms('SSHKeyAddError', { node: n, reason }) });
+      const live = await untilAborted(
+        () =>
+          opened.then((l) => {
+            // The deadline won while the link was still opening: nobody will use it.
+            if (deadline.signal.aborted) l.close('login check timed out');
+            return l;
+          }),
+        deadline.signal,
+      );
+      link = live;
+      await runCommand(live, {
+        node,
+        line: supervisedLine(shellLine(['true'])),
+        maxOutputBytes: 64 * 1024,
+        okExitCodes: [0],
+        signal: deadline.signal,
+        release: () => undefined, // not a pooled connection: no slot to give back
+        killGraceMs: this.#killGraceMs,
+        log: this.#log,
+      });
+    } finally {
+      deadline.clear();
+      link?.close('login check done');
+    }
+  }
+
+  /** Closes one node's connection (node removed or re-signed); its in-flight calls fail now. */
+  drop(name: string): void {
+    const entry = this.#nodes.get(name);
+    if (!entry) return;
+    this.#nodes.delete(name);
+    entry.conn.close('connection closed by the gateway');
+    entry.limiter.rejectWaiting(oms('NodeUnreachableError', { node: name, reason: 'connection closed by the gateway' }));
+  }
+
+  /** Closes every connection; later calls are refused. */
+  closeAll(): void {
+    this.#closed = true;
+    for (const name of [...this.#nodes.keys()]) this.drop(name);
+  }
+
+  stats(): PoolStats {
+    const nodes = [...this.#nodes.entries()].map(([name, e]) => ({
+      name,
+      state: e.conn.state,
+      channelsInUse: e.limiter.inUse,
+      queued: e.limiter.queued,
+      failures: e.conn.failures,
+    }));
+    return {
+      openConnections: nodes.filter((n) => n.state === 'ready').length,
+      channelsInUse: nodes.reduce((s, n) => s + n.channelsInUse, 0),
+      queued: nodes.reduce((s, n) => s + n.queued, 0),
+      nodes,
+    };
+  }
+
+  #entry(target: NodeTarget): NodeEntry {
+    if (this.#closed) throw oms('FuncManError', { reason: 'the gateway is shutting down' });
+    checkTarget(target);
+    const cfg = this.#link;
+    const fresh = (): NodeConnection => new NodeConnection({ ...target }, cfg, new Backoff(this.#backoff.min, this.#backoff.max));
+    const entry = this.#nodes.get(target.name);
+    if (!entry) {
+      const created: NodeEntry = {
+        conn: fresh(),
+        limiter: new ChannelLimiter(this.#maxChannels, this.#maxQueued, () => oms('NodeBusyError', { node: target.name })),
+      };
+      this.#nodes.set(target.name, created);
+      return created;
+    }
+    if (!sameTarget(entry.conn.target, target)) {
+      // Address or pinned key changed (node re-signed): the old link was verified against
+      // something that no longer holds, so it goes, and its in-flight calls fail.
+      entry.conn.close('node settings changed');
+      entry.conn = fresh();
+      this.#log.info({ node: target.name }, 'node target changed; reconnecting');
+    }
+    return entry;
+  }
+
+  /** The node's link within the call's budget; gives the slot back if that fails. */
+  async #linkFor(entry: NodeEntry, signal: AbortSignal, release: Release): Promise<SshLink> {
+    try {
+      return await untilAborted(() => entry.conn.link(), signal);
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  async #openChannel(
+    target: NodeTarget,
+    opts: OpenOptions,
+    what: string,
+    open: (link: SshLink, cb: (err: Error | undefined, ch: ClientChannel) => void) => void,
+  ): Promise<ClientChannel> {
+    const entry = this.#entry(target);
+    const node = target.name;
+    const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
+    const deadline = new Deadline(timeoutMs, opts.signal, () => oms('FuncMethodTimeoutError', { node, seconds: timeoutMs / 1000 }));
+    try {
+      const release = await entry.limiter.acquire(deadline.signal);
+      const link = await this.#linkFor(entry, deadline.signal, release);
+      return await new Promise<ClientChannel>((resolve, reject) => {
+        let settled = false;
+        const fail = (err: unknown): void => {
+          if (settled) return;
+          settled = true;
+          reject(err);
+        };
+        const onAbort = (): void => fail(deadline.signal.reason);
+        deadline.signal.addEventListener('abort', onAbort, { once: true });
+        const unwatch = link.watch((reason) => fail(oms('NodeUnreachableError', { node, reason })));
+        const done = (err: Error | undefined, ch: ClientChannel | undefined): void => {
+          deadline.signal.removeEventListener('abort', onAbort);
+          unwatch();
+          if (err || !ch) {
+            release();
+            fail(link.isDown ? oms('NodeUnreachableError', { node, reason: link.downReason }) : channelRefused(node, what, err));
+            return;
+          }
+          ch.once('close', release);
+          if (settled) {
+            ch.close(); // the caller gave up while the channel was opening
+            return;
+          }
+          settled = true;
+          resolve(ch);
+        };
+        try {
+          open(link, done);
+        } catch (e) {
+          done(e instanceof Error ? e : new Error('channel open failed'), undefined);
+        }
+      });
+    } finally {
+      deadline.clear();
+    }
+  }
+}
+
+function channelRefused(node: string, what: string, err: Error | undefined): OmsError {
+  const why = (err?.message ?? 'refused').replace(/^\(SSH\)\s*/, '').slice(0, 120);
+  return oms('FuncManError', { reason: `node ${node} could not open ${what}: ${why}` });
+}

@@ -1,0 +1,94 @@
+/** Request and result types of the node transport, in one place for services and tests. */
+import type { Logger } from 'pino';
+
+/** Where and how to reach one enrolled node. Comes from the nodes table on every call. */
+export interface NodeTarget {
+  /** The node's OMS name (host name); used in errors and as the pool key. */
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  /** Pinned host key, `SHA256:` + unpadded base64, as `ssh-keygen -lf` prints it. */
+  readonly hostKeyFingerprint: string;
+}
+
+export interface NodePoolOptions {
+  /** The gateway's private key (OpenSSH or PEM). Secret: never logged. */
+  readonly privateKey: string | Buffer;
+  /** Login user on nodes; default `root`. */
+  readonly username?: string;
+  /** TCP connect + SSH handshake + authentication; default 10000. */
+  readonly connectTimeoutMs?: number;
+  /** SSH-level keepalive interval; default 15000 (0 disables). Three missed answers drop the link. */
+  readonly keepaliveIntervalMs?: number;
+  /** Open channels per node (exec, forward, shell); default 8, below OpenSSH's MaxSessions 10. */
+  readonly maxChannelsPerNode?: number;
+  /** Callers waiting for a channel per node before NodeBusyError; default 64. */
+  readonly maxQueuedPerNode?: number;
+  /** Delay between failed connection attempts to a node; default {min: 500, max: 30000}. */
+  readonly reconnectBackoffMs?: { readonly min: number; readonly max: number };
+  /** How long a timed-out command gets after SIGTERM before SIGKILL; default 2000. */
+  readonly killGraceMs?: number;
+  readonly log?: Logger;
+}
+
+export interface ExecOptions {
+  /** Whole-call budget (queue + connect + run); default 30000. Exceeded: FuncMethodTimeoutError. */
+  readonly timeoutMs?: number;
+  /** Exit codes that count as success; default [0]. Others: NodeCommandError. */
+  readonly okExitCodes?: readonly number[];
+  /** Written to the command's stdin, then EOF. Without it stdin is closed at once. */
+  readonly input?: string | Buffer;
+  /** Cap on stdout + stderr bytes; default 16 MiB. Exceeded: the command is stopped, FuncManError. */
+  readonly maxOutputBytes?: number;
+  /** Cancels the call; it rejects with the signal's reason and the remote command is stopped. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Exit status; a command killed by a signal reports 128 + signal number, as shells do. */
+  readonly code: number;
+}
+
+export interface ShellOptions {
+  readonly cols: number;
+  readonly rows: number;
+  /** $TERM for the pty, e.g. `xterm-256color`. */
+  readonly term: string;
+}
+
+/** Options for forwardOut() and shell(): how long to wait for a channel slot and the link. */
+export interface OpenOptions {
+  /** Default 30000. Exceeded: FuncMethodTimeoutError. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface HostKeyProbe {
+  /** `SHA256:...` as `ssh-keygen -lf` prints it. */
+  readonly fingerprint: string;
+  /** OpenSSH one-line form without comment: `ssh-ed25519 AAAA...`. */
+  readonly publicKey: string;
+  /** Key type, e.g. `ssh-ed25519`. */
+  readonly algorithm: string;
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'ready' | 'backoff';
+
+export interface NodeStats {
+  readonly name: string;
+  readonly state: ConnectionState;
+  readonly channelsInUse: number;
+  readonly queued: number;
+  /** Consecutive failed connection attempts. */
+  readonly failures: number;
+}
+
+export interface PoolStats {
+  /** Nodes with an established SSH connection. */
+  readonly openConnections: number;
+  readonly channelsInUse: number;
+  readonly queued: number;
+  readonly nodes: readonly NodeStats[];
+}
