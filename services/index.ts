@@ -5,7 +5,10 @@ import { authservices } from './authservices/index.ts';
 import { userservices } from './userservices/index.ts';
 import { qooxdooTest } from './qooxdoo-test/index.ts';
 import { rpc } from './rpc/index.ts';
+import { funcservices } from './funcservices/index.ts';
+import { tagservices } from './tagservices/index.ts';
+import { statsservices } from './statsservices/index.ts';
 
 export function allServices(config: Pick<Config, 'qooxdooTestService'>): ServiceDecl[] {
-  return [rpc, authservices, userservices, ...(config.qooxdooTestService ? [qooxdooTest] : [])];
+  return [rpc, authservices, userservices, funcservices, tagservices, statsservices, ...(config.qooxdooTestService ? [qooxdooTest] : [])];
 }

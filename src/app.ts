@@ -17,6 +17,12 @@ import { ResultCache } from './rpc/cache.ts';
 import { AuditLog } from './rpc/audit.ts';
 import { allServices } from '../services/index.ts';
 import type { ServiceDecl } from './rpc/declare.ts';
+import { NodeStore } from './fleet/nodes.ts';
+import { TagStore } from './fleet/tags.ts';
+import { NodeAccess } from './fleet/access.ts';
+import { NodePool } from './nodes/pool.ts';
+import { loadOrCreateGatewayKey, type GatewayKey } from './nodes/keys.ts';
+import { readFileSync } from 'node:fs';
 
 export interface AppServices {
   readonly config: Config;
@@ -29,6 +35,12 @@ export interface AppServices {
   readonly users: Users;
   readonly cache: ResultCache;
   readonly audit: AuditLog;
+  readonly nodes: NodeStore;
+  readonly tags: TagStore;
+  /** The only way services reach nodes. */
+  readonly access: NodeAccess;
+  /** Public half only is meant for display; the private key stays inside the pool. */
+  readonly gatewayKey: Pick<GatewayKey, 'publicKey'>;
   /** In-process events between layers ('session-ended' with the session digest); never state. */
   readonly events: EventEmitter;
   close(): void;
@@ -43,6 +55,9 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   const events = new EventEmitter();
   // Every websocket listens for its session's end; many sockets are normal, not a leak.
   events.setMaxListeners(0);
+  const key = loadGatewayKey(config);
+  const pool = new NodePool({ privateKey: key.privateKey, maxChannelsPerNode: config.nodeMaxChannels, log: log.child({ part: 'nodes' }) });
+  const nodes = new NodeStore(db);
   const app: AppServices = {
     config,
     log,
@@ -55,8 +70,13 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     cache: new ResultCache(db),
     audit: new AuditLog(db),
     events,
+    nodes,
+    tags: new TagStore(db),
+    access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
+    gatewayKey: { publicKey: key.publicKey },
     close() {
       for (const t of timers) clearInterval(t);
+      pool.closeAll();
       db.close();
     },
   };
@@ -68,6 +88,14 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   sweep.unref();
   timers.push(sweep);
   return app;
+}
+
+/** OMS_SSH_KEY names an existing key (e.g. one already authorized on the nodes); otherwise one is kept in the data dir. */
+function loadGatewayKey(config: Config): GatewayKey {
+  if (!config.sshKeyFile) return loadOrCreateGatewayKey(config.dataDir);
+  const privateKey = readFileSync(config.sshKeyFile, 'utf8');
+  const publicKey = readFileSync(`${config.sshKeyFile}.pub`, 'utf8').trim();
+  return { privateKey, publicKey };
 }
 
 /**

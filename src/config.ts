@@ -22,6 +22,10 @@ export interface Config {
   logLevel: string;
   /** Seconds a node command may take before FuncMethodTimeoutError. */
   nodeCommandTimeoutSeconds: number;
+  /** The gateway's SSH private key; default <dataDir>/ssh/id_ed25519, created on first start. */
+  sshKeyFile?: string;
+  /** Open SSH channels per node (commands, consoles); below OpenSSH's MaxSessions of 10. */
+  nodeMaxChannels: number;
 }
 
 const defaults: Config = {
@@ -37,6 +41,7 @@ const defaults: Config = {
   maxBodyBytes: 1024 * 1024,
   logLevel: 'info',
   nodeCommandTimeoutSeconds: 60,
+  nodeMaxChannels: 8,
 };
 
 const env: Record<keyof Config, string> = {
@@ -53,6 +58,8 @@ const env: Record<keyof Config, string> = {
   maxBodyBytes: 'OMS_MAX_BODY',
   logLevel: 'OMS_LOG_LEVEL',
   nodeCommandTimeoutSeconds: 'OMS_NODE_TIMEOUT',
+  sshKeyFile: 'OMS_SSH_KEY',
+  nodeMaxChannels: 'OMS_NODE_CHANNELS',
 };
 
 export const configEnvNames = env;

@@ -5,6 +5,10 @@
  *   oms user list                  list users
  *   oms user add NAME [--role R]   add a user (password read from stdin or prompted), role on /
  *   oms user passwd NAME           set a user's password
+ *   oms node key                   print the gateway's SSH public key (for nodes' authorized_keys)
+ *   oms node request NAME ADDRESS [--port P] [--authorized-keys-file F]
+ *                                  record a request to manage a node (read its host key)
+ *   oms node list                  requests and signed nodes with their fingerprints
  */
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../config.ts';
@@ -14,14 +18,17 @@ import { schemaVersion } from '../db/migrate.ts';
 import { createApp, databasePath } from '../app.ts';
 import { startServer } from '../server.ts';
 import { isOmsError } from '../rpc/errors.ts';
-import { userName } from '../rpc/fields.ts';
+import { userName, nodeName, ipv4 } from '../rpc/fields.ts';
 
 const usage = `usage:
   oms serve
   oms migrate
   oms user list
   oms user add NAME [--role ROLE]     (password from stdin, or prompted on a terminal)
-  oms user passwd NAME`;
+  oms user passwd NAME
+  oms node key
+  oms node request NAME ADDRESS [--port P] [--authorized-keys-file F]
+  oms node list`;
 
 async function readPassword(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -102,6 +109,35 @@ async function main(argv: string[]): Promise<number> {
         await app.users.setPassword(name, await readPassword(`new password for ${name}: `));
         app.sessions.destroyForUser(app.users.require(name).id);
         process.stdout.write(`password of ${name} changed; their sessions ended\n`);
+        return 0;
+      }
+    } finally {
+      app.close();
+    }
+  }
+  if (cmd === 'node') {
+    const app = createApp(config, log);
+    try {
+      if (sub === 'key') {
+        process.stdout.write(`${app.gatewayKey.publicKey}\n`);
+        return 0;
+      }
+      if (sub === 'list') {
+        for (const n of app.nodes.listSigned()) process.stdout.write(`signed\t${n.name}\t${n.address}:${n.port}\t${n.hostKeyFingerprint}\n`);
+        for (const n of app.nodes.listRequests()) process.stdout.write(`request\t${n.name}\t${n.request!.address}:${n.request!.port}\t${n.request!.fingerprint}\n`);
+        return 0;
+      }
+      if (sub === 'request') {
+        const name = nodeName.parse(rest[0]);
+        const address = ipv4.or(nodeName).parse(rest[1]);
+        const flag = (f: string) => (rest.indexOf(f) >= 0 ? rest[rest.indexOf(f) + 1] : undefined);
+        const port = Number(flag('--port') ?? 22);
+        if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('--port must be 1..65535');
+        const keysFile = flag('--authorized-keys-file');
+        if (keysFile !== undefined && !/^\/[A-Za-z0-9_.\/-]+$/.test(keysFile)) throw new Error('--authorized-keys-file must be an absolute path');
+        const probe = await app.access.pool.probeHostKey(address, port, 10_000);
+        app.nodes.request(name, address, port, probe.fingerprint, probe.publicKey, 'cli', keysFile ? { authorizedKeysFile: keysFile } : undefined);
+        process.stdout.write(`requested ${name} at ${address}:${port}, host key ${probe.fingerprint}\nsign it with funcservices.sign_requests after comparing the fingerprint\n`);
         return 0;
       }
     } finally {

@@ -6,6 +6,7 @@ import type { Principal } from '../auth/sessions.ts';
 import type { Privilege } from '../auth/permissions.ts';
 import type { Logger } from '../log.ts';
 import type { AppServices } from '../app.ts';
+import type { NodeHandle } from '../fleet/access.ts';
 
 export type Transport = 'oms-get' | 'qooxdoo' | 'qooxdoo-script' | 'jsonrpc' | 'websocket' | 'internal';
 
@@ -21,6 +22,8 @@ export interface CallContext {
   readonly signal?: AbortSignal;
   readonly app: AppServices;
   readonly log: Logger;
+  /** A signed node by name (UnknownNodeError otherwise); its commands end when the caller goes away. */
+  node(name: string): NodeHandle;
   /** Permission check for handlers that act on more than the declared path (e.g. filtering lists). */
   can(privilege: Privilege, path: string): boolean;
 }

@@ -202,6 +202,7 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       signal: req.signal,
       app,
       log,
+      node: (name) => app.access.get(name, req.signal),
       can: (privilege, path) => !!principal && app.permissions.has(principal.userId, principal.userName, privilege, path),
     };
     const result = await method.run(ctx, values as never);

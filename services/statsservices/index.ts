@@ -1,0 +1,37 @@
+/**
+ * StatsService: a physical node's statistics, read from its /proc, df and iproute2, in the shapes
+ * of the OMS document. Rates and percentages come from two samples taken a short interval apart
+ * (see collect.ts), so a call takes at least that interval.
+ */
+import { z } from 'zod';
+import { method, service } from '../../src/rpc/declare.ts';
+import { nodeName } from '../../src/rpc/fields.ts';
+import { paths } from '../../src/auth/permissions.ts';
+import { statNames } from './commands.ts';
+import { collectStats } from './collect.ts';
+
+export const statsservices = service({
+  name: 'statsservices',
+  aliases: ['stats', 'StatsService'],
+  description: 'Statistics of nodes.',
+  envelope: 'oms',
+  methods: [
+    method({
+      name: 'get_stats',
+      description: `Statistics of a node; any of ${statNames.join(', ')} as further params (none: all). cpu, iowait and bandwidth are measured over a short interval between two samples.`,
+      auth: 'session',
+      permission: { privilege: 'node.view', path: (p) => paths.node(p.server_hostname) },
+      cacheable: true,
+      node: 'server_hostname',
+      params: [
+        { name: 'server_hostname', schema: nodeName },
+        { name: 'stats', schema: z.enum(statNames), rest: true },
+      ] as const,
+      async run(ctx, { server_hostname, stats }) {
+        const node = ctx.node(server_hostname);
+        const names = stats.length ? [...new Set(stats)] : [...statNames];
+        return collectStats((argv, opts) => node.exec(argv, opts), names);
+      },
+    }),
+  ],
+});

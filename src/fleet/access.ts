@@ -1,0 +1,42 @@
+/**
+ * How services reach a node: by name, through the one pool, with the pinned key read from the
+ * database for each call. A node that is not signed does not exist as far as services are
+ * concerned (UnknownNodeError), whatever address a caller might know for it.
+ */
+import type { Duplex } from 'node:stream';
+import type { ClientChannel } from 'ssh2';
+import type { Command } from '../nodes/command.ts';
+import type { NodePool, ExecOptions, ExecResult, NodeTarget, ShellOptions, OpenOptions } from '../nodes/pool.ts';
+import type { NodeRecord, NodeSettings, NodeStore } from './nodes.ts';
+
+export interface NodeHandle {
+  readonly name: string;
+  readonly settings: NodeSettings;
+  exec(cmd: Command, opts?: ExecOptions): Promise<ExecResult>;
+  forwardOut(host: string, port: number, opts?: OpenOptions): Promise<Duplex>;
+  shell(pty: ShellOptions, opts?: OpenOptions): Promise<ClientChannel>;
+}
+
+export const targetOf = (n: NodeRecord): NodeTarget => ({ name: n.name, address: n.address, port: n.port, hostKeyFingerprint: n.hostKeyFingerprint! });
+
+export class NodeAccess {
+  constructor(
+    private readonly store: NodeStore,
+    readonly pool: NodePool,
+    private readonly defaults: { timeoutMs: number },
+  ) {}
+
+  /** A handle on a signed node; `signal` (the caller's) cancels its commands when the caller goes away. */
+  get(name: string, signal?: AbortSignal): NodeHandle {
+    const record = this.store.signed(name);
+    const target = targetOf(record);
+    const withDefaults = <T extends { signal?: AbortSignal; timeoutMs?: number }>(o: T | undefined): T => ({ timeoutMs: this.defaults.timeoutMs, signal, ...o }) as T;
+    return {
+      name,
+      settings: record.settings,
+      exec: (cmd, opts) => this.pool.exec(target, cmd, withDefaults(opts)),
+      forwardOut: (host, port, opts) => this.pool.forwardOut(target, host, port, withDefaults(opts)),
+      shell: (pty, opts) => this.pool.shell(target, pty, withDefaults(opts)),
+    };
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Node records: enrollment requests and signed nodes with their pinned host keys. The database
+ * is the only place a pinned key lives; the transport reads it for every new connection.
+ */
+import type { Db } from '../db/database.ts';
+import { nowSeconds } from '../db/database.ts';
+import { oms } from '../rpc/errors.ts';
+
+export interface NodeSettings {
+  /** libvirt connection URI used by virsh on the node. */
+  libvirtUri?: string;
+  /** File holding the gateway's key on the node, for revocation (remove_signed). */
+  authorizedKeysFile?: string;
+}
+
+export interface NodeRecord {
+  name: string;
+  address: string;
+  port: number;
+  signed: boolean;
+  hostKeyFingerprint?: string;
+  hostKey?: string;
+  signedAt?: number;
+  signedBy?: string;
+  request?: { address: string; port: number; fingerprint: string; key: string; at: number; by?: string };
+  settings: NodeSettings;
+}
+
+interface Row {
+  name: string;
+  address: string;
+  port: number;
+  signed: number;
+  host_key_fingerprint: string | null;
+  host_key: string | null;
+  signed_at: number | null;
+  signed_by: string | null;
+  request_address: string | null;
+  request_port: number | null;
+  request_fingerprint: string | null;
+  request_key: string | null;
+  requested_at: number | null;
+  requested_by: string | null;
+  settings: string;
+}
+
+const toRecord = (r: Row): NodeRecord => ({
+  name: r.name,
+  address: r.address,
+  port: r.port,
+  signed: !!r.signed,
+  hostKeyFingerprint: r.host_key_fingerprint ?? undefined,
+  hostKey: r.host_key ?? undefined,
+  signedAt: r.signed_at ?? undefined,
+  signedBy: r.signed_by ?? undefined,
+  request: r.request_fingerprint
+    ? { address: r.request_address!, port: r.request_port!, fingerprint: r.request_fingerprint, key: r.request_key!, at: r.requested_at!, by: r.requested_by ?? undefined }
+    : undefined,
+  settings: JSON.parse(r.settings) as NodeSettings,
+});
+
+export class NodeStore {
+  constructor(private readonly db: Db) {}
+
+  find(name: string): NodeRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM nodes WHERE name = ?').get(name) as Row | undefined;
+    return r && toRecord(r);
+  }
+
+  /** A signed node, or UnknownNodeError naming it. */
+  signed(name: string): NodeRecord {
+    const n = this.find(name);
+    if (!n?.signed) throw oms('UnknownNodeError', { node: name });
+    return n;
+  }
+
+  listSigned(tag?: string): NodeRecord[] {
+    const rows = tag
+      ? this.db.prepare('SELECT n.* FROM nodes n JOIN node_tags t ON t.node = n.name WHERE n.signed = 1 AND t.tag = ? ORDER BY n.name').all(tag)
+      : this.db.prepare('SELECT * FROM nodes WHERE signed = 1 ORDER BY name').all();
+    return (rows as Row[]).map(toRecord);
+  }
+
+  listRequests(): NodeRecord[] {
+    return (this.db.prepare('SELECT * FROM nodes WHERE request_fingerprint IS NOT NULL ORDER BY name').all() as Row[]).map(toRecord);
+  }
+
+  /**
+   * Records a request. For a signed node this is how its key or address is changed: the node
+   * stays signed with its old key (so connections keep being refused on a mismatch) until an
+   * administrator signs the new request.
+   */
+  request(name: string, address: string, port: number, fingerprint: string, key: string, by: string, settings?: NodeSettings): void {
+    const now = nowSeconds();
+    this.db.transaction(() => {
+      const existing = this.find(name);
+      if (existing) {
+        this.db
+          .prepare('UPDATE nodes SET request_address = ?, request_port = ?, request_fingerprint = ?, request_key = ?, requested_at = ?, requested_by = ?, settings = ? WHERE name = ?')
+          .run(address, port, fingerprint, key, now, by, JSON.stringify({ ...existing.settings, ...settings }), name);
+      } else {
+        this.db
+          .prepare(
+            `INSERT INTO nodes (name, address, port, signed, request_address, request_port, request_fingerprint, request_key, requested_at, requested_by, settings)
+             VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(name, address, port, address, port, fingerprint, key, now, by, JSON.stringify(settings ?? {}));
+      }
+    })();
+  }
+
+  /** Pins the requested key and address; returns the record as signed. */
+  sign(name: string, by: string): NodeRecord {
+    const changes = this.db
+      .prepare(
+        `UPDATE nodes SET signed = 1, address = request_address, port = request_port, host_key_fingerprint = request_fingerprint, host_key = request_key,
+           signed_at = ?, signed_by = ?, request_address = NULL, request_port = NULL, request_fingerprint = NULL, request_key = NULL, requested_at = NULL, requested_by = NULL
+         WHERE name = ? AND request_fingerprint IS NOT NULL`,
+      )
+      .run(nowSeconds(), by, name).changes;
+    if (!changes) throw oms('UnknownSignRequestsError', { hosts: name });
+    return this.signed(name);
+  }
+
+  /** Drops a request; a node that was never signed disappears entirely. */
+  removeRequest(name: string): boolean {
+    return this.db.transaction(() => {
+      const n = this.find(name);
+      if (!n?.request) return false;
+      if (n.signed)
+        this.db.prepare('UPDATE nodes SET request_address = NULL, request_port = NULL, request_fingerprint = NULL, request_key = NULL, requested_at = NULL, requested_by = NULL WHERE name = ?').run(name);
+      else this.db.prepare('DELETE FROM nodes WHERE name = ?').run(name);
+      return true;
+    })();
+  }
+
+  removeSigned(name: string): boolean {
+    return this.db.prepare('DELETE FROM nodes WHERE name = ? AND signed = 1').run(name).changes > 0;
+  }
+
+  setSettings(name: string, settings: NodeSettings): void {
+    const n = this.signed(name);
+    this.db.prepare('UPDATE nodes SET settings = ? WHERE name = ?').run(JSON.stringify({ ...n.settings, ...settings }), name);
+  }
+}
