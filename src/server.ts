@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Config } from './config.ts';
 import { createApp, ensureAdmin, type AppServices } from './app.ts';
 import { createLogger, type Logger } from './log.ts';
-import { createHttpApp } from './http/http-app.ts';
+import { answerClientErrors, createHttpApp } from './http/http-app.ts';
 import { createRpcWebSocketServer } from './http/ws.ts';
 import { loadOrCreateCertificate } from './http/tls.ts';
 
@@ -36,6 +36,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     if (tls.generated) log.info({ dir: `${config.dataDir}/tls` }, 'generated a self-signed TLS certificate');
     server = createHttps({ key: tls.key, cert: tls.cert }, handler);
   } else server = createHttp(handler);
+  answerClientErrors(server);
   // Slow-body clients must not hold sockets forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 15_000;

@@ -72,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
 
   if (cmd === 'serve') {
     const running = await startServer(config, log);
+    // One plain line whatever the log level, for operators and for scripts waiting on start-up.
+    process.stdout.write(`OMS listening on ${running.url}\n`);
     const stop = async (signal: string) => {
       log.info({ signal }, 'shutting down');
       await running.close();

@@ -119,7 +119,7 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
     const e = err as { type?: string; status?: number };
     const problem =
       e.type === 'entity.too.large'
-        ? oms('RequestTooLarge', { limit: app.config.maxBodyBytes })
+        ? oms('RequestTooLarge', { limit: `${app.config.maxBodyBytes} bytes body` })
         : e.status && e.status < 500
           ? oms('InvalidRequest', { reason: 'unreadable request body' })
           : (() => {
@@ -139,3 +139,18 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
 
 /** express.raw leaves `{}` when there was no body at all. */
 const bodyOf = (req: Request): Buffer | string => (Buffer.isBuffer(req.body) ? req.body : '');
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (a URL or headers over the
+ * limit, garbage instead of HTTP) still get an answer in the qooxdoo error shape, not a bare
+ * status line, so OMS query-string clients can show a reason.
+ */
+export function answerClientErrors(server: import('node:http').Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify(qooxdooError(null, tooLarge ? oms('RequestTooLarge', { limit: 'header' }) : oms('InvalidRequest', { reason: 'malformed HTTP request' })));
+    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+}

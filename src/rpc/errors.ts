@@ -32,7 +32,7 @@ export const catalogue = {
   // Transport-level problems, reported in the caller's own wire format.
   ParseError: spec(10, 'Malformed request: {reason}', 1),
   InvalidRequest: spec(11, 'Invalid request: {reason}', 1),
-  RequestTooLarge: spec(12, 'Request body larger than {limit} bytes', 1),
+  RequestTooLarge: spec(12, 'Request larger than the {limit} limit', 1),
 
   // OMS general errors (document: "All RPC server service methods might raise ...").
   FuncManError: spec(100, 'Node manager error: {reason}'),

@@ -9,7 +9,7 @@ import { WebSocketServer } from 'ws';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createApp, ensureAdmin, type AppServices } from '../../src/app.ts';
 import { openDatabase } from '../../src/db/database.ts';
-import { createHttpApp } from '../../src/http/http-app.ts';
+import { answerClientErrors, createHttpApp } from '../../src/http/http-app.ts';
 import { createRpcWebSocketServer } from '../../src/http/ws.ts';
 import type { ServiceDecl } from '../../src/rpc/declare.ts';
 
@@ -33,6 +33,7 @@ export async function startTestGateway(opts: { config?: Partial<Config>; service
   const app = createApp(config, log, openDatabase(':memory:'), opts.services ?? []);
   await ensureAdmin(app);
   const server: Server = createServer(createHttpApp(app));
+  answerClientErrors(server);
   const wss: WebSocketServer = createRpcWebSocketServer(app);
   server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

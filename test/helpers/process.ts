@@ -35,6 +35,12 @@ export async function startGatewayProcess(env: Record<string, string> = {}, opts
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${logs.join('\n')}`)));
     const onLine = (line: string) => {
       logs.push(line);
+      const plain = /^OMS listening on (\S+)$/.exec(line);
+      if (plain) {
+        clearTimeout(timer);
+        resolveUrl(plain[1]);
+        return;
+      }
       try {
         const o = JSON.parse(line) as { msg?: string; url?: string };
         if (o.msg === 'OMS listening' && o.url) {

@@ -120,6 +120,13 @@ describe('bad input', () => {
     expect(j.body.error.data.name).to.equal('RequestTooLarge');
   });
 
+  it('URLs over the HTTP parser limit are answered in the qooxdoo shape', async () => {
+    const q = new URLSearchParams({ id: '1', service: 'probe', method: 'touch', params: JSON.stringify([sid, 0, 'x'.repeat(100_000), 1]) });
+    const res = await fetch(`${gw.url}/?${q}`);
+    expect(res.status).to.equal(431);
+    expect((await res.json()).error).to.include({ origin: 1, code: 12 });
+  });
+
   it('non-UTF-8 bodies are refused', async () => {
     const body = Buffer.concat([Buffer.from('{"service":"qooxdoo.test","method":"echo","id":1,"params":["'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"]}')]);
     const res = await fetch(`${gw.url}/`, { method: 'POST', body });

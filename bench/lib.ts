@@ -1,0 +1,66 @@
+/** Shared pieces of the benchmarks: timing, medians, the gateway process on the lab. */
+import { Agent, request } from 'node:http';
+import { startGatewayProcess, type GatewayProcess } from '../test/helpers/process.ts';
+import type { Lab } from '../test/lab/index.ts';
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+export const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+export async function time<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const t = process.hrtime.bigint();
+  const r = await fn();
+  return [Number(process.hrtime.bigint() - t) / 1e6, r];
+}
+
+/** Runs each contender once per round, interleaved, so machine noise hits all alike. */
+export async function sideBySide(rounds: number, contenders: Record<string, () => Promise<unknown>>): Promise<Record<string, number>> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
+  for (let i = 0; i < rounds; i++) for (const [k, fn] of Object.entries(contenders)) samples[k].push((await time(fn))[0]);
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+}
+
+export interface BenchGateway {
+  gw: GatewayProcess;
+  sid: string;
+  call(service: string, method: string, params: unknown[]): Promise<any>;
+  stop(): Promise<void>;
+}
+
+/** The real gateway process with keep-alive HTTP, enrolled on the given lab nodes. */
+export async function gatewayOn(lab: Lab, nodes = lab.nodes): Promise<BenchGateway> {
+  const gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: 'bench-admin-pw', OMS_TLS: 'off', OMS_SSH_KEY: lab.privateKey!, OMS_LOG_LEVEL: 'warn', OMS_NODE_CHANNELS: '8' });
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const call = (service: string, method: string, params: unknown[]) =>
+    new Promise<any>((resolve, reject) => {
+      const q = new URLSearchParams({ id: '1', service, method, params: JSON.stringify(params) });
+      const req = request(`${gw.url}/?${q}`, { agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const sid = (await call('authservices', 'authenticate', ['admin', 'bench-admin-pw'])).result.result;
+  for (const n of nodes) await call('funcservices', 'add_request', [sid, 0, n.name, n.address, n.port]);
+  const signed = await call('funcservices', 'sign_requests', [sid, 0, nodes.map((n) => n.name)]);
+  if (signed.error) throw new Error(`enrollment failed: ${JSON.stringify(signed.error)}`);
+  return {
+    gw,
+    sid,
+    call,
+    stop: async () => {
+      agent.destroy();
+      await gw.stop();
+    },
+  };
+}
+
+export const ratio = (a: number, b: number): string => (a / b).toFixed(2);

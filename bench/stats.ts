@@ -1,0 +1,84 @@
+/**
+ * Node path speed (issue 3):
+ *  - a stats call through the gateway vs. the same command over a warm raw ssh2 exec vs. `ssh node
+ *    cmd` with a fresh connection; target gateway <= 1.15x warm raw exec;
+ *  - fan-out: get_stats over 20 lab nodes concurrently vs. one node; target <= 2x.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'ssh2';
+import type { Lab } from '../test/lab/index.ts';
+import { shellLine } from '../src/nodes/command.ts';
+import { procSnapshotCommand, type StatName } from '../services/statsservices/commands.ts';
+import { gatewayOn, ratio, sideBySide, median, time } from './lib.ts';
+
+const run = promisify(execFile);
+const SINGLE: StatName[] = ['memory', 'uptime', 'kernel', 'osrelease'];
+
+function rawClient(lab: Lab, node: Lab['nodes'][number]): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    c.on('ready', () => resolve(c)).on('error', reject);
+    c.connect({ host: node.address, port: node.port, username: 'root', privateKey: readFileSync(lab.privateKey!) });
+  });
+}
+
+const rawExec = (c: Client, line: string) =>
+  new Promise<string>((resolve, reject) => {
+    c.exec(line, (err, ch) => {
+      if (err) return reject(err);
+      let out = '';
+      ch.on('data', (d: Buffer) => (out += d.toString()));
+      ch.stderr.on('data', () => {});
+      ch.on('close', () => resolve(out));
+    });
+  });
+
+export async function benchStats(lab: Lab, out: (line: string) => void): Promise<void> {
+  const fanNodes = lab.nodes.slice(0, 20);
+  const node = lab.nodes[0];
+  const b = await gatewayOn(lab, fanNodes);
+  const known = join(tmpdir(), 'oms-bench-known-hosts');
+  writeFileSync(known, lab.nodes.map((n) => `${n.address} ${n.hostKeyPublic}`).join('\n') + '\n');
+  const client = await rawClient(lab, node);
+  try {
+    const line = shellLine(procSnapshotCommand(SINGLE)!);
+    const viaGateway = async () => {
+      const r = await b.call('statsservices', 'get_stats', [b.sid, 0, node.name, ...SINGLE]);
+      if (r.error) throw new Error(JSON.stringify(r.error));
+    };
+    // Warm-up: connections made, code paths compiled.
+    for (let i = 0; i < 5; i++) {
+      await viaGateway();
+      await rawExec(client, line);
+    }
+    const m = await sideBySide(30, {
+      gateway: viaGateway,
+      rawWarm: () => rawExec(client, line),
+      sshFresh: () => run('ssh', ['-i', lab.privateKey!, '-o', `UserKnownHostsFile=${known}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-p', String(node.port), `root@${node.address}`, line]),
+    });
+    out(`stats call (${SINGLE.join(',')}), median of 30: gateway ${m.gateway.toFixed(1)} ms, raw warm ssh2 exec ${m.rawWarm.toFixed(1)} ms, fresh ssh ${m.sshFresh.toFixed(1)} ms`);
+    out(`ratio gateway/raw-warm-exec: ${ratio(m.gateway, m.rawWarm)} (target <= 1.15)`);
+    out(`ratio fresh-ssh/raw-warm-exec: ${ratio(m.sshFresh, m.rawWarm)}`);
+
+    const all = (name: string) => b.call('statsservices', 'get_stats', [b.sid, 0, name]);
+    const one: number[] = [];
+    const many: number[] = [];
+    await Promise.all(fanNodes.map((n) => all(n.name)));
+    for (let i = 0; i < 5; i++) {
+      one.push((await time(() => all(node.name)))[0]);
+      const [t, rs] = await time(() => Promise.all(fanNodes.map((n) => all(n.name))));
+      const failed = rs.filter((r) => r.error);
+      if (failed.length) throw new Error(`fan-out failures: ${JSON.stringify(failed[0].error)}`);
+      many.push(t);
+    }
+    out(`get_stats (all stats) one node ${median(one).toFixed(0)} ms, ${fanNodes.length} nodes concurrently ${median(many).toFixed(0)} ms (median of 5)`);
+    out(`ratio fan-out ${fanNodes.length}/1: ${ratio(median(many), median(one))} (target <= 2)`);
+  } finally {
+    client.end();
+    await b.stop();
+  }
+}

@@ -1,0 +1,837 @@
+#!/usr/bin/env bash
+# OMS test lab: N virtualization "nodes" on this one machine, each a set of Linux namespaces
+# (net + uts + mount) with its own sshd, and on full nodes its own libvirtd, LXC and LVM.
+#
+#   lab.sh up [--nodes N] [--light] [--full K] [--authorized-key FILE]
+#   lab.sh down
+#   lab.sh status
+#   lab.sh sshd-stop NODE | sshd-start NODE | rotate-hostkey NODE   (fault-injection helpers)
+#   lab.sh exec NODE -- ARGV...                                       (run inside a node)
+#
+# STDOUT carries only the lab JSON (up, status, rotate-hostkey); everything else goes to STDERR.
+# See README.md beside this file for what a node is and how tests use it.
+set -euo pipefail
+
+LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+STATE_DIR="$LAB_DIR/.state"          # lab key, lab.json, known_hosts, record of what we created
+LAB_ROOT=/var/lib/oms-lab            # per-node state dirs, visible from host and from the node
+NS_ROOT=/run/oms-lab                 # private tmpfs holding the persisted uts/mnt namespace files
+NODE_DIR=/var/lib/oms-node           # fixed path inside every node where its own files appear
+BRIDGE=omslab0
+NET=10.213.7                         # lab /24; host .1, node i at .(10+i)
+HOST_ADDR="$NET.1"
+NODE_PREFIX=omsnode
+VETH_PREFIX=omslabv                  # host end of node i's veth: omslabv<i>
+CG_NAME=oms-lab                      # per-node cgroups live under <our cgroup>/oms-lab/<node>
+MAX_NODES=50                         # keeps node-local subnets 10.213.(100+i) and (200+i) valid
+DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root)
+
+LAB_PACKAGES=(openssh-server openssh-client libvirt-daemon-system libvirt-clients qemu-system-x86
+  qemu-utils lvm2 lxc busybox-static bridge-utils genisoimage iproute2 util-linux dnsmasq-base
+  jq procps)
+
+log() { printf '[lab] %s\n' "$*" >&2; }
+die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Record of created resources. Every resource is written down right after it exists, so that a
+# crash at any point leaves a record `down` can undo. The record is kept twice: in the checkout's
+# .state/ and in $LAB_ROOT, so a different checkout (a fresh CI clone) can still clean up a lab
+# that an earlier one left behind.
+# ---------------------------------------------------------------------------------------------
+record() {
+  local line
+  line="$(printf '%s\t' "$@")"
+  line="${line%$'\t'}"
+  mkdir -p "$STATE_DIR"
+  printf '%s\n' "$line" >>"$STATE_DIR/resources"
+  if [[ -d "$LAB_ROOT" ]]; then printf '%s\n' "$line" >>"$LAB_ROOT/resources"; fi
+}
+
+# All recorded lines of one kind (deduplicated, in creation order), fields tab-separated.
+recorded() {
+  local kind="$1" f
+  for f in "$STATE_DIR/resources" "$LAB_ROOT/resources"; do
+    if [[ -f "$f" ]]; then cat "$f"; fi
+  done | awk -F'\t' -v k="$kind" '$1 == k && !seen[$0]++' | cut -f2-
+}
+
+node_name() { printf '%s%s' "$NODE_PREFIX" "$1"; }
+node_addr() { printf '%s.%s' "$NET" "$((10 + $1))"; }
+node_state() { printf '%s/%s' "$LAB_ROOT" "$1"; }
+node_index() { local n="$1"; printf '%s' "${n#"$NODE_PREFIX"}"; }
+
+# ---------------------------------------------------------------------------------------------
+# Packages
+# ---------------------------------------------------------------------------------------------
+ensure_packages() {
+  local missing=() p
+  for p in "${LAB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  # Without systemd, package scripts fall back to init.d and would start libvirtd and sshd on the
+  # host; a policy-rc.d that answers 101 ("action forbidden") stops that.
+  local policy=/usr/sbin/policy-rc.d saved=""
+  if [[ -e "$policy" ]] && ! grep -qx 'exit 101' "$policy"; then
+    saved="$(mktemp /usr/sbin/policy-rc.d.oms-lab.XXXXXX)"
+    mv "$policy" "$saved"
+  fi
+  local made_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\n# OMS lab: no service starts from package scripts\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    made_policy=1
+  fi
+  local rc=0
+  {
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
+  } </dev/null >&2 || rc=$?
+  if [[ "$made_policy" -eq 1 ]]; then rm -f "$policy"; fi
+  if [[ -n "$saved" ]]; then mv "$saved" "$policy"; fi
+  [[ "$rc" -eq 0 ]] || die "apt-get failed ($rc)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Namespaces and processes
+# ---------------------------------------------------------------------------------------------
+netns_file() { printf '/run/netns/%s' "$1"; }
+uts_file() { printf '%s/%s.uts' "$NS_ROOT" "$1"; }
+mnt_file() { printf '%s/%s.mnt' "$NS_ROOT" "$1"; }
+
+# Run argv inside node $1 (net+uts+mount namespaces, node cgroups, clean environment).
+# The subshell joins the cgroups first so that nsenter and what it execs inherit them.
+in_node() {
+  local node="$1"; shift
+  (
+    join_cgroups "$node"
+    # Daemons started here must not hold our JSON stdout (fd 3) or the lab lock (fd 9).
+    exec 3>&- 9<&-
+    exec nsenter --net="$(netns_file "$node")" --uts="$(uts_file "$node")" \
+      --mount="$(mnt_file "$node")" -- "${DAEMON_ENV[@]}" "$@"
+  )
+}
+
+# Plain nsenter into a node (no cgroup, environment kept), for short-lived helper commands.
+node_enter() {
+  local node="$1"; shift
+  nsenter --net="$(netns_file "$node")" --uts="$(uts_file "$node")" --mount="$(mnt_file "$node")" -- "$@"
+}
+
+# Inode numbers of a node's namespaces (empty if gone); used to find its processes.
+ns_inode() { stat -L -c %i "$1" 2>/dev/null || true; }
+
+# "net:[inode]"-style names of the node's namespaces, as /proc/PID/ns/* links show them.
+node_ns_links() {
+  local node="$1" ino
+  ino="$(ns_inode "$(netns_file "$node")")"; if [[ -n "$ino" ]]; then echo "net:[$ino]"; fi
+  ino="$(ns_inode "$(mnt_file "$node")")"; if [[ -n "$ino" ]]; then echo "mnt:[$ino]"; fi
+  ino="$(ns_inode "$(uts_file "$node")")"; if [[ -n "$ino" ]]; then echo "uts:[$ino]"; fi
+}
+
+# PIDs of every process in any of the given namespaces ("net:[inode]" ...), plus all their
+# descendants (LXC containers and libvirt's qemu have namespaces of their own, but descend from
+# the node). One pass over /proc, however many nodes.
+pids_in_namespaces() {
+  [[ $# -eq 0 ]] && return 0
+  local -A want=()
+  local l d pid t roots=()
+  for l in "$@"; do want["$l"]=1; done
+  for d in /proc/[0-9]*; do
+    pid="${d#/proc/}"
+    [[ "$pid" == "$$" || "$pid" == "$BASHPID" ]] && continue
+    for t in net mnt uts; do
+      l="$(readlink "$d/ns/$t" 2>/dev/null)" || continue
+      if [[ -n "${want[$l]:-}" ]]; then roots+=("$pid"); break; fi
+    done
+  done
+  [[ ${#roots[@]} -eq 0 ]] && return 0
+  ps -e -o pid=,ppid= | awk -v roots="${roots[*]}" '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+    { parent[$1] = $2; pids[NR] = $1 }
+    END {
+      changed = 1
+      while (changed) { changed = 0
+        for (i in pids) { p = pids[i]; if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } } }
+      for (p in keep) print p
+    }'
+}
+
+node_pids() {
+  local links
+  mapfile -t links < <(node_ns_links "$1")
+  pids_in_namespaces "${links[@]}"
+}
+
+# True while a process exists and is not a zombie (a zombie waits only for its parent to reap it).
+pid_alive() {
+  local st
+  st="$(awk '{ sub(/.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n "$st" && "$st" != Z && "$st" != X ]]
+}
+
+# TERM, wait up to $1 seconds, then KILL.
+kill_pids() {
+  local grace="$1"; shift
+  [[ $# -eq 0 ]] && return 0
+  kill -TERM "$@" 2>/dev/null || true
+  local i alive p
+  for ((i = 0; i < grace * 10; i++)); do
+    alive=0
+    for p in "$@"; do pid_alive "$p" && alive=1 && break; done
+    [[ "$alive" -eq 0 ]] && return 0
+    sleep 0.1
+  done
+  kill -KILL "$@" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# cgroups: each node gets <our cgroup>/oms-lab/<node> in every hierarchy, so that libvirt
+# ("machine/<vm>.libvirt-qemu") and LXC ("lxc.payload.<name>"), which place guests relative to
+# their own cgroup, never collide when two nodes run a guest of the same name.
+# ---------------------------------------------------------------------------------------------
+# Prints "<dir of our cgroup>" for each mounted hierarchy.
+self_cgroup_dirs() {
+  awk '
+    FNR == NR {                      # /proc/self/cgroup: id:controllers:path
+      split($0, f, ":"); ctl = f[2]; path = substr($0, length(f[1]) + length(f[2]) + 3)
+      if (ctl == "") v2 = path; else { n++; ctls[n] = ctl; paths[n] = path }
+      next
+    }
+    {                                # /proc/self/mountinfo
+      sep = 0; for (i = 1; i <= NF; i++) if ($i == "-") { sep = i; break }
+      if (!sep) next
+      fstype = $(sep + 1); opts = "," $(sep + 3) ","; mnt = $5; root = $4
+      if (fstype == "cgroup2" && v2 != "") { p = v2 }
+      else if (fstype == "cgroup") {
+        p = ""
+        for (k = 1; k <= n; k++) {
+          m = split(ctls[k], c, ","); ok = 1
+          for (j = 1; j <= m; j++) if (index(opts, "," c[j] ",") == 0) ok = 0
+          if (ok) { p = paths[k]; break }
+        }
+        if (p == "") next
+      } else next
+      if (root != "/" && index(p, root) == 1) p = substr(p, length(root) + 1)
+      if (p == "/") p = ""
+      print mnt p
+    }' /proc/self/cgroup /proc/self/mountinfo | awk '!seen[$0]++'
+}
+
+# mkdir a cgroup; cpuset v1 refuses tasks until cpus/mems are copied from the parent.
+make_cgroup() {
+  local dir="$1"
+  [[ -d "$dir" ]] && return 0
+  mkdir "$dir"
+  if [[ -f "$dir/cpuset.cpus" ]]; then
+    cat "$dir/../cpuset.cpus" >"$dir/cpuset.cpus"
+    cat "$dir/../cpuset.mems" >"$dir/cpuset.mems"
+  fi
+}
+
+setup_cgroups() {
+  local base node="$1"
+  while IFS= read -r base; do
+    [[ -w "$base" ]] || continue
+    if [[ ! -d "$base/$CG_NAME" ]]; then
+      make_cgroup "$base/$CG_NAME" && record cgroup "$base/$CG_NAME"
+    fi
+    make_cgroup "$base/$CG_NAME/$node" || true
+  done < <(self_cgroup_dirs)
+}
+
+join_cgroups() {
+  local dir
+  while IFS= read -r dir; do
+    if [[ -f "$dir/$1/cgroup.procs" ]]; then echo "$BASHPID" >"$dir/$1/cgroup.procs" 2>/dev/null || true; fi
+  done < <(recorded cgroup)
+}
+
+# ---------------------------------------------------------------------------------------------
+# down
+# ---------------------------------------------------------------------------------------------
+lab_down() {
+  local node pids have=0
+  [[ -f "$STATE_DIR/resources" || -f "$LAB_ROOT/resources" ]] && have=1
+  [[ "$have" -eq 0 ]] && { log "nothing to clean up"; return 0; }
+  log "tearing down the lab"
+
+  # Guests first, politely, so qemu and LXC monitors exit through their own code paths.
+  while IFS=$'\t' read -r node kind; do
+    [[ "$kind" == full && -e "$(mnt_file "$node")" ]] || continue
+    local d c
+    for d in $(node_enter "$node" timeout 10 virsh -q -c qemu:///system list --name 2>/dev/null); do
+      node_enter "$node" timeout 10 virsh -q -c qemu:///system destroy "$d" >/dev/null 2>&1 || true
+    done
+    # LXC's command sockets are abstract, hence per netns: lxc-ls needs the node's netns too.
+    for c in $(node_enter "$node" timeout 10 lxc-ls --active 2>/dev/null); do
+      node_enter "$node" timeout 15 lxc-stop -k -n "$c" >/dev/null 2>&1 || true
+    done
+  done < <(recorded node)
+
+  # Then every process still living in a node's namespaces (sshd and its sessions, libvirtd,
+  # virtlogd, anything a test left running), with all its descendants.
+  local links=()
+  while IFS=$'\t' read -r node kind; do
+    mapfile -t -O "${#links[@]}" links < <(node_ns_links "$node")
+  done < <(recorded node)
+  mapfile -t pids < <(pids_in_namespaces "${links[@]}")
+  if [[ ${#pids[@]} -gt 0 ]]; then
+    log "stopping ${#pids[@]} lab process(es)"
+    kill_pids 3 "${pids[@]}"
+  fi
+
+  # cgroups (deepest first; libvirt and LXC leave their own sub-cgroups behind). A cgroup stays
+  # busy until its last zombie is reaped, so retry for a few seconds.
+  local cg i left
+  for ((i = 0; i < 50; i++)); do
+    left=0
+    while IFS= read -r cg; do
+      [[ -d "$cg" ]] || continue
+      find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+      if [[ -d "$cg" ]]; then left=1; fi
+    done < <(recorded cgroup)
+    [[ "$left" -eq 0 ]] && break
+    sleep 0.1
+  done
+  [[ "$left" -eq 0 ]] || log "some lab cgroups are still busy: $(recorded cgroup | tr '\n' ' ')"
+
+  # Persisted namespace files, then the private tmpfs holding them.
+  local m
+  while IFS= read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+  done < <(recorded nsfile | tac)
+  while IFS= read -r m; do
+    if mountpoint -q "$m" 2>/dev/null; then umount -R "$m" 2>/dev/null || umount -R -l "$m" || true; fi
+    rmdir "$m" 2>/dev/null || true
+  done < <(recorded nsroot)
+
+  # Loop devices, only if still backed by the file we attached.
+  local dev back
+  while IFS=$'\t' read -r dev back; do
+    if [[ "$(losetup -n -O BACK-FILE "$dev" 2>/dev/null | sed 's/[[:space:]]*$//')" == "$back" ]]; then
+      losetup -d "$dev" 2>/dev/null || log "could not detach $dev"
+    fi
+  done < <(recorded loop)
+
+  local ns link
+  while IFS= read -r ns; do
+    [[ -e "/run/netns/$ns" ]] && { ip netns del "$ns" 2>/dev/null || log "could not delete netns $ns"; }
+  done < <(recorded netns)
+  while IFS= read -r link; do
+    ip link show dev "$link" >/dev/null 2>&1 && { ip link del dev "$link" 2>/dev/null || true; }
+  done < <(recorded link | tac)
+
+  if [[ -n "$(recorded netnsdir)" ]] && mountpoint -q /run/netns 2>/dev/null &&
+    [[ -z "$(ls -A /run/netns)" ]]; then
+    umount /run/netns 2>/dev/null || true
+    rmdir /run/netns 2>/dev/null || true
+  fi
+
+  # Empty mount-point directories that `up` had to create on the host.
+  local d
+  while IFS= read -r d; do rmdir "$d" 2>/dev/null || true; done < <(recorded mkdir | tac)
+
+  # State last: the record itself lives there.
+  if [[ -d "$LAB_ROOT" && -f "$LAB_ROOT/resources" ]]; then rm -rf --one-file-system "$LAB_ROOT"; fi
+  rm -f "$STATE_DIR/resources" "$STATE_DIR/lab.json" "$STATE_DIR/known_hosts" "$STATE_DIR/ssh_config" \
+    "$STATE_DIR/id_ed25519" "$STATE_DIR/id_ed25519.pub"
+  rmdir "$STATE_DIR" 2>/dev/null || true
+  log "lab is down"
+}
+
+# ---------------------------------------------------------------------------------------------
+# up
+# ---------------------------------------------------------------------------------------------
+
+# Runs inside the node's fresh mount + uts namespaces (and its netns), as `lab.sh _node-setup`
+# started by unshare: gives the node its hostname and its private view of the filesystem. Mounts
+# made here never reach the host, because unshare made every mount private.
+node_setup() {
+  local name="$1" st="$2" kind="$3"
+  hostname "$name"
+
+  # Other nodes' namespace files and the host's netns list would keep those namespaces alive from
+  # inside this one; drop them first.
+  umount -R -l "$NS_ROOT" 2>/dev/null || true
+  if mountpoint -q /run/netns; then umount -R -l /run/netns || true; fi
+
+  # sysfs shows the netns of whoever mounts it: remount it so /sys/class/net lists this node's
+  # interfaces (libvirt and LXC read it), keeping the cgroup tree that lives below it.
+  mount --move /sys/fs/cgroup "$st/.mnt/cgroup"
+  mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+  mount --move "$st/.mnt/cgroup" /sys/fs/cgroup
+
+  mount -t tmpfs -o mode=755,nosuid,nodev,size=64m "oms-run-$name" /run
+  mkdir -p /run/sshd /run/lock /run/libvirt /run/lxc /run/lvm
+  chmod 1777 /run/lock
+  mount -t tmpfs -o mode=1777,nosuid,nodev,size=256m "oms-tmp-$name" /tmp
+
+  mount --bind "$st/node" "$NODE_DIR"
+  mount --bind "$st/etc/hostname" /etc/hostname
+  mount --bind "$st/etc/hosts" /etc/hosts
+  mount --bind "$st/root-ssh" /root/.ssh
+  if [[ "$kind" == full ]]; then
+    mount --bind "$st/etc/libvirt" /etc/libvirt
+    mount --bind "$st/var/lib-libvirt" /var/lib/libvirt
+    mount --bind "$st/var/log-libvirt" /var/log/libvirt
+    mount --bind "$st/var/cache-libvirt" /var/cache/libvirt
+    mount --bind "$st/etc/lxc" /etc/lxc
+    mount --bind "$st/var/lib-lxc" /var/lib/lxc
+    mount --bind "$st/var/cache-lxc" /var/cache/lxc
+    mount --bind "$st/etc/lvm" /etc/lvm
+  fi
+}
+
+# Host directory needed as a mount point inside the nodes; created (and recorded) if missing.
+ensure_mountpoint() {
+  if [[ ! -d "$1" ]]; then
+    mkdir -p "$1"
+    chmod "${2:-755}" "$1"
+    record mkdir "$1"
+  fi
+}
+
+write_sshd_config() {
+  local st="$1" addr="$2"
+  cat >"$st/ssh/sshd_config" <<EOF
+# OMS lab node sshd (generated by test/lab/lab.sh)
+Port 22
+ListenAddress $addr
+HostKey $st/ssh/ssh_host_ed25519_key
+PidFile $st/ssh/sshd.pid
+# /root/.ssh inside the node is the node's own $st/root-ssh (bind mount), so keys installed the
+# usual way (e.g. by an enrollment) land in this node only.
+AuthorizedKeysFile .ssh/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+# No PAM: no login session bookkeeping, faster sessions; root's password field is not locked.
+UsePAM no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+X11Forwarding no
+# The gateway forwards VNC/serial console ports and may open many channels per connection.
+AllowTcpForwarding yes
+AllowStreamLocalForwarding yes
+MaxSessions 200
+MaxStartups 200:30:400
+LoginGraceTime 30
+Subsystem sftp internal-sftp
+LogLevel INFO
+EOF
+}
+
+make_host_key() {
+  local st="$1" name="$2"
+  rm -f "$st/ssh/ssh_host_ed25519_key" "$st/ssh/ssh_host_ed25519_key.pub"
+  ssh-keygen -q -t ed25519 -N '' -C "root@$name" -f "$st/ssh/ssh_host_ed25519_key" </dev/null >&2
+}
+
+# Waits until the node's sshd answers with an SSH banner on its address.
+wait_sshd() {
+  local node="$1" addr i
+  addr="$(node_addr "$(node_index "$node")")"
+  for ((i = 0; i < 100; i++)); do
+    # shellcheck disable=SC2016  # $1 is expanded by the inner bash
+    if timeout 2 nsenter --net="$(netns_file "$node")" bash -c \
+      'exec 3<>"/dev/tcp/$1/22" && head -c 4 <&3' _ "$addr" 2>/dev/null | grep -q '^SSH-'; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "$node: sshd did not come up (see $(node_state "$node")/ssh/sshd.log)"
+}
+
+start_sshd() {
+  local node="$1" st
+  st="$(node_state "$node")"
+  rm -f "$st/ssh/sshd.pid"
+  in_node "$node" /usr/sbin/sshd -f "$st/ssh/sshd_config" -E "$st/ssh/sshd.log"
+  wait_sshd "$node"
+}
+
+# Kills every sshd of the node: the listener and all per-connection processes, so clients see
+# their connections drop (what "sshd killed mid-call" means for the fault tests).
+stop_sshd() {
+  local node="$1" p pids=()
+  for p in $(node_pids "$node"); do
+    if [[ "$(readlink "/proc/$p/exe" 2>/dev/null)" == /usr/sbin/sshd ]]; then pids+=("$p"); fi
+  done
+  if [[ ${#pids[@]} -gt 0 ]]; then kill -KILL "${pids[@]}" 2>/dev/null || true; fi
+  rm -f "$(node_state "$node")/ssh/sshd.pid"
+}
+
+# Copies of the host's libvirt/LXC/LVM config and state skeletons that become the node's own.
+prepare_full_node_files() {
+  local node="$1" st="$2" i="$3" loopdev="$4"
+  mkdir -p "$st/var"
+  cp -a /etc/libvirt "$st/etc/libvirt"
+  cp -a /var/lib/libvirt "$st/var/lib-libvirt"
+  cp -a /var/log/libvirt "$st/var/log-libvirt"
+  mkdir -p "$st/var/cache-libvirt"; cp -a /var/cache/libvirt/. "$st/var/cache-libvirt/"
+  cp -a /etc/lxc "$st/etc/lxc"
+  mkdir -p "$st/var/lib-lxc" "$st/var/cache-lxc"
+  cp -a /etc/lvm "$st/etc/lvm"
+
+  # libvirt: guests run as root (host /dev/kvm is root-only), no host security driver (no
+  # AppArmor here), VNC on the node's loopback by default; the host's default NAT network would
+  # need dnsmasq+iptables, so it is not autostarted.
+  cat >>"$st/etc/libvirt/qemu.conf" <<'EOF'
+
+# --- OMS lab node settings (test/lab/lab.sh) ---
+user = "root"
+group = "root"
+remember_owner = 0
+security_driver = "none"
+vnc_listen = "127.0.0.1"
+EOF
+  cat >>"$st/etc/libvirt/libvirtd.conf" <<'EOF'
+
+# --- OMS lab node settings (test/lab/lab.sh) ---
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+EOF
+  rm -f "$st/etc/libvirt/qemu/networks/autostart/default.xml"
+  # A libvirt network on the node-local bridge, so `virsh net-list` has a working network that
+  # needs neither dnsmasq nor a firewall.
+  cat >"$st/etc/libvirt/qemu/networks/lab.xml" <<EOF
+<network>
+  <name>lab</name>
+  <forward mode='bridge'/>
+  <bridge name='lxcbr0'/>
+</network>
+EOF
+  ln -sf ../lab.xml "$st/etc/libvirt/qemu/networks/autostart/lab.xml"
+
+  # LXC: containers join the node-local lxcbr0. "relative" keeps their cgroups below the node's
+  # (LXC otherwise escapes to the root cgroup, where equal container names of two nodes clash).
+  cat >"$st/etc/lxc/default.conf" <<'EOF'
+lxc.net.0.type = veth
+lxc.net.0.link = lxcbr0
+lxc.net.0.flags = up
+lxc.cgroup.relative = 1
+EOF
+  if [[ -d /sys/kernel/security/apparmor ]]; then
+    printf 'lxc.apparmor.profile = generated\nlxc.apparmor.allow_nesting = 1\n' >>"$st/etc/lxc/default.conf"
+  fi
+
+  # LVM: this node sees only its own loop device; the kernel has no device-mapper, so activation
+  # is switched off here (the equivalent of passing --driverloaded n to every command) and
+  # nothing waits for udev.
+  cat >"$st/etc/lvm/lvmlocal.conf" <<EOF
+# OMS lab node $node (generated by test/lab/lab.sh)
+devices {
+	global_filter = [ "a|^${loopdev}\$|", "r|.*|" ]
+	obtain_device_list_from_udev = 0
+	use_devicesfile = 0
+}
+global {
+	activation = 0
+	use_lvmpolld = 0
+	event_activation = 0
+}
+activation {
+	udev_sync = 0
+	udev_rules = 0
+	monitoring = 0
+}
+EOF
+}
+
+create_node() {
+  local i="$1" kind="$2" node addr st
+  node="$(node_name "$i")"
+  addr="$(node_addr "$i")"
+  st="$(node_state "$node")"
+  log "$node: $kind node at $addr"
+
+  mkdir -p "$st"/{node/isos,node/images,node/templates,node/canary,ssh,etc,root-ssh,.mnt/cgroup}
+  chmod 700 "$st/root-ssh"
+
+  # Network: veth into the lab bridge, plus a node-local bridge (lxcbr0) with one port and a
+  # node-specific static route, so `ip -j route` and `bridge link` differ from node to node.
+  ip netns add "$node"
+  # Recorded only now: `down` looks for processes in a recorded node's namespaces, and must
+  # never do that in a netns of the same name that someone else made.
+  record netns "$node"
+  record node "$node" "$kind"
+  ip link add "$VETH_PREFIX$i" type veth peer name eth0 netns "$node"
+  record link "$VETH_PREFIX$i"
+  ip link set "$VETH_PREFIX$i" master "$BRIDGE" up
+  ip -n "$node" link set lo up
+  ip -n "$node" addr add "$addr/24" dev eth0
+  ip -n "$node" link set eth0 up
+  ip -n "$node" route add default via "$HOST_ADDR" dev eth0
+  ip -n "$node" link add lxcbr0 type bridge
+  ip -n "$node" addr add "10.213.$((100 + i)).1/24" dev lxcbr0
+  ip -n "$node" link add "labp${i}a" type veth peer name "labp${i}b"
+  ip -n "$node" link set "labp${i}a" master lxcbr0 up
+  ip -n "$node" link set "labp${i}b" up
+  ip -n "$node" link set lxcbr0 up
+  ip -n "$node" route add "10.213.$((200 + i)).0/24" via "10.213.$((100 + i)).254" dev lxcbr0 proto static metric 50
+
+  # Files the node serves: a real ISO, a disk image, a template, and the canary.
+  mkdir -p "$st/.iso"
+  printf 'OMS lab ISO for %s\n' "$node" >"$st/.iso/README.TXT"
+  genisoimage -quiet -V OMSLAB -J -r -o "$st/node/isos/lab.iso" "$st/.iso" 2>/dev/null
+  rm -rf "$st/.iso"
+  qemu-img create -q -f qcow2 "$st/node/images/lab-disk.qcow2" 16M
+  qemu-img create -q -f qcow2 "$st/node/templates/lab-template.qcow2" 16M
+  printf 'oms lab canary of %s created %s\n' "$node" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$st/node/canary/canary"
+
+  printf '%s\n' "$node" >"$st/etc/hostname"
+  printf '127.0.0.1\tlocalhost\n%s\t%s\n%s\tomslab-host\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+    "$addr" "$node" "$HOST_ADDR" >"$st/etc/hosts"
+
+  # SSH: own host key, config, and the authorized key(s).
+  make_host_key "$st" "$node"
+  write_sshd_config "$st" "$addr"
+  cat "$AUTHORIZED_KEY_FILE" >"$st/root-ssh/authorized_keys"
+  chmod 600 "$st/root-ssh/authorized_keys"
+
+  local loopdev=""
+  if [[ "$kind" == full ]]; then
+    truncate -s 1G "$st/lvm.img"
+    loopdev="$(losetup -f --show "$st/lvm.img")"
+    record loop "$loopdev" "$st/lvm.img"
+    prepare_full_node_files "$node" "$st" "$i" "$loopdev"
+  fi
+
+  setup_cgroups "$node"
+
+  # The uts and mount namespaces outlive their first process: unshare bind-mounts them onto
+  # files in $NS_ROOT, from which sshd, the daemons and nodeExec all enter the same namespaces.
+  touch "$(uts_file "$node")" "$(mnt_file "$node")"
+  record nsfile "$(uts_file "$node")"
+  record nsfile "$(mnt_file "$node")"
+  nsenter --net="$(netns_file "$node")" unshare --uts="$(uts_file "$node")" \
+    --mount="$(mnt_file "$node")" --propagation private \
+    bash "${BASH_SOURCE[0]}" _node-setup "$node" "$st" "$kind"
+
+  if [[ "$kind" == full ]]; then
+    # The VG is made from inside the node so its metadata backups land in the node's /etc/lvm.
+    local out
+    # shellcheck disable=SC2016  # $1 and $2 are expanded by the inner sh
+    out="$(in_node "$node" sh -c 'pvcreate -q "$1" && vgcreate -q "$2" "$1"' lvm "$loopdev" "vg_$node" 2>&1)" ||
+      die "$node: creating the VG failed: $out"
+  fi
+
+  start_sshd "$node"
+}
+
+start_libvirt() {
+  local node="$1"
+  in_node "$node" virtlogd -d
+  in_node "$node" libvirtd -d
+}
+
+wait_libvirt() {
+  local node="$1" i
+  for ((i = 0; i < 300; i++)); do
+    if in_node "$node" virsh -q -c qemu:///system uri >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  die "$node: libvirtd did not answer (see $(node_state "$node")/var/log-libvirt/libvirtd.log)"
+}
+
+# Prints the lab JSON, built from what is on disk now (so a rotated host key shows up).
+lab_json() {
+  local node kind st i addr pub fp nodes_json="[]" obj
+  while IFS=$'\t' read -r node kind; do
+    st="$(node_state "$node")"
+    i="$(node_index "$node")"
+    addr="$(node_addr "$i")"
+    pub="$(cut -d' ' -f1,2 "$st/ssh/ssh_host_ed25519_key.pub")"
+    fp="$(ssh-keygen -l -E sha256 -f "$st/ssh/ssh_host_ed25519_key.pub" | cut -d' ' -f2)"
+    obj="$(jq -n --arg name "$node" --arg address "$addr" --arg fp "$fp" --arg pub "$pub" \
+      --arg st "$st" --arg kind "$kind" --arg nd "$NODE_DIR" \
+      '{name: $name, address: $address, port: 22, hostKeyFingerprint: $fp, hostKeyPublic: $pub,
+        stateDir: $st, libvirt: ($kind == "full"),
+        lvm: (if $kind == "full" then {vg: ("vg_" + $name)} else null end),
+        lxc: ($kind == "full"), netns: $name, hostname: $name,
+        authorizedKeysFile: ($st + "/root-ssh/authorized_keys"),
+        dirs: {isos: ($nd + "/isos"), images: ($nd + "/images"), templates: ($nd + "/templates"),
+               canary: ($nd + "/canary")}}
+       | if .lvm == null then del(.lvm) else . end')"
+    nodes_json="$(jq -c --argjson o "$obj" '. + [$o]' <<<"$nodes_json")"
+  done < <(recorded node)
+  local key=""
+  [[ -f "$STATE_DIR/id_ed25519" ]] && key="$STATE_DIR/id_ed25519"
+  jq -n --argjson nodes "$nodes_json" --arg key "$key" --arg br "$BRIDGE" --arg host "$HOST_ADDR" \
+    --arg kh "$STATE_DIR/known_hosts" --arg sc "$STATE_DIR/ssh_config" \
+    '{nodes: $nodes} + (if $key != "" then {privateKey: $key} else {} end)
+     + {bridge: $br, hostAddress: $host, knownHosts: $kh, sshConfig: $sc}'
+}
+
+write_lab_json() {
+  local json
+  json="$(lab_json)"
+  printf '%s\n' "$json" >"$STATE_DIR/lab.json"
+  printf '%s\n' "$json" >"$LAB_ROOT/lab.json"
+  jq -r '.nodes[] | "\(.address) \(.hostKeyPublic)"' <<<"$json" >"$STATE_DIR/known_hosts"
+  # `ssh -F .state/ssh_config omsnode1` (and pssh/ansible) with the pinned keys.
+  jq -r --arg kh "$STATE_DIR/known_hosts" '.nodes[] as $n
+    | "Host \($n.name)\n  HostName \($n.address)\n  Port \($n.port)\n  User root\n"
+      + (if .privateKey then "  IdentityFile \(.privateKey)\n  IdentitiesOnly yes\n" else "" end)
+      + "  UserKnownHostsFile \($kh)\n  StrictHostKeyChecking yes\n  BatchMode yes\n"' \
+    <<<"$json" >"$STATE_DIR/ssh_config"
+  printf '%s\n' "$json" >&3
+}
+
+lab_up() {
+  local nodes=3 light=0 full=3 authkey=""
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --nodes) nodes="${2:?--nodes needs a number}"; shift 2 ;;
+      --nodes=*) nodes="${1#*=}"; shift ;;
+      --light) light=1; shift ;;
+      --full) full="${2:?--full needs a number}"; shift 2 ;;
+      --full=*) full="${1#*=}"; shift ;;
+      --authorized-key) authkey="${2:?--authorized-key needs a file}"; shift 2 ;;
+      --authorized-key=*) authkey="${1#*=}"; shift ;;
+      *) die "unknown option for up: $1" ;;
+    esac
+  done
+  [[ "$nodes" =~ ^[0-9]+$ && "$nodes" -ge 1 && "$nodes" -le "$MAX_NODES" ]] ||
+    die "--nodes must be 1..$MAX_NODES"
+  [[ "$full" =~ ^[0-9]+$ ]] || die "--full must be a number"
+  [[ "$light" -eq 1 ]] && full=0
+  if [[ -n "$authkey" ]]; then
+    [[ -f "$authkey" ]] || die "authorized key file not found: $authkey"
+    grep -q 'PRIVATE KEY' "$authkey" && die "$authkey is a private key; pass the public key (.pub)"
+    ssh-keygen -l -f "$authkey" >/dev/null 2>&1 || die "$authkey is not an OpenSSH public key file"
+    authkey="$(cd "$(dirname "$authkey")" && pwd)/$(basename "$authkey")"
+  fi
+
+  local t0=$SECONDS
+  ensure_packages
+  lab_down
+  # A failed up leaves nothing behind (set OMS_LAB_KEEP_ON_FAILURE=1 to inspect the wreck).
+  UP_DONE=0
+  trap 'if [[ "$UP_DONE" -eq 0 && "${OMS_LAB_KEEP_ON_FAILURE:-0}" != 1 ]]; then
+          log "up failed; cleaning up"; lab_down || true; fi' EXIT
+  [[ -e "/run/netns/$(node_name 1)" ]] && die "netns $(node_name 1) exists but is not recorded as ours"
+  ip link show dev "$BRIDGE" >/dev/null 2>&1 && die "$BRIDGE exists but is not recorded as ours"
+
+  mkdir -p "$STATE_DIR"
+  [[ -d "$LAB_ROOT" ]] && die "$LAB_ROOT exists but is not recorded as ours"
+  mkdir -m 755 "$LAB_ROOT"
+  record dir "$LAB_ROOT"
+  cp "$STATE_DIR/resources" "$LAB_ROOT/resources"
+
+  if [[ -n "$authkey" ]]; then
+    AUTHORIZED_KEY_FILE="$authkey"
+  else
+    ssh-keygen -q -t ed25519 -N '' -C oms-lab -f "$STATE_DIR/id_ed25519" </dev/null >&2
+    AUTHORIZED_KEY_FILE="$STATE_DIR/id_ed25519.pub"
+  fi
+
+  ip link add "$BRIDGE" type bridge
+  record link "$BRIDGE"
+  ip addr add "$HOST_ADDR/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+
+  # Namespace files must sit on a private mount (the kernel refuses a mount namespace bind
+  # that could propagate into itself).
+  mkdir -p "$NS_ROOT"
+  record nsroot "$NS_ROOT"
+  mount -t tmpfs -o size=1m,mode=700 oms-lab-ns "$NS_ROOT"
+  mount --make-private "$NS_ROOT"
+
+  # `ip netns add` turns /run/netns into a mount of its own; undo that at down if it was us.
+  if ! mountpoint -q /run/netns 2>/dev/null; then record netnsdir /run/netns; fi
+
+  ensure_mountpoint "$NODE_DIR"
+  ensure_mountpoint /root/.ssh 700
+
+  local i kind
+  for ((i = 1; i <= nodes; i++)); do
+    kind=light
+    [[ "$i" -le "$full" ]] && kind=full
+    create_node "$i" "$kind"
+  done
+
+  # libvirtd probes QEMU (~3 s of CPU) on first use; the first full node does it once and the
+  # others start from a copy of its capabilities cache (same host, same binaries: still valid).
+  local node first=""
+  while IFS=$'\t' read -r node kind; do
+    [[ "$kind" == full ]] || continue
+    if [[ -n "$first" ]]; then
+      cp -a "$(node_state "$first")/var/cache-libvirt/qemu/." "$(node_state "$node")/var/cache-libvirt/qemu/"
+    fi
+    start_libvirt "$node"
+    if [[ -z "$first" ]]; then
+      first="$node"
+      wait_libvirt "$node"
+      in_node "$node" virsh -q -c qemu:///system domcapabilities --virttype kvm >/dev/null
+    fi
+  done < <(recorded node)
+  while IFS=$'\t' read -r node kind; do
+    if [[ "$kind" == full ]]; then wait_libvirt "$node"; fi
+  done < <(recorded node)
+
+  write_lab_json
+  UP_DONE=1
+  log "up in $((SECONDS - t0)) s"
+}
+
+lab_status() {
+  local f
+  for f in "$STATE_DIR/lab.json" "$LAB_ROOT/lab.json"; do
+    if [[ -f "$f" ]] && ip link show dev "$BRIDGE" >/dev/null 2>&1; then
+      cat "$f" >&3
+      return 0
+    fi
+  done
+  log "lab is not up"
+  return 1
+}
+
+require_node() {
+  local node="${1:-}"
+  [[ -n "$node" ]] || die "node name required"
+  recorded node | cut -f1 | grep -qx -- "$node" || die "no such lab node: $node"
+}
+
+main() {
+  [[ "$(id -u)" -eq 0 ]] || die "the lab needs root"
+  local cmd="${1:-}"
+  shift || true
+  # fd 3 is the real stdout, reserved for the JSON; any stray output of a tool goes to stderr.
+  exec 3>&1 1>&2
+  # One lab operation at a time (lock on this script file, nothing created).
+  exec 9<"${BASH_SOURCE[0]}"
+  case "$cmd" in
+    up | down | sshd-start | sshd-stop | rotate-hostkey)
+      flock -w 300 9 || die "another lab.sh holds the lock on ${BASH_SOURCE[0]}" ;;
+  esac
+  case "$cmd" in
+    up) lab_up "$@" ;;
+    down) lab_down ;;
+    status) lab_status ;;
+    sshd-stop) require_node "${1:-}"; stop_sshd "$1" ;;
+    sshd-start) require_node "${1:-}"; stop_sshd "$1"; start_sshd "$1" ;;
+    rotate-hostkey)
+      require_node "${1:-}"
+      stop_sshd "$1"
+      make_host_key "$(node_state "$1")" "$1"
+      start_sshd "$1"
+      write_lab_json
+      ;;
+    _node-setup) node_setup "$@" ;;
+    exec)
+      require_node "${1:-}"
+      local node="$1"; shift
+      [[ "${1:-}" == -- ]] && shift
+      in_node "$node" "$@" >&3
+      ;;
+    *) die "usage: lab.sh up [--nodes N] [--light] [--full K] [--authorized-key FILE] | down | status" ;;
+  esac
+}
+
+main "$@"
