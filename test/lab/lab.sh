@@ -373,6 +373,9 @@ node_setup() {
   mount --bind "$st/node" "$NODE_DIR"
   mount --bind "$st/etc/hostname" /etc/hostname
   mount --bind "$st/etc/hosts" /etc/hosts
+  # The node's root has a home of its own, as on a real host: the machine's /root (a developer's
+  # pyenv init in .bashrc, run by bash for every SSH command) must not leak into every node.
+  mount --bind "$st/root-home" /root
   mount --bind "$st/root-ssh" /root/.ssh
   if [[ "$kind" == full ]]; then
     mount --bind "$st/etc/libvirt" /etc/libvirt
@@ -550,8 +553,9 @@ create_node() {
   st="$(node_state "$node")"
   log "$node: $kind node at $addr"
 
-  mkdir -p "$st"/{node/isos,node/images,node/templates,node/canary,ssh,etc,root-ssh,.mnt/cgroup}
-  chmod 700 "$st/root-ssh"
+  mkdir -p "$st"/{node/isos,node/images,node/templates,node/canary,ssh,etc,root-ssh,root-home/.ssh,.mnt/cgroup}
+  chmod 700 "$st/root-ssh" "$st/root-home"
+  cp /etc/skel/.bashrc /etc/skel/.profile "$st/root-home/" 2>/dev/null || true
 
   # Network: veth into the lab bridge, plus a node-local bridge (lxcbr0) with one port and a
   # node-specific static route, so `ip -j route` and `bridge link` differ from node to node.
