@@ -23,6 +23,7 @@ import { NodeAccess } from './fleet/access.ts';
 import { NodePool } from './nodes/pool.ts';
 import { loadOrCreateGatewayKey, type GatewayKey } from './nodes/keys.ts';
 import { readFileSync } from 'node:fs';
+import { Tasks } from './tasks/tasks.ts';
 
 export interface AppServices {
   readonly config: Config;
@@ -39,6 +40,8 @@ export interface AppServices {
   readonly tags: TagStore;
   /** The only way services reach nodes. */
   readonly access: NodeAccess;
+  /** Long operations; a 'task' event is emitted on every change. */
+  readonly tasks: Tasks;
   /** Public half only is meant for display; the private key stays inside the pool. */
   readonly gatewayKey: Pick<GatewayKey, 'publicKey'>;
   /** In-process events between layers ('session-ended' with the session digest); never state. */
@@ -74,12 +77,15 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     tags: new TagStore(db),
     access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
     gatewayKey: { publicKey: key.publicKey },
+    tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row)),
     close() {
       for (const t of timers) clearInterval(t);
       pool.closeAll();
       db.close();
     },
   };
+  const interrupted = app.tasks.recoverInterrupted();
+  if (interrupted) log.warn({ tasks: interrupted }, 'marked tasks interrupted by the previous stop as failed');
   // Housekeeping: expired sessions and stale cache rows. unref() so it never holds the process open.
   const sweep = setInterval(() => {
     app.sessions.sweep();

@@ -13,6 +13,7 @@ import { parseRequestBody } from '../rpc/json.ts';
 import { errorResponse, handleJsonRpc } from './jsonrpc.ts';
 import { bearerOf } from './http-app.ts';
 import { oms } from '../rpc/errors.ts';
+import type { TaskRow } from '../tasks/tasks.ts';
 
 export function createRpcWebSocketServer(app: AppServices): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: app.config.maxBodyBytes });
@@ -27,10 +28,22 @@ export function createRpcWebSocketServer(app: AppServices): WebSocketServer {
         socket.close(4001, 'session ended');
       }
     };
+    // Task progress is pushed to sockets of the user who started the task.
+    let user: string | undefined;
+    try {
+      user = bearer ? app.sessions.resolve(bearer).userName : undefined;
+    } catch {
+      user = undefined; // an invalid bearer simply gets no pushes; calls still report AuthError
+    }
+    const onTask = (row: TaskRow) => {
+      if (user && row.user === user && socket.readyState === socket.OPEN) socket.send(JSON.stringify({ jsonrpc: '2.0', method: 'task.updated', params: row }));
+    };
     app.events.on('session-ended', onSessionEnded);
+    app.events.on('task', onTask);
     socket.on('close', () => {
       abort.abort();
       app.events.off('session-ended', onSessionEnded);
+      app.events.off('task', onTask);
     });
     socket.on('message', async (data, isBinary) => {
       let payload: unknown;

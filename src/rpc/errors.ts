@@ -11,16 +11,13 @@
  * blocks of 100 so a service can grow without colliding with another.
  */
 
-interface ErrorSpec {
-  readonly code: number;
-  readonly origin: 1 | 2;
-  /** Template; `{name}` placeholders are filled from the error's vars. */
-  readonly message: string;
-}
+import { spec, type ErrorSpec } from './error-spec.ts';
+import { kvmErrors } from './errors-kvm.ts';
+import { consoleErrors } from './errors-console.ts';
+import { ovzErrors } from './errors-ovz.ts';
+import { hostErrors } from './errors-host.ts';
 
-const spec = (code: number, message: string, origin: 1 | 2 = 2): ErrorSpec => ({ code, origin, message });
-
-export const catalogue = {
+const general = {
   // qooxdoo server errors (origin 1), codes fixed by the qooxdoo RPC backend contract.
   IllegalService: spec(1, 'Illegal service name: {service}', 1),
   ServiceNotFound: spec(2, 'Service not found: {service}', 1),
@@ -48,6 +45,12 @@ export const catalogue = {
   ZabbixAgentNotSupportedError: spec(110, 'Zabbix agent not supported'),
   DeathError: spec(111, 'Session could not be deauthenticated: it does not exist'),
   InternalError: spec(199, 'Internal server error (log id {logId})'),
+
+  // Tasks (src/tasks).
+  UnknownTaskError: spec(120, 'Unknown task: {task}'),
+  TaskConflictError: spec(121, '{target} is busy with task {task} ({kind}); try again when it has finished'),
+  TaskCancelledError: spec(122, 'Task {task} was cancelled'),
+  TaskInterruptedError: spec(123, 'Task interrupted: the gateway stopped while it ran'),
 
   // Nodes and their transport (src/nodes).
   UnknownNodeError: spec(200, 'Unknown node: {node}'),
@@ -78,6 +81,17 @@ export const catalogue = {
   // The qooxdoo.test conformance service's deliberate application error.
   QooxdooTestError: spec(900, '{reason}'),
 } as const satisfies Record<string, ErrorSpec>;
+
+export const catalogue = { ...general, ...kvmErrors, ...consoleErrors, ...ovzErrors, ...hostErrors } as const;
+
+// Blocks live in their own files; a name or code used twice would make errors ambiguous on the wire.
+{
+  const blocks = [general, kvmErrors, consoleErrors, ovzErrors, hostErrors] as Record<string, ErrorSpec>[];
+  const names = blocks.flatMap((b) => Object.keys(b));
+  const codes = blocks.flatMap((b) => Object.values(b).map((e) => `${e.origin}:${e.code}`));
+  if (new Set(names).size !== names.length) throw new Error('error catalogue: a name is declared twice');
+  if (new Set(codes).size !== codes.length) throw new Error('error catalogue: a code is used twice');
+}
 
 export type ErrorName = keyof typeof catalogue;
 export type ErrorVars = Record<string, string | number>;

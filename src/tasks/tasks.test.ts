@@ -1,0 +1,70 @@
+import { expect } from 'chai';
+import pino from 'pino';
+import { openDatabase } from '../db/database.ts';
+import { OmsError } from '../rpc/errors.ts';
+import { Tasks, type TaskRow } from './tasks.ts';
+
+describe('tasks', () => {
+  const make = (events: TaskRow[] = []) => new Tasks(openDatabase(':memory:'), pino({ level: 'silent' }), (r) => events.push(r));
+
+  it('records success with result, log and progress', async () => {
+    const events: TaskRow[] = [];
+    const t = make(events);
+    const { id, done } = t.start({ kind: 'test.copy', node: 'n1', target: 'vm1', user: 'admin' }, async (task) => {
+      task.log('copying');
+      task.progress(50, 100);
+      task.progress(100, 100);
+      return { copied: 100 };
+    });
+    expect(await done).to.deep.equal({ copied: 100 });
+    const row = t.require(id);
+    expect(row).to.deep.include({ state: 'succeeded', kind: 'test.copy', node: 'n1', target: 'vm1', user: 'admin', result: { copied: 100 }, error: null });
+    expect(row.progress).to.deep.equal({ done: 100, total: 100, percent: 100 });
+    expect(t.logOf(id).map((l) => l.line)).to.deep.equal(['copying']);
+    expect(events.at(-1)!.state).to.equal('succeeded');
+  });
+
+  it('refuses a second operation on the same target while one runs', async () => {
+    const t = make();
+    let release!: () => void;
+    const first = t.start({ kind: 'a', node: 'n1', target: 'vm1' }, () => new Promise<void>((r) => (release = r)));
+    expect(() => t.start({ kind: 'b', node: 'n1', target: 'vm1' }, async () => 1)).to.throw(OmsError, /busy with task/);
+    // Another target on the same node is fine.
+    await t.start({ kind: 'b', node: 'n1', target: 'vm2' }, async () => 1).done;
+    release();
+    await first.done;
+    await t.start({ kind: 'c', node: 'n1', target: 'vm1' }, async () => 1).done;
+  });
+
+  it('failures keep the typed error; unexpected ones become InternalError', async () => {
+    const t = make();
+    const a = t.start({ kind: 'x' }, async () => {
+      throw new OmsError('UnknownNodeError', { node: 'n9' });
+    });
+    await a.done.catch(() => {});
+    expect(t.require(a.id).error).to.deep.equal({ name: 'UnknownNodeError', message: 'Unknown node: n9' });
+    const b = t.start({ kind: 'x' }, async () => {
+      throw new Error('raw /secret/path');
+    });
+    await b.done.catch(() => {});
+    expect(t.require(b.id).error!.name).to.equal('InternalError');
+    expect(t.require(b.id).error!.message).to.not.include('/secret');
+  });
+
+  it('cancel aborts the work and ends the task as cancelled', async () => {
+    const t = make();
+    const { id, done } = t.start({ kind: 'slow' }, (task) => new Promise((_, reject) => task.signal.addEventListener('abort', () => reject(new Error('stopped')))));
+    expect(t.cancel(id)).to.equal(true);
+    await done.catch((e) => expect((e as OmsError).omsName).to.equal('TaskCancelledError'));
+    expect(t.require(id).state).to.equal('cancelled');
+    expect(t.cancel(id)).to.equal(false);
+  });
+
+  it('tasks left running by a dead gateway are marked failed on the next start', () => {
+    const db = openDatabase(':memory:');
+    db.prepare("INSERT INTO tasks (id, kind, state, created_at) VALUES ('00000000-0000-0000-0000-000000000001', 'k', 'running', 1)").run();
+    const t = new Tasks(db, pino({ level: 'silent' }));
+    expect(t.recoverInterrupted()).to.equal(1);
+    expect(t.require('00000000-0000-0000-0000-000000000001')).to.deep.include({ state: 'failed', error: { name: 'TaskInterruptedError', message: 'the gateway stopped while the task ran' } });
+  });
+});
