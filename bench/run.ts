@@ -4,6 +4,7 @@
  */
 import { labStatus, labUp, type Lab } from '../test/lab/index.ts';
 import { benchStats } from './stats.ts';
+import { benchLoad } from './load-bench.ts';
 
 const FANOUT_NODES = 20;
 
@@ -18,3 +19,5 @@ const l = await lab();
 out(`lab: ${l.nodes.length} nodes`);
 out('== node path (statsservices)');
 await benchStats(l, out);
+out('== load (200 clients, 60 s)');
+await benchLoad(l, out, 60_000);

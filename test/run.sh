@@ -12,7 +12,9 @@ fi
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 
 counts=$(mktemp)
+figures=$(mktemp)
 export OMS_TEST_COUNTS="$counts"
+export OMS_TEST_FIGURES="$figures"
 status=0
 mocha=(node node_modules/mocha/bin/mocha.js --node-option import=tsx --reporter test/reporter.cjs --exit)
 
@@ -32,7 +34,8 @@ if [ -d test/integration ]; then
   echo "=== lab up"
   trap 'bash test/lab/lab.sh down >/dev/null 2>&1 || true' EXIT
   if bash test/lab/lab.sh up --nodes "${OMS_LAB_NODES:-3}" >/dev/null; then
-    phase "integration (lab)" --timeout 120000 'test/integration/**/*.test.ts'
+    phase "integration (lab)" --timeout 180000 'test/integration/**/*.test.ts'
+    phase "reliability and security (lab)" --timeout 900000 'test/security/**/*.test.ts'
   else
     echo "lab did not come up"; echo "0 1 0" >> "$counts"; status=1
   fi
@@ -41,6 +44,11 @@ if [ -d test/integration ]; then
   trap - EXIT
 fi
 
+if [ -s "$figures" ]; then
+  echo "=== figures"
+  cat "$figures"
+fi
+rm -f "$figures"
 awk '{p+=$1; f+=$2; s+=$3} END {printf "%d passed, %d failed", p, f; if (s) printf ", %d skipped", s; printf "\n"}' "$counts"
 rm -f "$counts"
 exit $status

@@ -1,0 +1,101 @@
+/**
+ * Every string parameter of every node-facing method, fed every hostile input of the corpus,
+ * generated from the declarations so a new method is covered without editing this test. The
+ * other parameters get valid values, so a refusal is the hostile value's. Each lab node carries a
+ * canary; any command that was not meant to run would change it.
+ */
+import { expect } from 'chai';
+import { allServices } from '../../services/index.ts';
+import type { MethodDecl } from '../../src/rpc/declare.ts';
+import { canary } from '../lab/index.ts';
+import { enroll, startEnv, type Env } from '../integration/fixture.ts';
+import { hostileValues, canaryPath } from './corpus.ts';
+import { figure } from './figures.ts';
+import { sampleFor } from './samples.ts';
+import { fetchCa } from '../helpers/https.ts';
+
+/** Services that never reach a node (or whose hostile use would change the test's own login). */
+const notNodeFacing = new Set(['rpc', 'authservices', 'userservices', 'tasks', 'qooxdoo.test']);
+
+/**
+ * Parameters that legitimately take free text which never reaches a shell or a path (it is
+ * passed as one argv element or written into XML/JSON by a serializer). Each entry says why.
+ */
+const tagsStayInTheDatabase = 'tags live in SQLite only and never reach a node; spaces are legitimate ("rack 7")';
+const freeText: Record<string, string> = {
+  'funcservices.list_signed.optional_tag_name': tagsStayInTheDatabase,
+  'tagservices.add_node_tag.tag': tagsStayInTheDatabase,
+  'tagservices.remove_node_tag.tag': tagsStayInTheDatabase,
+  'tagservices.add_vm_tag.tag': tagsStayInTheDatabase,
+  'tagservices.remove_vm_tag.tag': tagsStayInTheDatabase,
+  'tagservices.edit_freeform_tag_name.old_tag_name': tagsStayInTheDatabase,
+  'tagservices.edit_freeform_tag_name.new_tag_name': tagsStayInTheDatabase,
+};
+
+/** An empty object or list is a valid "nothing" for object and list params, not an attack. */
+const harmlessEmpty = (v: unknown) => (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
+
+describe('hostile input on every node-facing method', function () {
+  this.timeout(900_000);
+  let e: Env;
+  before(async () => {
+    e = await startEnv();
+    await enroll(e, e.lab.nodes.filter((n) => n.libvirt));
+  });
+  after(() => e?.stop());
+
+  it('refuses every entry with a typed error, and nothing runs on any node', async () => {
+    const nodes = e.lab.nodes.filter((n) => n.libvirt);
+    const node = nodes[0].name;
+    const before = await Promise.all(nodes.map((n) => canary(n)));
+    const methods: { service: string; m: MethodDecl }[] = allServices({ qooxdooTestService: false })
+      .filter((s) => !notNodeFacing.has(s.name))
+      .flatMap((s) => s.methods.filter((m) => m.auth === 'session').map((m) => ({ service: s.name, m })));
+
+    let tried = 0;
+    let refused = 0;
+    const accepted: string[] = [];
+    let freeTextAccepted = 0;
+    const untyped: string[] = [];
+    const skipped: string[] = [];
+    for (const { service, m } of methods) {
+      const samples = m.params.map((p) => sampleFor(p, node));
+      for (const [i, p] of m.params.entries()) {
+        if (samples.some((s, j) => j !== i && s === undefined && !m.params[j].optional && !m.params[j].rest)) {
+          skipped.push(`${service}.${m.name}(${p.name})`);
+          continue;
+        }
+        const batch = hostileValues.map((v, k) => {
+          const params = m.params.map((q, j) => (j === i ? (q.rest ? [v] : v) : samples[j]));
+          // Positional OMS order; trailing undefined optionals dropped, rest params spread.
+          const flat = params.flatMap((x, j) => (m.params[j].rest ? (x as unknown[]) ?? [] : [x]));
+          while (flat.length && flat[flat.length - 1] === undefined) flat.pop();
+          return { jsonrpc: '2.0', id: k, method: `${service}.${m.name}`, params: [0, ...flat] };
+        });
+        for (let off = 0; off < batch.length; off += 100) {
+          const r = await fetchCa(`${e.gw.url}/jsonrpc`, { method: 'POST', body: JSON.stringify(batch.slice(off, off + 100)), headers: { 'content-type': 'application/json', authorization: `Bearer ${e.sid}` } });
+          for (const a of r.json() as { id: number; error?: { code: number; data?: { name: string } }; result?: unknown }[]) {
+            tried++;
+            const value = hostileValues[a.id];
+            if (a.error && a.error.data?.name && a.error.data.name !== 'InternalError') refused++;
+            else if (a.error) untyped.push(`${service}.${m.name}(${p.name}=${JSON.stringify(value).slice(0, 40)}): ${JSON.stringify(a.error)}`);
+            else if (freeText[`${service}.${m.name}.${p.name}`] || harmlessEmpty(value)) freeTextAccepted++;
+            else accepted.push(`${service}.${m.name}(${p.name}=${JSON.stringify(value).slice(0, 40)})`);
+          }
+        }
+      }
+    }
+    const after = await Promise.all(nodes.map((n) => canary(n)));
+    const moved = after.filter((c, i) => c !== before[i]).length;
+    figure('hostile inputs tried', tried);
+    figure('hostile inputs refused with a typed error', refused);
+    figure('hostile inputs accepted', accepted.length);
+    figure('accepted by free-text params that never reach a node, or empty', freeTextAccepted);
+    figure('executions (canaries moved, must be 0)', moved);
+    figure('methods covered', methods.length);
+    if (skipped.length) figure('parameters skipped (no valid sample for a sibling)', skipped.join(', '));
+    expect(untyped, untyped.slice(0, 5).join('\n')).to.deep.equal([]);
+    expect(accepted, accepted.slice(0, 10).join('\n')).to.deep.equal([]);
+    expect(moved, `canary moved; look for ${canaryPath}`).to.equal(0);
+  });
+});

@@ -1,0 +1,8 @@
+/** Valid sample values for declared params, so a test can isolate one param or the permission check. */
+import type { ParamDecl } from '../../src/rpc/declare.ts';
+
+export function sampleFor(p: ParamDecl, node: string): unknown {
+  const candidates: unknown[] = [node, 'omsfuzz0', 'omsfuzz0.iso', '9999', 9999, 'memory', 'lxcbr0', '10.213.250.0', '255.255.255.0', '10.213.7.1', 'OpenNode', 'all_drives', 1, 0, true, false, [node], ['omsfuzz0'], {}, [], '/', 'user', 'Operator', [{ name: node, type: 'OpenNode' }]];
+  for (const c of candidates) if (p.schema.safeParse(c).success) return p.rest ? [c] : c;
+  return undefined;
+}
