@@ -19,6 +19,8 @@ export interface Config {
   authMaxFailures: number;
   authWindowSeconds: number;
   maxBodyBytes: number;
+  /** Seconds a client may take to send a whole request (slow-body clients are cut off). */
+  requestTimeoutSeconds: number;
   logLevel: string;
   /** Seconds a node command may take before FuncMethodTimeoutError. */
   nodeCommandTimeoutSeconds: number;
@@ -39,6 +41,7 @@ const defaults: Config = {
   authMaxFailures: 5,
   authWindowSeconds: 15 * 60,
   maxBodyBytes: 1024 * 1024,
+  requestTimeoutSeconds: 30,
   logLevel: 'info',
   nodeCommandTimeoutSeconds: 60,
   nodeMaxChannels: 8,
@@ -56,6 +59,7 @@ const env: Record<keyof Config, string> = {
   authMaxFailures: 'OMS_AUTH_MAX_FAILURES',
   authWindowSeconds: 'OMS_AUTH_WINDOW',
   maxBodyBytes: 'OMS_MAX_BODY',
+  requestTimeoutSeconds: 'OMS_REQUEST_TIMEOUT',
   logLevel: 'OMS_LOG_LEVEL',
   nodeCommandTimeoutSeconds: 'OMS_NODE_TIMEOUT',
   sshKeyFile: 'OMS_SSH_KEY',

@@ -38,8 +38,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   } else server = createHttp(handler);
   answerClientErrors(server);
   // Slow-body clients must not hold sockets forever.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 15_000;
+  server.requestTimeout = config.requestTimeoutSeconds * 1000;
+  server.headersTimeout = Math.min(15_000, server.requestTimeout);
 
   const wss = createRpcWebSocketServer(app);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -86,11 +86,24 @@ export const catalogue = { ...general, ...kvmErrors, ...consoleErrors, ...ovzErr
 
 // Blocks live in their own files; a name or code used twice would make errors ambiguous on the wire.
 {
-  const blocks = [general, kvmErrors, consoleErrors, ovzErrors, hostErrors] as Record<string, ErrorSpec>[];
-  const names = blocks.flatMap((b) => Object.keys(b));
-  const codes = blocks.flatMap((b) => Object.values(b).map((e) => `${e.origin}:${e.code}`));
-  if (new Set(names).size !== names.length) throw new Error('error catalogue: a name is declared twice');
-  if (new Set(codes).size !== codes.length) throw new Error('error catalogue: a code is used twice');
+  const blocks: [string, Record<string, ErrorSpec>][] = [
+    ['errors.ts', general],
+    ['errors-kvm.ts', kvmErrors],
+    ['errors-console.ts', consoleErrors],
+    ['errors-ovz.ts', ovzErrors],
+    ['errors-host.ts', hostErrors],
+  ];
+  const names = new Map<string, string>();
+  const codes = new Map<string, string>();
+  for (const [file, block] of blocks) {
+    for (const [name, e] of Object.entries(block)) {
+      const code = `${e.origin}:${e.code}`;
+      if (names.has(name)) throw new Error(`error catalogue: ${name} is declared in both ${names.get(name)} and ${file}; rename the one in your own block`);
+      if (codes.has(code)) throw new Error(`error catalogue: code ${e.code} of ${name} (${file}) is already used by ${codes.get(code)}`);
+      names.set(name, file);
+      codes.set(code, `${name} (${file})`);
+    }
+  }
 }
 
 export type ErrorName = keyof typeof catalogue;

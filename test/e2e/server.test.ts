@@ -160,6 +160,29 @@ describe('end to end: the real gateway process', function () {
     });
   });
 
+  it('a slow-body (slowloris) client is cut off while others are served', async () => {
+    const slow = await startGatewayProcess({ OMS_ADMIN_PASSWORD: PASSWORD, OMS_TLS: 'off', OMS_REQUEST_TIMEOUT: '2' });
+    try {
+      const { connect } = await import('node:net');
+      const sock = connect(slow.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+      const started = Date.now();
+      let answer = '';
+      sock.on('data', (d) => (answer += d.toString()));
+      const drip = setInterval(() => sock.writable && sock.write(' '), 300);
+      // Meanwhile the gateway answers others.
+      const r = (await fetchCa(`${slow.url}/?id=1&service=qooxdoo.test&method=getTrue&params=%5B%5D`)).json();
+      expect(r.result).to.equal(true);
+      await new Promise((r2) => sock.once('close', r2));
+      clearInterval(drip);
+      expect(Date.now() - started).to.be.below(6000);
+      expect(answer).to.match(/^HTTP\/1\.1 408/);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   it('the qooxdoo.test service can be switched off', async () => {
     const off = await startGatewayProcess({ OMS_ADMIN_PASSWORD: PASSWORD, OMS_TLS: 'off', OMS_QOOXDOO_TEST: 'off' });
     try {
