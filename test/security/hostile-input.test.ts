@@ -58,6 +58,7 @@ describe('hostile input on every node-facing method', function () {
     let freeTextAccepted = 0;
     const untyped: string[] = [];
     const skipped: string[] = [];
+    const leaks: string[] = [];
     for (const { service, m } of methods) {
       const samples = m.params.map((p) => sampleFor(p, node));
       for (const [i, p] of m.params.entries()) {
@@ -77,6 +78,8 @@ describe('hostile input on every node-facing method', function () {
           for (const a of r.json() as { id: number; error?: { code: number; data?: { name: string } }; result?: unknown }[]) {
             tried++;
             const value = hostileValues[a.id];
+            const text = JSON.stringify(a.error ?? '');
+            if (/\/work\/|node_modules|\.ts:\d+|\n\s+at |Error: [A-Z]\w+Error\b.*\n/.test(text)) leaks.push(text.slice(0, 200));
             if (a.error && a.error.data?.name && a.error.data.name !== 'InternalError') refused++;
             else if (a.error) untyped.push(`${service}.${m.name}(${p.name}=${JSON.stringify(value).slice(0, 40)}): ${JSON.stringify(a.error)}`);
             else if (freeText[`${service}.${m.name}.${p.name}`] || harmlessEmpty(value)) freeTextAccepted++;
@@ -94,6 +97,8 @@ describe('hostile input on every node-facing method', function () {
     figure('executions (canaries moved, must be 0)', moved);
     figure('methods covered', methods.length);
     if (skipped.length) figure('parameters skipped (no valid sample for a sibling)', skipped.join(', '));
+    figure('error messages with stack traces or internal paths (must be 0)', leaks.length);
+    expect(leaks, leaks.slice(0, 3).join('\n')).to.deep.equal([]);
     expect(untyped, untyped.slice(0, 5).join('\n')).to.deep.equal([]);
     expect(accepted, accepted.slice(0, 10).join('\n')).to.deep.equal([]);
     expect(moved, `canary moved; look for ${canaryPath}`).to.equal(0);
