@@ -25,6 +25,7 @@ const nodeSettings = z
   .object({
     libvirtUri: z.string().max(200).regex(/^(qemu|lxc|test)(\+ssh|\+unix)?:\/\/[A-Za-z0-9_.@:\/-]*(\?[A-Za-z0-9_=&.\/-]*)?$/, 'not a libvirt URI').optional(),
     authorizedKeysFile: absolutePath.optional(),
+    lvmDriverLoaded: z.boolean().optional(),
   })
   .strict();
 
@@ -200,7 +201,7 @@ export const funcservices = service({
     }),
     method({
       name: 'set_node_settings',
-      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system) and `authorizedKeysFile` (where the gateway key lives on the node).',
+      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper).',
       auth: 'session',
       permission: { privilege: 'node.admin', path: (p) => paths.node(p.hostname) },
       mutates: true,

@@ -4,7 +4,7 @@
  * concerned (UnknownNodeError), whatever address a caller might know for it.
  */
 import type { Duplex } from 'node:stream';
-import type { ClientChannel } from 'ssh2';
+import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Command } from '../nodes/command.ts';
 import type { NodePool, ExecOptions, ExecResult, NodeTarget, ShellOptions, OpenOptions } from '../nodes/pool.ts';
 import type { NodeRecord, NodeSettings, NodeStore } from './nodes.ts';
@@ -15,6 +15,7 @@ export interface NodeHandle {
   exec(cmd: Command, opts?: ExecOptions): Promise<ExecResult>;
   forwardOut(host: string, port: number, opts?: OpenOptions): Promise<Duplex>;
   shell(pty: ShellOptions, opts?: OpenOptions): Promise<ClientChannel>;
+  sftp(opts?: OpenOptions): Promise<SFTPWrapper>;
 }
 
 export const targetOf = (n: NodeRecord): NodeTarget => ({ name: n.name, address: n.address, port: n.port, hostKeyFingerprint: n.hostKeyFingerprint! });
@@ -37,6 +38,7 @@ export class NodeAccess {
       exec: (cmd, opts) => this.pool.exec(target, cmd, withDefaults(opts)),
       forwardOut: (host, port, opts) => this.pool.forwardOut(target, host, port, withDefaults(opts)),
       shell: (pty, opts) => this.pool.shell(target, pty, withDefaults(opts)),
+      sftp: (opts) => this.pool.sftp(target, withDefaults(opts)),
     };
   }
 }

@@ -11,6 +11,8 @@ export interface NodeSettings {
   libvirtUri?: string;
   /** File holding the gateway's key on the node, for revocation (remove_signed). */
   authorizedKeysFile?: string;
+  /** false on kernels without device-mapper: LVM commands then run with `--driverloaded n`. */
+  lvmDriverLoaded?: boolean;
 }
 
 export interface NodeRecord {

@@ -14,6 +14,7 @@ import { parseRequestBody } from '../rpc/json.ts';
 import { errorResponse, handleJsonRpc } from './jsonrpc.ts';
 import { handleQooxdoo, qooxdooError, queryId, type QooxdooResponse } from './qooxdoo.ts';
 import type { Transport } from '../rpc/context.ts';
+import { isoUploadRoute } from '../../services/isoservices/http-upload.ts';
 
 export function bearerOf(header: string | undefined): string | undefined {
   const m = header ? /^Bearer\s+(\S{1,200})$/i.exec(header) : null;
@@ -54,6 +55,9 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
   });
 
   const raw = express.raw({ type: () => true, limit: app.config.maxBodyBytes });
+
+  // Large ISO uploads stream straight to the node over SFTP; no body parser may buffer them.
+  http.put('/isos/:node/:name', (req, res) => void isoUploadRoute(app, req, res));
 
   http.get('/', async (req, res) => {
     const q = req.query as Record<string, unknown>;

@@ -484,6 +484,57 @@ describe('nodes/pool against a real sshd', function () {
       expect(String(err)).to.match(/not a usable private key/).and.not.match(/SECRET/);
     });
   });
+
+  describe('sftp', () => {
+    let withSftp: Sshd;
+    let sftpNode: NodeTarget;
+    before(async () => {
+      withSftp = await startSshd({ authorizedKey: key.publicKey, extraConfig: ['Subsystem sftp internal-sftp'] });
+      sftpNode = targetOf(withSftp, 'node-sftp');
+    });
+    after(() => withSftp?.stop());
+
+    it('opens an SFTP session on the node connection, holding a slot until it ends', async () => {
+      const p = newPool();
+      const dirOnNode = mkdtempSync(join(tmpdir(), 'oms-sftp-'));
+      try {
+        const sftp = await p.sftp(sftpNode);
+        expect(p.stats().channelsInUse).to.equal(1);
+        await new Promise<void>((resolve, reject) => {
+          const w = sftp.createWriteStream(join(dirOnNode, 'up.part'), { flags: 'wx' });
+          w.on('error', reject).on('close', () => resolve());
+          w.end(Buffer.from('sftp payload'));
+        });
+        await new Promise<void>((resolve, reject) => sftp.rename(join(dirOnNode, 'up.part'), join(dirOnNode, 'up.iso'), (err) => (err ? reject(err) : resolve())));
+        expect(readFileSync(join(dirOnNode, 'up.iso'), 'utf8')).to.equal('sftp payload');
+        // The session shares the node's one connection with exec.
+        expect((await p.exec(sftpNode, ['cat', join(dirOnNode, 'up.iso')])).stdout).to.equal('sftp payload');
+        expect(p.stats().nodes[0]).to.include({ name: 'node-sftp', state: 'ready' });
+        sftp.end();
+        await until('the slot is free', () => p.stats().channelsInUse === 0);
+      } finally {
+        rmSync(dirOnNode, { recursive: true, force: true });
+      }
+    });
+
+    it('counts against the channel limit: with one slot, exec waits for the session to end', async () => {
+      const p = newPool({ maxChannelsPerNode: 1 });
+      const sftp = await p.sftp(sftpNode);
+      await omsRejection(p.exec(sftpNode, ['true'], { timeoutMs: 500 }), 'FuncMethodTimeoutError');
+      const waiting = p.exec(sftpNode, ['echo', 'after'], { timeoutMs: 10_000 });
+      await until('the exec is queued', () => p.stats().queued === 1);
+      sftp.end();
+      expect((await waiting).stdout).to.equal('after\n');
+      await until('the slot is free', () => p.stats().channelsInUse === 0);
+    });
+
+    it('a node without the sftp subsystem: FuncManError, slot given back', async () => {
+      const p = newPool();
+      const e = await omsRejection(p.sftp(node), 'FuncManError');
+      expect(e.message).to.match(/could not open sftp/);
+      await until('the slot is free', () => p.stats().channelsInUse === 0);
+    });
+  });
 });
 
 /** Reads a /proc file of a process that may exit at any moment; undefined once it is gone. */

@@ -8,7 +8,7 @@
  * pinned fingerprint on every connect.
  */
 import pino, { type Logger } from 'pino';
-import ssh2, { type ClientChannel } from 'ssh2';
+import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
@@ -153,6 +153,15 @@ export class NodePool {
     return this.#openChannel(target, opts, 'shell', (link, cb) => link.client.shell({ cols: pty.cols, rows: pty.rows, term: pty.term }, cb));
   }
 
+  /**
+   * An SFTP session on the node's connection (file uploads). Holds one of the node's channel
+   * slots until the session closes: the caller must end() it, also on failure, and listen for
+   * its 'error'. Needs the node's sshd to offer the sftp subsystem.
+   */
+  async sftp(target: NodeTarget, opts: OpenOptions = {}): Promise<SFTPWrapper> {
+    return this.#openChannel<SFTPWrapper>(target, opts, 'sftp', (link, cb) => link.client.sftp(cb), (s) => s.end());
+  }
+
   /** The host key a server offers, without logging in (enrollment). */
   probeHostKey(address: string, port: number, timeoutMs?: number): Promise<HostKeyProbe> {
     return probeHostKey(address, port, timeoutMs ?? this.#link.connectTimeoutMs);
@@ -263,12 +272,14 @@ export class NodePool {
     }
   }
 
-  async #openChannel(
+  async #openChannel<T extends NodeJS.EventEmitter = ClientChannel>(
     target: NodeTarget,
     opts: OpenOptions,
     what: string,
-    open: (link: SshLink, cb: (err: Error | undefined, ch: ClientChannel) => void) => void,
-  ): Promise<ClientChannel> {
+    open: (link: SshLink, cb: (err: Error | undefined, ch: T | undefined) => void) => void,
+    /** Closes a channel nobody will use; an SFTP session has end() (its close() closes file handles). */
+    discard: (ch: T) => void = (ch) => (ch as unknown as ClientChannel).close(),
+  ): Promise<T> {
     const entry = this.#entry(target);
     const node = target.name;
     const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
@@ -276,7 +287,7 @@ export class NodePool {
     try {
       const release = await entry.limiter.acquire(deadline.signal);
       const link = await this.#linkFor(entry, deadline.signal, release);
-      return await new Promise<ClientChannel>((resolve, reject) => {
+      return await new Promise<T>((resolve, reject) => {
         let settled = false;
         const fail = (err: unknown): void => {
           if (settled) return;
@@ -286,7 +297,7 @@ export class NodePool {
         const onAbort = (): void => fail(deadline.signal.reason);
         deadline.signal.addEventListener('abort', onAbort, { once: true });
         const unwatch = link.watch((reason) => fail(oms('NodeUnreachableError', { node, reason })));
-        const done = (err: Error | undefined, ch: ClientChannel | undefined): void => {
+        const done = (err: Error | undefined, ch: T | undefined): void => {
           deadline.signal.removeEventListener('abort', onAbort);
           unwatch();
           if (err || !ch) {
@@ -296,7 +307,7 @@ export class NodePool {
           }
           ch.once('close', release);
           if (settled) {
-            ch.close(); // the caller gave up while the channel was opening
+            discard(ch); // the caller gave up while the channel was opening
             return;
           }
           settled = true;
