@@ -546,6 +546,30 @@ activation {
 EOF
 }
 
+# --- ovzservices: container template (owner: ovzservices) ------------------------------------
+# A small busybox root-filesystem tarball in the node's container template cache, so containers
+# can be deployed from the first test on: ovzt-busybox.tar.gz + ovzt-busybox.json (its default
+# settings; SIGUSR1 halts busybox init). rcS does not run udhcpc: container addresses come from
+# the container config (lxc.net.0.ipv4.address), which udhcpc would flush.
+build_ovz_template() {
+  local node="$1"
+  # shellcheck disable=SC2016  # expanded by the inner sh
+  in_node "$node" sh -c 'set -eu
+    cache=/var/lib/oms-node/templates/cache
+    [ -f "$cache/ovzt-busybox.tar.gz" ] && exit 0
+    d=$(mktemp -d /tmp/ovzt-build.XXXXXX)
+    trap "rm -rf \"$d\"" EXIT
+    lxc-create -P "$d" -t busybox -n 9999 >/dev/null
+    r="$d/9999/rootfs"
+    printf "#!/bin/sh\n/bin/syslogd\n/bin/mount -a\n" >"$r/etc/init.d/rcS"
+    mkdir -p "$cache"
+    tar -C "$r" --numeric-owner -czf "$cache/ovzt-busybox.tar.gz.part" .
+    printf "{\"memory\":64,\"min_memory\":32,\"vcpu\":1,\"vcpulimit\":0,\"disk\":64,\"halt_signal\":\"SIGUSR1\"}\n" >"$cache/ovzt-busybox.json"
+    mv -f "$cache/ovzt-busybox.tar.gz.part" "$cache/ovzt-busybox.tar.gz"' >&2 ||
+    die "$node: building the container template failed"
+}
+# --- end ovzservices ---------------------------------------------------------------------------
+
 create_node() {
   local i="$1" kind="$2" node addr st
   node="$(node_name "$i")"
@@ -776,7 +800,7 @@ lab_up() {
     fi
   done < <(recorded node)
   while IFS=$'\t' read -r node kind; do
-    if [[ "$kind" == full ]]; then wait_libvirt "$node"; fi
+    if [[ "$kind" == full ]]; then wait_libvirt "$node"; build_ovz_template "$node"; fi
   done < <(recorded node)
 
   write_lab_json

@@ -1,0 +1,125 @@
+/**
+ * Offline migration of a container between two nodes, relayed by the gateway:
+ *
+ * 1. both nodes checked (tools, the id free on the target) before anything changes;
+ * 2. a running container is stopped (no checkpoint/restore here: this is vzmigrate without
+ *    --online), its root filesystem packed on the source and unpacked on the target from the
+ *    gateway's copy (node-to-node traffic stays inside the lab; nodes need no keys for each other);
+ * 3. the config is written again for the target's cgroup hierarchy;
+ * 4. the copy is verified (name-sorted tar hash equal on both sides), and started and answering
+ *    `hostname` on the target if it ran before;
+ * 5. only then is it destroyed on the source.
+ * Any failure before 5 removes what was made on the target and restarts the source container if
+ * it ran, so it stays where it was, in the state it was.
+ */
+import type { CallContext } from '../../src/rpc/context.ts';
+import { isOmsError, oms, type OmsError } from '../../src/rpc/errors.ts';
+import { checkCancelled, detached, driverFor, requireCt } from './ct.ts';
+import type { TaskHandle } from '../../src/tasks/tasks.ts';
+
+/** The relay holds the packed filesystem in memory; larger containers need a streaming transport. */
+export const MAX_RELAY_MIB = 256;
+
+async function capable(ctx: CallContext, node: string, role: 'source' | 'target'): Promise<void> {
+  try {
+    await driverFor(ctx, node).facts();
+  } catch (e) {
+    if (isOmsError(e) && e.omsName === 'OpenVZNotCapable') throw oms('OpenVZMigrationNotCapable', { node, role, reason: e.message });
+    throw e;
+  }
+}
+
+export async function migrate(caller: CallContext, source: string, id: string, target: string): Promise<number> {
+  const ctx = detached(caller);
+  if (source === target) throw oms('OpenVZMigrationNotCapable', { node: target, role: 'target', reason: 'it is the source node' });
+  const src = driverFor(ctx, source);
+  const dst = driverFor(ctx, target); // UnknownNodeError for a node that is not signed
+  await capable(ctx, source, 'source');
+  await capable(ctx, target, 'target');
+  await requireCt(src, source, id);
+  const taken = () => oms('OpenVZMigrationNotCapable', { node: target, role: 'target', reason: `container ${id} already exists there` });
+  if (await dst.info(id)) throw taken();
+  const usedMiB = await src.diskUsageMiB(id);
+  if (usedMiB > MAX_RELAY_MIB) throw oms('OpenVZMigrationNotCapable', { node: source, role: 'source', reason: `container uses ${usedMiB} MiB, more than the ${MAX_RELAY_MIB} MiB the gateway relay carries` });
+
+  const user = ctx.principal?.userName;
+  const task = ctx.app.tasks.start({ kind: 'ovz.migrate', node: source, target: id, user }, async (t) => {
+    // The id is held on the target too, so nothing else makes or touches it there meanwhile.
+    return ctx.app.tasks.start({ kind: 'ovz.migrate_in', node: target, target: id, user }, () => copy(t)).done;
+  });
+  return task.done;
+
+  async function copy(t: TaskHandle): Promise<number> {
+    // Read again under the task's hold on both sides: the state may have changed since the checks.
+    const info = await requireCt(src, source, id);
+    if (await dst.info(id)) throw taken();
+    // A paused container would come back running on the target: the caller decides first.
+    if (info.state !== 'running' && info.state !== 'stopped') throw oms('OpenVZMigrationNotCapable', { node: source, role: 'source', reason: `container ${id} is ${info.state === 'frozen' ? 'paused' : info.state}; resume or stop it first` });
+    const wasRunning = info.state === 'running';
+    const [config, configText] = await Promise.all([src.readConfig(id), src.readConfigText(id)]);
+    const dstFacts = await dst.facts();
+    let created = false;
+    t.progress(0, 5);
+    try {
+      if (wasRunning) {
+        t.log(`stopping ${id} on ${source}`);
+        await src.stop(id);
+      }
+      checkCancelled(t);
+      t.log(`copying ${id} from ${source} to ${target}`);
+      const stream = await src.exportStream(id, MAX_RELAY_MIB * 1024 * 1024);
+      t.progress(2, 5);
+      checkCancelled(t);
+      await dst.createFromStream(id, stream);
+      created = true;
+      await dst.writeConfig(id, config, dstFacts, configText);
+      t.progress(3, 5);
+      const [a, b] = await Promise.all([src.manifest(id), dst.manifest(id)]);
+      if (a !== b) throw new MigrationStep('the copy on the target differs from the source');
+      checkCancelled(t);
+      if (wasRunning) {
+        t.log(`starting ${id} on ${target}`);
+        await dst.start(id);
+        const answer = await dst.exec(id, ['hostname']);
+        if (answer.code !== 0 || answer.stdout.trim() !== config.name) throw new MigrationStep('the container does not answer on the target');
+      }
+      t.progress(4, 5);
+    } catch (e) {
+      t.log(`migration failed: ${e instanceof Error ? e.message : 'error'}; rolling back`);
+      await rollback(ctx, target, id, created, wasRunning, src);
+      throw e instanceof MigrationStep ? oms('OpenVZMigrationError', { vm_id: id, source, target, reason: e.message }) : wrap(e, id, source, target);
+    }
+    t.log(`verified on ${target}; removing ${id} from ${source}`);
+    // The pipeline forgets cached results about the source (the call's node); the target changed too.
+    ctx.app.cache.invalidateNode(target);
+    await src.destroy(id);
+    t.progress(5, 5);
+    return 0;
+  }
+}
+
+class MigrationStep extends Error {}
+
+const wrap = (e: unknown, vm_id: string, source: string, target: string): unknown =>
+  isOmsError(e) && e.omsName !== 'OpenVZMigrationNotCapable' ? oms('OpenVZMigrationError', { vm_id, source, target, reason: (e as OmsError).message }) : e;
+
+/** Undo on the target, then bring the source back as it was; each step tried even if one fails. */
+async function rollback(ctx: CallContext, target: string, id: string, created: boolean, wasRunning: boolean, src: ReturnType<typeof driverFor>): Promise<void> {
+  if (created) {
+    const dst = driverFor(ctx, target);
+    try {
+      if ((await dst.info(id))?.state === 'running') await dst.stop(id);
+    } catch (e) {
+      ctx.log.warn({ node: target, vm_id: id, error: isOmsError(e) ? e.omsName : 'error' }, 'migration rollback: stop on target failed');
+    }
+    try {
+      await dst.discard(id);
+    } catch (e) {
+      ctx.log.error({ node: target, vm_id: id, error: isOmsError(e) ? e.omsName : 'error' }, 'migration rollback: copy on target not removed');
+    }
+  }
+  if (wasRunning) {
+    const now = await src.info(id);
+    if (now?.state !== 'running') await src.start(id);
+  }
+}
