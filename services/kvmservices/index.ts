@@ -1,11 +1,19 @@
-/** KVMService: KVM guests on nodes through libvirt (virsh). */
+/**
+ * KVMService: KVM guests on nodes through libvirt (virsh). The methods live in files by topic;
+ * this file only assembles the service.
+ */
 import { service } from '../../src/rpc/declare.ts';
 import { vncMethods } from './vnc.ts';
+import { vmMethods } from './vms.ts';
+import { imageMethods } from './images.ts';
+import { templateMethods } from './template-methods.ts';
+import { manageMethods } from './manage.ts';
+import { networkMethods } from './networks.ts';
 
 export const kvmservices = service({
   name: 'kvmservices',
   aliases: ['kvm', 'KVMService'],
   description: 'KVMService: KVM guests on nodes through libvirt (virsh).',
   envelope: 'oms',
-  methods: [...vncMethods],
+  methods: [...vmMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...vncMethods],
 });

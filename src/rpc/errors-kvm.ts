@@ -2,7 +2,24 @@
 import { spec, type ErrorSpec } from './error-spec.ts';
 
 export const kvmErrors = {
+  UnknownVmError: spec(500, 'Unknown VM {vm} on {node}'),
+  /** libvirt refused: its own message (virsh's most specific error line), never a stack. */
+  LibvirtError: spec(501, 'libvirt on {node}: {message}'),
+  VmExistsError: spec(502, 'VM {vm} already exists on {node}'),
+  /** The operation needs another power state, e.g. editing or templating a running guest. */
+  VmStateError: spec(503, 'VM {vm} on {node} is {state}: {reason}'),
+  UnknownTemplateError: spec(504, 'Unknown template {template} on {node}'),
+  TemplateExistsError: spec(505, 'Template {template} already exists on {node}'),
+  UnknownImageError: spec(506, 'Unknown disk image {image} on {node}'),
+  ImageExistsError: spec(507, 'Disk image {image} already exists on {node}'),
+  ImageInUseError: spec(508, 'Disk image {image} on {node} is used by VM {vm}'),
+  UnknownIsoError: spec(509, 'Unknown ISO image {iso} on {node}'),
+  ShutdownTimeoutError: spec(510, 'VM {vm} on {node} did not shut down within {seconds} s (ACPI request not answered); it is {state}'),
+  NodeStorageError: spec(511, 'Storage command failed on {node}: {message}'),
+  UnknownNetworkError: spec(512, 'Unknown libvirt network {network} on {node}'),
+  NetworkExistsError: spec(513, 'libvirt network {network} already exists on {node}'),
+  UnknownDeviceError: spec(514, 'VM {vm} on {node} has no {kind} {device}'),
+  InvalidSettingsError: spec(515, 'Invalid settings for {what}: {reason}'),
+  NotBlockDeviceError: spec(516, '{path} on {node} is not a block device'),
+  UnknownBridgeError: spec(517, 'No bridge {bridge} on {node}'),
 } as const satisfies Record<string, ErrorSpec>;
-
-// Keeps the import used while the block is empty.
-void spec;

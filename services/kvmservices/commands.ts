@@ -1,0 +1,70 @@
+/**
+ * What kvmservices runs on a node: argv builders only. Pure: no I/O, no state.
+ *
+ * Every name here was checked by a strict schema (src/rpc/fields.ts, ./fields.ts) before the
+ * builder is called; paths are joined from a configured directory and such a name, so they cannot
+ * leave the directory. Options come before `--`-free positional names, which cannot start with '-'.
+ */
+import type { Argv } from '../../src/nodes/command.ts';
+
+/** `virsh -c URI ...`: every libvirt call names its connection explicitly. */
+export const virsh = (uri: string, ...args: string[]): Argv => ['virsh', '-q', '-c', uri, ...args];
+
+/** Everything list_vms / list_vms_status need, for every guest, in one command. */
+export const domstatsAll = (uri: string): Argv => virsh(uri, 'domstats', '--raw', '--state', '--cpu-total', '--balloon', '--vcpu');
+/** With block and interface counters too (runtime info, list_vms' df stat). */
+export const domstatsFull = (uri: string, vm?: string): Argv =>
+  virsh(uri, 'domstats', '--raw', '--state', '--cpu-total', '--balloon', '--vcpu', '--block', '--interface', ...(vm ? [vm] : []));
+
+export const nodeinfo = (uri: string): Argv => virsh(uri, 'nodeinfo');
+export const dominfo = (uri: string, vm: string): Argv => virsh(uri, 'dominfo', vm);
+export const domstate = (uri: string, vm: string): Argv => virsh(uri, 'domstate', vm);
+export const dumpxml = (uri: string, vm: string, inactive = false): Argv => virsh(uri, 'dumpxml', ...(inactive ? ['--inactive'] : []), vm);
+/** The XML goes in on stdin: nothing of it is ever part of a command line. */
+export const defineStdin = (uri: string): Argv => virsh(uri, 'define', '/dev/stdin');
+
+export type PowerVerb = 'start' | 'destroy' | 'shutdown' | 'reboot' | 'reset' | 'suspend' | 'resume';
+export const power = (uri: string, verb: PowerVerb, vm: string): Argv => virsh(uri, verb, vm);
+
+/** undefine also drops managed-save images and snapshot metadata, which would otherwise refuse it. */
+export const undefine = (uri: string, vm: string): Argv => virsh(uri, 'undefine', '--managed-save', '--snapshots-metadata', vm);
+
+export const setVcpusMax = (uri: string, vm: string, n: number): Argv => virsh(uri, 'setvcpus', vm, String(n), '--config', '--maximum');
+export const setVcpus = (uri: string, vm: string, n: number): Argv => virsh(uri, 'setvcpus', vm, String(n), '--config');
+export const setMaxMem = (uri: string, vm: string, mib: number): Argv => virsh(uri, 'setmaxmem', vm, `${mib}M`, '--config');
+export const setMem = (uri: string, vm: string, mib: number): Argv => virsh(uri, 'setmem', vm, `${mib}M`, '--config');
+export const domrename = (uri: string, vm: string, newName: string): Argv => virsh(uri, 'domrename', vm, newName);
+export const autostart = (uri: string, vm: string, on: boolean): Argv => virsh(uri, 'autostart', ...(on ? [] : ['--disable']), vm);
+
+export const attachDeviceStdin = (uri: string, vm: string, live: boolean): Argv => virsh(uri, 'attach-device', vm, '/dev/stdin', '--config', ...(live ? ['--live'] : []));
+export const detachDeviceStdin = (uri: string, vm: string, live: boolean): Argv => virsh(uri, 'detach-device', vm, '/dev/stdin', '--config', ...(live ? ['--live'] : []));
+
+export const netList = (uri: string): Argv => virsh(uri, 'net-list', '--all');
+export const netDefineStdin = (uri: string): Argv => virsh(uri, 'net-define', '/dev/stdin');
+export const netStart = (uri: string, net: string): Argv => virsh(uri, 'net-start', net);
+export const netAutostart = (uri: string, net: string): Argv => virsh(uri, 'net-autostart', net);
+export const netDestroy = (uri: string, net: string): Argv => virsh(uri, 'net-destroy', net);
+export const netUndefine = (uri: string, net: string): Argv => virsh(uri, 'net-undefine', net);
+export const netDumpxml = (uri: string, net: string): Argv => virsh(uri, 'net-dumpxml', net);
+
+/** qemu-img create: size in MiB. */
+export const imgCreate = (path: string, format: string, mib: number): Argv => ['qemu-img', 'create', '-q', '-f', format, path, `${mib}M`];
+/** `-U`: read the header of an image a running guest holds, without its write lock. */
+export const imgInfo = (path: string): Argv => ['qemu-img', 'info', '-U', '--output=json', path];
+/** Full copy (no backing chain), so the copy outlives its source; `-p` is left out (progress goes to a tty only). */
+export const imgConvert = (from: string, to: string, format: string): Argv => ['qemu-img', 'convert', '-O', format, from, to];
+
+/** `-maxdepth`-bounded listing, one `TYPE RELPATH` line per entry. */
+export const listDir = (dir: string, depth = 1): Argv => ['find', dir, '-mindepth', '1', '-maxdepth', String(depth), '-printf', '%y %P\\n'];
+/** Fails (exit 1) if the path exists already: `-e` refuses, so nothing is overwritten. */
+export const notExists = (path: string): Argv => ['test', '!', '-e', path];
+export const removeFile = (path: string): Argv => ['rm', '-f', '--', path];
+export const removeDir = (path: string): Argv => ['rm', '-rf', '--', path];
+export const makeDir = (path: string): Argv => ['mkdir', '--', path];
+export const readFile = (path: string): Argv => ['cat', '--', path];
+/** Writes stdin to a file; tee's copy on stdout is discarded by the caller. */
+export const writeFile = (path: string): Argv => ['tee', '--', path];
+/** Whether a Linux bridge of that name exists (its sysfs `bridge` directory). */
+export const isBridge = (name: string): Argv => ['test', '-d', `/sys/class/net/${name}/bridge`];
+/** A block device path must name a block device. */
+export const isBlockDevice = (path: string): Argv => ['test', '-b', path];

@@ -1,0 +1,243 @@
+/**
+ * libvirt domain XML: reading what a node's libvirt says about a guest, and writing the XML for a
+ * guest OMS defines. Pure: no I/O, no state.
+ *
+ * Invariants of every guest OMS writes: `type='kvm'`; VNC with autoport listening on 127.0.0.1
+ * only (reached through the gateway's SSH tunnel, never from the network); a serial pty with a
+ * console on it; NICs only on a named bridge or libvirt network, never a host device.
+ */
+import { child, elements, parseXml, textOf, writeXml, x, type XmlElement } from './xml.ts';
+
+export interface DiskInfo {
+  /** `file` or `block`. */
+  type: string;
+  /** `disk` or `cdrom`. */
+  device: string;
+  /** File or block device path; '' for an empty CD-ROM drive. */
+  source: string;
+  format: string;
+  targetDev: string;
+  targetBus: string;
+}
+
+export interface InterfaceInfo {
+  /** `bridge` or `network`. */
+  type: string;
+  /** Bridge or network name. */
+  source: string;
+  mac: string;
+  model: string;
+  /** Host-side device (vnet0) while running. */
+  targetDev: string;
+}
+
+export interface DomainInfo {
+  name: string;
+  uuid: string;
+  domainType: string;
+  virtType: string;
+  arch: string;
+  memoryKiB: number;
+  currentMemoryKiB: number;
+  vcpu: number;
+  bootDevs: string[];
+  features: string[];
+  clockOffset: string;
+  onPoweroff: string;
+  onReboot: string;
+  onCrash: string;
+  emulator: string;
+  disks: DiskInfo[];
+  interfaces: InterfaceInfo[];
+  graphics?: { type: string; port: string; autoport: string; listen: string; keymap: string };
+  mouseBus: string;
+  hasSerial: boolean;
+  hasConsole: boolean;
+}
+
+const UNIT_KIB: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024, g: 1048576, gib: 1048576, gb: 1e9 / 1024 };
+
+function kib(el: XmlElement | undefined): number {
+  if (!el) return 0;
+  const unit = (el.attrs.unit ?? 'KiB').toLowerCase();
+  return Math.round(Number(textOf(el)) * (UNIT_KIB[unit] ?? 1));
+}
+
+export function readDomain(xml: string): DomainInfo {
+  const d = parseXml(xml);
+  if (d.name !== 'domain') throw new Error(`expected <domain>, got <${d.name}>`);
+  const os = child(d, 'os');
+  const devices = child(d, 'devices');
+  const gfx = child(devices, 'graphics');
+  const mouse = elements(devices, 'input').find((i) => i.attrs.type === 'mouse');
+  return {
+    name: textOf(child(d, 'name')),
+    uuid: textOf(child(d, 'uuid')),
+    domainType: d.attrs.type ?? '',
+    virtType: textOf(child(os, 'type')),
+    arch: child(os, 'type')?.attrs.arch ?? '',
+    memoryKiB: kib(child(d, 'memory')),
+    currentMemoryKiB: kib(child(d, 'currentMemory') ?? child(d, 'memory')),
+    vcpu: Number(textOf(child(d, 'vcpu')) || 1),
+    bootDevs: elements(os, 'boot').map((b) => b.attrs.dev ?? ''),
+    features: elements(child(d, 'features')).map((f) => f.name),
+    clockOffset: child(d, 'clock')?.attrs.offset ?? '',
+    onPoweroff: textOf(child(d, 'on_poweroff')),
+    onReboot: textOf(child(d, 'on_reboot')),
+    onCrash: textOf(child(d, 'on_crash')),
+    emulator: textOf(child(devices, 'emulator')),
+    disks: elements(devices, 'disk').map((k) => {
+      const src = child(k, 'source');
+      return {
+        type: k.attrs.type ?? '',
+        device: k.attrs.device ?? 'disk',
+        source: src?.attrs.file ?? src?.attrs.dev ?? '',
+        format: child(k, 'driver')?.attrs.type ?? '',
+        targetDev: child(k, 'target')?.attrs.dev ?? '',
+        targetBus: child(k, 'target')?.attrs.bus ?? '',
+      };
+    }),
+    interfaces: elements(devices, 'interface').map((n) => {
+      const src = child(n, 'source');
+      return {
+        type: n.attrs.type ?? '',
+        source: src?.attrs.bridge ?? src?.attrs.network ?? '',
+        mac: child(n, 'mac')?.attrs.address ?? '',
+        model: child(n, 'model')?.attrs.type ?? '',
+        targetDev: child(n, 'target')?.attrs.dev ?? '',
+      };
+    }),
+    graphics: gfx && {
+      type: gfx.attrs.type ?? '',
+      port: gfx.attrs.port ?? '-1',
+      autoport: gfx.attrs.autoport ?? 'no',
+      listen: gfx.attrs.listen ?? child(gfx, 'listen')?.attrs.address ?? '',
+      keymap: gfx.attrs.keymap ?? '',
+    },
+    mouseBus: mouse?.attrs.bus ?? '',
+    hasSerial: elements(devices, 'serial').length > 0,
+    hasConsole: elements(devices, 'console').length > 0,
+  };
+}
+
+export interface DiskSpec {
+  type: 'file' | 'block';
+  device: 'disk' | 'cdrom';
+  source: string;
+  /** Driver format for file disks (qcow2, raw); block devices are raw. */
+  format: string;
+  targetDev: string;
+  targetBus: string;
+}
+
+export interface InterfaceSpec {
+  type: 'bridge' | 'network';
+  source: string;
+  mac?: string;
+  model?: string;
+}
+
+export interface DomainSpec {
+  name: string;
+  memoryMiB: number;
+  vcpu: number;
+  arch: string;
+  bootDevs: string[];
+  features: string[];
+  clockOffset: string;
+  onPoweroff: string;
+  onReboot: string;
+  onCrash: string;
+  disks: DiskSpec[];
+  interfaces: InterfaceSpec[];
+  keymap?: string;
+  mouseBus: string;
+  /** Recorded in the domain's metadata (create_vm_from_iso's os_type/os_variant). */
+  os?: { type: string; variant: string };
+}
+
+export const OMS_METADATA_NS = 'https://opennode.example/oms/1';
+
+/** The XML OMS defines a guest with. */
+export function domainXml(s: DomainSpec): string {
+  const doc = x(
+    'domain',
+    { type: 'kvm' },
+    x('name', {}, s.name),
+    s.os && x('metadata', {}, x('oms:os', { 'xmlns:oms': OMS_METADATA_NS, type: s.os.type, variant: s.os.variant })),
+    x('memory', { unit: 'MiB' }, String(s.memoryMiB)),
+    x('vcpu', {}, String(s.vcpu)),
+    x('os', {}, x('type', { arch: s.arch }, 'hvm'), ...s.bootDevs.map((dev) => x('boot', { dev }))),
+    s.features.length > 0 && x('features', {}, ...s.features.map((f) => x(f))),
+    x('clock', { offset: s.clockOffset }),
+    x('on_poweroff', {}, s.onPoweroff),
+    x('on_reboot', {}, s.onReboot),
+    x('on_crash', {}, s.onCrash),
+    x(
+      'devices',
+      {},
+      ...s.disks.map((d) =>
+        x(
+          'disk',
+          { type: d.type, device: d.device },
+          x('driver', { name: 'qemu', type: d.type === 'block' ? 'raw' : d.format }),
+          d.source ? x('source', d.type === 'block' ? { dev: d.source } : { file: d.source }) : undefined,
+          x('target', { dev: d.targetDev, bus: d.targetBus }),
+          d.device === 'cdrom' && x('readonly'),
+        ),
+      ),
+      ...s.interfaces.map((n) =>
+        x('interface', { type: n.type }, n.mac ? x('mac', { address: n.mac }) : undefined, x('source', n.type === 'bridge' ? { bridge: n.source } : { network: n.source }), x('model', { type: n.model ?? 'virtio' })),
+      ),
+      x('serial', { type: 'pty' }, x('target', { port: '0' })),
+      x('console', { type: 'pty' }, x('target', { type: 'serial', port: '0' })),
+      x('input', { type: 'mouse', bus: s.mouseBus }),
+      x('graphics', { type: 'vnc', port: '-1', autoport: 'yes', listen: '127.0.0.1', keymap: s.keymap || undefined }, x('listen', { type: 'address', address: '127.0.0.1' })),
+    ),
+  );
+  return writeXml(doc);
+}
+
+/** Device XML for attach-device: a disk or a NIC. */
+export const diskXml = (d: DiskSpec): string =>
+  writeXml(
+    x(
+      'disk',
+      { type: d.type, device: d.device },
+      x('driver', { name: 'qemu', type: d.type === 'block' ? 'raw' : d.format }),
+      x('source', d.type === 'block' ? { dev: d.source } : { file: d.source }),
+      x('target', { dev: d.targetDev, bus: d.targetBus }),
+      d.device === 'cdrom' && x('readonly'),
+    ),
+  );
+
+export const interfaceXml = (n: InterfaceSpec): string =>
+  writeXml(x('interface', { type: n.type }, n.mac ? x('mac', { address: n.mac }) : undefined, x('source', n.type === 'bridge' ? { bridge: n.source } : { network: n.source }), x('model', { type: n.model ?? 'virtio' })));
+
+/**
+ * The XML of a copy of a guest (clone): new name, no uuid (libvirt makes one), no MAC addresses
+ * (libvirt makes new ones), no fixed VNC port, runtime-only elements dropped, and each writable
+ * disk's source replaced by `newDisks[targetDev]`. CD-ROMs keep their source: they are shared.
+ */
+export function cloneXml(inactiveXml: string, newName: string, newDisks: Record<string, string>): string {
+  const d = parseXml(inactiveXml);
+  const drop = new Set(['uuid', 'id']);
+  d.children = d.children.filter((c) => typeof c === 'string' || !drop.has(c.name));
+  delete d.attrs.id;
+  const name = child(d, 'name');
+  if (!name) throw new Error('domain XML without <name>');
+  name.children = [newName];
+  for (const dev of elements(child(d, 'devices'))) {
+    if (dev.name === 'disk' && dev.attrs.device !== 'cdrom') {
+      const target = child(dev, 'target')?.attrs.dev ?? '';
+      const src = child(dev, 'source');
+      if (src && newDisks[target]) {
+        if ('file' in src.attrs) src.attrs.file = newDisks[target];
+        else throw new Error(`disk ${target} is not file-based`);
+      }
+    }
+    if (dev.name === 'interface') dev.children = dev.children.filter((c) => typeof c === 'string' || (c.name !== 'mac' && c.name !== 'target' && c.name !== 'alias'));
+    if (dev.name === 'graphics' && dev.attrs.autoport === 'yes') dev.attrs.port = '-1';
+  }
+  return writeXml(d as XmlElement);
+}

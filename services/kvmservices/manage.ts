@@ -1,0 +1,268 @@
+/**
+ * kvmservices methods beyond the OMS document, after CloudSigma / Velocity / DataCentred: clone,
+ * delete with its drives, edit a stopped guest, autostart, runtime counters, disks and NICs.
+ */
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { method, type MethodDecl } from '../../src/rpc/declare.ts';
+import { oms } from '../../src/rpc/errors.ts';
+import { fileName, vmName } from '../../src/rpc/fields.ts';
+import { netName } from './fields.ts';
+import type { CallContext } from '../../src/rpc/context.ts';
+import * as cmd from './commands.ts';
+import { cloneXml, diskXml, interfaceXml, type DiskInfo } from './domain.ts';
+import { domState, inactiveDomain, isStopped, mustBeStopped, mustNotExist, nodeInfo, onVm, serverParam, vmParam } from './common.ts';
+import { diskUse } from './images.ts';
+import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
+import { parseDominfo, parseDomstats, parseQemuImgInfo, stateName } from './parse.ts';
+import { checkMemory, checkVcpu, onOff } from './settings.ts';
+
+/** Disk file a clone gets for one of the source's disks. */
+export const cloneDiskName = (newVm: string, d: DiskInfo): string => `${newVm}-${d.targetDev}.${d.format === 'qcow2' ? 'qcow2' : 'img'}`;
+
+async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: string, progress: (d: number, t: number) => void): Promise<{ name: string; disks: string[] }> {
+  await mustBeStopped(n, vm, 'a guest is cloned while stopped, so its disks are consistent');
+  await mustNotExist(n, newName);
+  const xml = await virshRun(n, cmd.dumpxml(n.uri, vm, true), { vm });
+  const d = await inactiveDomain(n, vm);
+  const disks = d.disks.filter((k) => k.device === 'disk' && k.source);
+  const blockDisk = disks.find((k) => k.type !== 'file');
+  if (blockDisk) throw oms('InvalidSettingsError', { what: vm, reason: `disk ${blockDisk.targetDev} is a block device; only file disks are copied` });
+  const made: string[] = [];
+  const newDisks: Record<string, string> = {};
+  try {
+    for (const [i, k] of disks.entries()) {
+      const dest = inDir(n.dirs.images, cloneDiskName(newName, k));
+      if (!(await test(n, cmd.notExists(dest)))) throw oms('ImageExistsError', { image: posix.basename(dest), node: n.name });
+      made.push(dest);
+      // Each disk in turn, a full copy: the clone does not depend on the source's files afterwards.
+      await storageRun(n, cmd.imgConvert(k.source, dest, k.format === 'qcow2' ? 'qcow2' : 'raw'), { timeoutMs: 30 * 60_000 });
+      newDisks[k.targetDev] = dest;
+      progress(i + 1, disks.length + 1);
+    }
+    await virshRun(n, cmd.defineStdin(n.uri), { input: cloneXml(xml, newName, newDisks) });
+    return { name: newName, disks: made };
+  } catch (e) {
+    for (const p of made) await n.handle.exec(cmd.removeFile(p), { okExitCodes: [0, 1] }).catch((u) => ctx.log.warn({ err: String(u) }, 'cleanup: rm failed'));
+    throw e;
+  }
+}
+
+const recurseMode = z.enum(['none', 'all_drives', 'disks', 'cdroms']);
+const targetDev = z.string().regex(/^(vd|sd|hd)[a-z]{1,2}$/, 'not a disk target (vda, sdb, hdc, ...)');
+const mac = z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'not a MAC address').transform((m) => m.toLowerCase());
+const editSettings = z
+  .object({ cpus: z.union([z.string().max(12), z.number()]).optional(), memory: z.union([z.string().max(12), z.number()]).optional(), name: vmName.optional() })
+  .strict();
+
+export const manageMethods: MethodDecl[] = [
+  method({
+    name: 'clone_vm',
+    description: 'Copies a stopped guest as new_name (a task): every file disk is copied in turn to <new_name>-<target>.qcow2|img in the images directory; CD-ROMs are shared; new UUID and MACs. Returns {task_id}; the task\'s result is {name, disks}.',
+    auth: 'session',
+    permission: onVm('vm.create'),
+    mutates: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam, { name: 'new_name', schema: vmName }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name, new_name }) {
+      const n = kvmNode(ctx, server_hostname);
+      // Checked before the task too, so the obvious refusals are immediate errors.
+      await mustBeStopped(n, kvm_vm_name, 'a guest is cloned while stopped, so its disks are consistent');
+      await mustNotExist(n, new_name);
+      const t = ctx.app.tasks.start({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name, user: ctx.principal?.userName }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, new_name, h.progress));
+      return { task_id: t.id };
+    },
+  }),
+  method({
+    name: 'delete_vm_recursive',
+    description:
+      'Deletes a guest and, by recurse, its drives: all_drives, disks (writable disks), cdroms (ISO files), none. Only files in the node\'s images and ISO directories are removed, never one another guest uses. A running guest is refused unless force is set (then it is powered off). Returns {deleted, kept: [{path, reason}]}.',
+    auth: 'session',
+    permission: onVm('vm.delete'),
+    mutates: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam, { name: 'recurse', schema: recurseMode }, { name: 'force', schema: onOff, optional: true }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name: vm, recurse, force }) {
+      const n = kvmNode(ctx, server_hostname);
+      const state = await domState(n, vm);
+      if (!isStopped(state) && !force) throw oms('VmStateError', { vm, node: n.name, state, reason: 'refusing to delete a running guest without force' });
+      const d = await inactiveDomain(n, vm);
+      const wanted = d.disks.filter((k) => k.source && (recurse === 'all_drives' || (recurse === 'disks' && k.device === 'disk') || (recurse === 'cdroms' && k.device === 'cdrom')));
+      const others = (await diskUse(n)).filter((u) => u.vm !== vm);
+      const deleted: string[] = [];
+      const kept: { path: string; reason: string }[] = [];
+      const remove: string[] = [];
+      for (const k of wanted) {
+        const user = others.find((u) => u.path === k.source);
+        const dir = posix.dirname(k.source);
+        if (k.type !== 'file') kept.push({ path: k.source, reason: 'not a file' });
+        else if (dir !== n.dirs.images && dir !== n.dirs.isos) kept.push({ path: k.source, reason: 'outside the images and ISO directories' });
+        else if (user) kept.push({ path: k.source, reason: `used by ${user.vm}` });
+        else if (!remove.includes(k.source)) remove.push(k.source);
+      }
+      if (!isStopped(state)) await virshRun(n, cmd.power(n.uri, 'destroy', vm), { vm });
+      await virshRun(n, cmd.undefine(n.uri, vm), { vm });
+      for (const p of remove) {
+        await storageRun(n, cmd.removeFile(p));
+        deleted.push(p);
+      }
+      return { deleted, kept };
+    },
+  }),
+  method({
+    name: 'edit_vm',
+    description: "Changes a stopped guest's cpus, memory (MiB) and name; a running guest is refused (VmStateError). Invalid values: InvalidSettingsError naming them, nothing changed. 0.",
+    auth: 'session',
+    permission: onVm('vm.config'),
+    mutates: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam, { name: 'settings', schema: editSettings }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name: vm, settings }) {
+      const n = kvmNode(ctx, server_hostname);
+      await mustBeStopped(n, vm, 'cpus, memory and name are changed while the guest is stopped');
+      const info = await nodeInfo(n);
+      const cpus = settings.cpus === undefined ? undefined : checkVcpu(settings.cpus, info);
+      const mem = settings.memory === undefined ? undefined : checkMemory(settings.memory, info);
+      const bad = [typeof cpus === 'string' ? `cpus: ${cpus}` : '', typeof mem === 'string' ? `memory: ${mem}` : ''].filter(Boolean);
+      if (bad.length) throw oms('InvalidSettingsError', { what: vm, reason: bad.join('; ') });
+      if (settings.name !== undefined && settings.name !== vm) await mustNotExist(n, settings.name);
+      if (typeof cpus === 'number') {
+        await virshRun(n, cmd.setVcpusMax(n.uri, vm, cpus), { vm });
+        await virshRun(n, cmd.setVcpus(n.uri, vm, cpus), { vm });
+      }
+      if (typeof mem === 'number') {
+        const d = await inactiveDomain(n, vm);
+        const grow = mem * 1024 > d.memoryKiB;
+        if (grow) await virshRun(n, cmd.setMaxMem(n.uri, vm, mem), { vm });
+        await virshRun(n, cmd.setMem(n.uri, vm, mem), { vm });
+        if (!grow) await virshRun(n, cmd.setMaxMem(n.uri, vm, mem), { vm });
+      }
+      if (settings.name !== undefined && settings.name !== vm) await virshRun(n, cmd.domrename(n.uri, vm, settings.name), { vm });
+      return 0;
+    },
+  }),
+  method({
+    name: 'set_autostart',
+    description: 'Whether libvirt starts the guest when the node boots. 0.',
+    auth: 'session',
+    permission: onVm('vm.config'),
+    mutates: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam, { name: 'on_off', schema: onOff }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name, on_off }) {
+      const n = kvmNode(ctx, server_hostname);
+      await virshRun(n, cmd.autostart(n.uri, kvm_vm_name, on_off), { vm: kvm_vm_name });
+      return 0;
+    },
+  }),
+  method({
+    name: 'vm_runtime_info',
+    description: 'A guest\'s state, autostart, vCPUs, CPU time (ns), memory (KiB) and per-disk / per-NIC I/O counters (libvirt domstats).',
+    auth: 'session',
+    permission: onVm('vm.view'),
+    cacheable: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam] as const,
+    async run(ctx, { server_hostname, kvm_vm_name: vm }) {
+      const n = kvmNode(ctx, server_hostname);
+      const [stats, info] = await Promise.all([virshRun(n, cmd.domstatsFull(n.uri, vm), { vm }), virshRun(n, cmd.dominfo(n.uri, vm), { vm })]);
+      const f = parseDomstats(stats).get(vm) ?? {};
+      const num = (k: string) => (f[k] === undefined ? 0 : Number(f[k]));
+      return {
+        state: stateName(f['state.state']),
+        autostart: parseDominfo(info).autostart,
+        vcpus: num('vcpu.current'),
+        cpu_time_ns: num('cpu.time'),
+        memory: { current_kib: num('balloon.current'), maximum_kib: num('balloon.maximum'), rss_kib: num('balloon.rss') },
+        disks: Array.from({ length: num('block.count') }, (_, i) => ({
+          dev: f[`block.${i}.name`] ?? '',
+          path: f[`block.${i}.path`] ?? '',
+          rd_reqs: num(`block.${i}.rd.reqs`),
+          rd_bytes: num(`block.${i}.rd.bytes`),
+          wr_reqs: num(`block.${i}.wr.reqs`),
+          wr_bytes: num(`block.${i}.wr.bytes`),
+          capacity: num(`block.${i}.capacity`),
+          allocation: num(`block.${i}.allocation`),
+        })),
+        interfaces: Array.from({ length: num('net.count') }, (_, i) => ({
+          dev: f[`net.${i}.name`] ?? '',
+          rx_bytes: num(`net.${i}.rx.bytes`),
+          rx_packets: num(`net.${i}.rx.pkts`),
+          tx_bytes: num(`net.${i}.tx.bytes`),
+          tx_packets: num(`net.${i}.tx.pkts`),
+        })),
+      };
+    },
+  }),
+  method({
+    name: 'attach_disk',
+    description: 'Attaches a disk image of the images directory as target_dev (vdb, sdb, ...; bus virtio for vd*, sata for sd*, ide for hd*); to the definition, and to the running guest too when it runs. 0.',
+    auth: 'session',
+    permission: onVm('vm.config'),
+    mutates: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam, { name: 'diskimage_name', schema: fileName }, { name: 'target_dev', schema: targetDev }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name: vm, diskimage_name, target_dev }) {
+      const n = kvmNode(ctx, server_hostname);
+      const path = inDir(n.dirs.images, diskimage_name);
+      if (!(await test(n, ['test', '-f', path]))) throw oms('UnknownImageError', { image: diskimage_name, node: n.name });
+      const format = parseQemuImgInfo((await storageRun(n, cmd.imgInfo(path))).stdout).format || 'raw';
+      const bus = target_dev.startsWith('vd') ? 'virtio' : target_dev.startsWith('sd') ? 'sata' : 'ide';
+      const live = !isStopped(await domState(n, vm));
+      await virshRun(n, cmd.attachDeviceStdin(n.uri, vm, live), { vm, input: diskXml({ type: 'file', device: 'disk', source: path, format, targetDev: target_dev, targetBus: bus }) });
+      return 0;
+    },
+  }),
+  method({
+    name: 'detach_disk',
+    description: 'Detaches the disk at target_dev from the definition (and from the running guest, which must agree: a guest OS has to release it). The image file stays. 0.',
+    auth: 'session',
+    permission: onVm('vm.config'),
+    mutates: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam, { name: 'target_dev', schema: targetDev }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name: vm, target_dev }) {
+      const n = kvmNode(ctx, server_hostname);
+      const d = (await inactiveDomain(n, vm)).disks.find((k) => k.targetDev === target_dev);
+      if (!d) throw oms('UnknownDeviceError', { vm, node: n.name, kind: 'disk', device: target_dev });
+      const live = !isStopped(await domState(n, vm));
+      const spec = { type: d.type === 'block' ? 'block' : 'file', device: d.device === 'cdrom' ? 'cdrom' : 'disk', source: d.source, format: d.format, targetDev: d.targetDev, targetBus: d.targetBus } as const;
+      await virshRun(n, cmd.detachDeviceStdin(n.uri, vm, live), { vm, input: diskXml(spec) });
+      return 0;
+    },
+  }),
+  method({
+    name: 'attach_nic',
+    description: 'Adds a virtio NIC on a bridge (type bridge) or libvirt network (type network), optionally with a MAC; to the definition and the running guest. Returns {mac} as libvirt assigned it.',
+    auth: 'session',
+    permission: onVm('vm.config'),
+    mutates: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam, { name: 'type', schema: z.enum(['bridge', 'network']) }, { name: 'source', schema: netName }, { name: 'mac', schema: mac, optional: true }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name: vm, type, source, mac: m }) {
+      const n = kvmNode(ctx, server_hostname);
+      const before = new Set((await inactiveDomain(n, vm)).interfaces.map((i) => i.mac));
+      const live = !isStopped(await domState(n, vm));
+      await virshRun(n, cmd.attachDeviceStdin(n.uri, vm, live), { vm, input: interfaceXml({ type, source, mac: m }) });
+      const added = (await inactiveDomain(n, vm)).interfaces.find((i) => !before.has(i.mac));
+      return { mac: added?.mac ?? m ?? '' };
+    },
+  }),
+  method({
+    name: 'detach_nic',
+    description: 'Removes the NIC with that MAC from the definition (and from the running guest). 0.',
+    auth: 'session',
+    permission: onVm('vm.config'),
+    mutates: true,
+    node: 'server_hostname',
+    params: [serverParam, vmParam, { name: 'mac', schema: mac }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name: vm, mac: m }) {
+      const n = kvmNode(ctx, server_hostname);
+      const nic = (await inactiveDomain(n, vm)).interfaces.find((i) => i.mac === m);
+      if (!nic) throw oms('UnknownDeviceError', { vm, node: n.name, kind: 'NIC', device: m });
+      const live = !isStopped(await domState(n, vm));
+      await virshRun(n, cmd.detachDeviceStdin(n.uri, vm, live), { vm, input: interfaceXml({ type: nic.type === 'network' ? 'network' : 'bridge', source: nic.source, mac: nic.mac, model: nic.model || undefined }) });
+      return 0;
+    },
+  }),
+];

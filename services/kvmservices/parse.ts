@@ -1,0 +1,127 @@
+/** Readers of virsh and qemu-img output (kvmservices). Pure: no I/O, no state. */
+
+/** `virsh domstats --raw`: domain name -> its `key=value` fields, as strings. */
+export function parseDomstats(stdout: string): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  let cur: Record<string, string> | undefined;
+  for (const line of stdout.split('\n')) {
+    const head = /^Domain: '(.*)'$/.exec(line);
+    if (head) {
+      cur = {};
+      out.set(head[1], cur);
+      continue;
+    }
+    const kv = /^\s+([^=\s]+)=(.*)$/.exec(line);
+    if (kv && cur) cur[kv[1]] = kv[2];
+  }
+  return out;
+}
+
+/**
+ * libvirt's virDomainState numbers (state.state) to the names OMS used: func's virt module
+ * mapped running, blocked and "no state" to `running`, shutdown and shut off to `shutdown`.
+ */
+const STATE_NAMES: Record<string, string> = { '0': 'running', '1': 'running', '2': 'running', '3': 'paused', '4': 'shutdown', '5': 'shutdown', '6': 'crashed', '7': 'suspended' };
+export const stateName = (n: string | undefined): string => STATE_NAMES[n ?? ''] ?? 'unknown';
+/** Running in the OMS list_vms sense (status 1): the guest is up, paused or not. */
+export const isActiveState = (n: string | undefined): boolean => n === '1' || n === '2' || n === '3' || n === '7';
+
+/** `virsh dominfo` / `virsh nodeinfo`: `Key:  value` lines. */
+export function parseColonTable(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^([^:]+):\s*(.*)$/.exec(line);
+    if (m) out[m[1].trim()] = m[2].trim();
+  }
+  return out;
+}
+
+export interface NodeInfo {
+  cpus: number;
+  memoryKiB: number;
+  /** `CPU model` is the host architecture (x86_64, aarch64). */
+  arch: string;
+}
+
+export function parseNodeinfo(stdout: string): NodeInfo {
+  const t = parseColonTable(stdout);
+  const cpus = Number(t['CPU(s)']);
+  const mem = /^(\d+) KiB$/.exec(t['Memory size'] ?? '');
+  if (!Number.isInteger(cpus) || !mem) throw new Error('virsh nodeinfo: CPU(s) or Memory size missing');
+  return { cpus, memoryKiB: Number(mem[1]), arch: t['CPU model'] ?? '' };
+}
+
+export interface DomInfo {
+  state: string;
+  vcpu: number;
+  maxMemoryKiB: number;
+  usedMemoryKiB: number;
+  autostart: boolean;
+  persistent: boolean;
+}
+
+export function parseDominfo(stdout: string): DomInfo {
+  const t = parseColonTable(stdout);
+  const kib = (s: string | undefined) => Number(/^(\d+) KiB$/.exec(s ?? '')?.[1] ?? NaN);
+  return {
+    state: t.State ?? '',
+    vcpu: Number(t['CPU(s)']),
+    maxMemoryKiB: kib(t['Max memory']),
+    usedMemoryKiB: kib(t['Used memory']),
+    autostart: t.Autostart === 'enable',
+    persistent: t.Persistent === 'yes',
+  };
+}
+
+/** `virsh domstate` prints the state name (`shut off`, `running`, `paused`, ...) and a blank line. */
+export const parseDomstate = (stdout: string): string => stdout.split('\n')[0].trim();
+
+/**
+ * libvirt's message from virsh's stderr: the most specific `error:` line. virsh prints a generic
+ * line first ("Failed to start domain 'x'") and libvirt's reason after it when there is one.
+ */
+export function virshMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => l.replace(/^error:\s*/, ''));
+  if (lines.length === 0) return 'virsh failed without a message';
+  const specific = lines.find((l, i) => i > 0 && !/^Failed to /.test(l));
+  return (specific ?? lines[0]).slice(0, 300);
+}
+
+/** Whether virsh failed because the named domain does not exist. */
+export const isNoDomain = (stderr: string): boolean => /failed to get domain|Domain not found|no domain with matching name/.test(stderr);
+export const isNoNetwork = (stderr: string): boolean => /failed to get network|Network not found|no network with matching name/.test(stderr);
+
+export interface ImageInfo {
+  virtualSize: number;
+  actualSize: number;
+  format: string;
+}
+
+export function parseQemuImgInfo(stdout: string): ImageInfo {
+  const j = JSON.parse(stdout) as Record<string, unknown>;
+  const n = (k: string) => (typeof j[k] === 'number' ? (j[k] as number) : 0);
+  return { virtualSize: n('virtual-size'), actualSize: n('actual-size'), format: typeof j.format === 'string' ? j.format : '' };
+}
+
+/** `find DIR -mindepth 1 -maxdepth N -printf '%y %P\n'`: type letter and path relative to DIR. */
+export function parseFindListing(stdout: string): { type: string; path: string }[] {
+  return stdout
+    .split('\n')
+    .filter((l) => /^[a-z] ./.test(l))
+    .map((l) => ({ type: l[0], path: l.slice(2) }));
+}
+
+/** `virsh net-list --all`: rows of name, state, autostart, persistent. */
+export function parseNetList(stdout: string): { name: string; active: boolean; autostart: boolean; persistent: boolean }[] {
+  const rows: { name: string; active: boolean; autostart: boolean; persistent: boolean }[] = [];
+  for (const line of stdout.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    // With or without virsh -q: the header and its rule are skipped by content.
+    if (f.length === 4 && !(f[0] === 'Name' && f[1] === 'State') && !f[0].startsWith('---')) rows.push({ name: f[0], active: f[1] === 'active', autostart: f[2] === 'yes', persistent: f[3] === 'yes' });
+  }
+  return rows;
+}
