@@ -153,8 +153,12 @@ export function answerClientErrors(server: import('node:http').Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify(qooxdooError(null, tooLarge ? oms('RequestTooLarge', { limit: 'header' }) : oms('InvalidRequest', { reason: 'malformed HTTP request' })));
-    const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const tooSlow = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const problem = tooLarge
+      ? oms('RequestTooLarge', { limit: 'header' })
+      : oms('InvalidRequest', { reason: tooSlow ? 'request not completed in time' : 'malformed HTTP request' });
+    const body = JSON.stringify(qooxdooError(null, problem));
+    const status = tooLarge ? '431 Request Header Fields Too Large' : tooSlow ? '408 Request Timeout' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
 }
