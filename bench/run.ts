@@ -5,6 +5,7 @@
 import { labStatus, labUp, type Lab } from '../test/lab/index.ts';
 import { benchStats } from './stats.ts';
 import { benchLoad } from './load-bench.ts';
+import { benchKvm } from './kvm.ts';
 
 const FANOUT_NODES = 20;
 
@@ -19,5 +20,7 @@ const l = await lab();
 out(`lab: ${l.nodes.length} nodes`);
 out('== node path (statsservices)');
 await benchStats(l, out);
+out('== KVM (kvmservices.list_vms_status)');
+await benchKvm(l, out);
 out('== load (200 clients, 60 s)');
 await benchLoad(l, out, 60_000);

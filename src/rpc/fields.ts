@@ -27,7 +27,7 @@ export const containerId = z.union([z.number().int().min(100).max(2147483647), n
 export const fileName = named(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/, 128, 'file name').refine((s) => !s.includes('..'), 'not a valid file name');
 
 /** Linux interface and bridge names (IFNAMSIZ 16 incl. NUL). */
-export const ifName = named(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, 15, 'interface name');
+export const ifName = named(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, 15, 'interface name').refine((s) => !s.includes('..'), 'not a valid interface name');
 
 /** LVM VG/LV names (lvm(8): letters, digits, + _ . -, not starting with '-'). */
 export const lvmName = named(/^[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,127}$/, 128, 'LVM name').refine((s) => s !== '.' && s !== '..' && !s.startsWith('snapshot') && !s.startsWith('pvmove'), 'not a valid LVM name');
