@@ -8,38 +8,14 @@
  * Two small guests (defined, not started; kvmt-bench*) make the listing non-trivial; removed after.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { Client } from 'ssh2';
 import type { Lab } from '../test/lab/index.ts';
 import { shellLine } from '../src/nodes/command.ts';
 import { domstatsAll } from '../services/kvmservices/commands.ts';
-import { gatewayOn, ratio, sideBySide } from './lib.ts';
+import { gatewayOn, ratio, sideBySide, rawClient, rawExec } from './lib.ts';
 
 const run = promisify(execFile);
 const GUESTS = ['kvmt-bench1', 'kvmt-bench2'];
-
-function rawClient(lab: Lab, node: Lab['nodes'][number]): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const c = new Client();
-    c.on('ready', () => {
-      c.setNoDelay(true);
-      resolve(c);
-    }).on('error', reject);
-    c.connect({ host: node.address, port: node.port, username: 'root', privateKey: readFileSync(lab.privateKey!) });
-  });
-}
-
-const rawExec = (c: Client, line: string) =>
-  new Promise<string>((resolve, reject) => {
-    c.exec(line, (err, ch) => {
-      if (err) return reject(err);
-      let out = '';
-      ch.on('data', (d: Buffer) => (out += d.toString()));
-      ch.stderr.on('data', () => {});
-      ch.on('close', () => resolve(out));
-    });
-  });
 
 export async function benchKvm(lab: Lab, out: (line: string) => void): Promise<void> {
   const node = lab.nodes.find((n) => n.libvirt) ?? lab.nodes[0];

@@ -1,5 +1,7 @@
 /** Shared pieces of the benchmarks: timing, medians, the gateway process on the lab. */
 import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { Client } from 'ssh2';
 import { startGatewayProcess, type GatewayProcess } from '../test/helpers/process.ts';
 import type { Lab } from '../test/lab/index.ts';
 
@@ -64,3 +66,28 @@ export async function gatewayOn(lab: Lab, nodes = lab.nodes): Promise<BenchGatew
 }
 
 export const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+
+/** A raw ssh2 client to a lab node, tuned as the pool is (TCP_NODELAY): the fair contender. */
+export function rawClient(lab: Lab, node: Lab['nodes'][number]): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    c.on('ready', () => {
+      // As the pool does: without it, small exchanges stall on Nagle + delayed ACK (~40 ms).
+      c.setNoDelay(true);
+      resolve(c);
+    }).on('error', reject);
+    c.connect({ host: node.address, port: node.port, username: 'root', privateKey: readFileSync(lab.privateKey!) });
+  });
+}
+
+/** One command line over an open raw client; resolves with its stdout. */
+export const rawExec = (c: Client, line: string): Promise<string> =>
+  new Promise<string>((resolve, reject) => {
+    c.exec(line, (err, ch) => {
+      if (err) return reject(err);
+      let out = '';
+      ch.on('data', (d: Buffer) => (out += d.toString()));
+      ch.stderr.on('data', () => {});
+      ch.on('close', () => resolve(out));
+    });
+  });

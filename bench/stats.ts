@@ -5,7 +5,7 @@
  *  - fan-out: get_stats over 20 lab nodes concurrently vs. one node; target <= 2x.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,33 +14,10 @@ import type { Lab } from '../test/lab/index.ts';
 import { shellLine } from '../src/nodes/command.ts';
 import { procSnapshotCommand, statNames, type StatName } from '../services/statsservices/commands.ts';
 import { collectStats } from '../services/statsservices/collect.ts';
-import { gatewayOn, ratio, sideBySide, median, time } from './lib.ts';
+import { gatewayOn, ratio, sideBySide, median, time, rawClient, rawExec } from './lib.ts';
 
 const run = promisify(execFile);
 const SINGLE: StatName[] = ['memory', 'uptime', 'kernel', 'osrelease'];
-
-function rawClient(lab: Lab, node: Lab['nodes'][number]): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const c = new Client();
-    c.on('ready', () => {
-      // As the pool does: without it, small exchanges stall on Nagle + delayed ACK (~40 ms).
-      c.setNoDelay(true);
-      resolve(c);
-    }).on('error', reject);
-    c.connect({ host: node.address, port: node.port, username: 'root', privateKey: readFileSync(lab.privateKey!) });
-  });
-}
-
-const rawExec = (c: Client, line: string) =>
-  new Promise<string>((resolve, reject) => {
-    c.exec(line, (err, ch) => {
-      if (err) return reject(err);
-      let out = '';
-      ch.on('data', (d: Buffer) => (out += d.toString()));
-      ch.stderr.on('data', () => {});
-      ch.on('close', () => resolve(out));
-    });
-  });
 
 /** What collectStats does for all stats, over a raw ssh2 client: the contender for the full call. */
 function collectRaw(client: Client): () => Promise<unknown> {
