@@ -6,6 +6,7 @@ import { labStatus, labUp, type Lab } from '../test/lab/index.ts';
 import { benchStats } from './stats.ts';
 import { benchLoad } from './load-bench.ts';
 import { benchKvm } from './kvm.ts';
+import { benchVnc } from './vnc.ts';
 
 const FANOUT_NODES = 20;
 
@@ -22,5 +23,7 @@ out('== node path (statsservices)');
 await benchStats(l, out);
 out('== KVM (kvmservices.list_vms_status)');
 await benchKvm(l, out);
+out('== VNC proxy');
+await benchVnc(l, out);
 out('== load (200 clients, 60 s)');
 await benchLoad(l, out, 60_000);

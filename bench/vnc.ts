@@ -18,8 +18,13 @@ import { median, percentile, ratio, time } from './lib.ts';
 const GUEST = 'cons-bench';
 const WEBSOCKIFY_PORT = 6080;
 const TUNNELS = 100;
-/** QEMU serves at most 32 VNC clients per guest, so the 100 tunnels go to a few guests. */
-const MEMORY_GUESTS = ['cons-bench', 'cons-bench2', 'cons-bench3', 'cons-bench4'];
+/**
+ * QEMU serves at most 32 VNC clients per guest, so the 100 tunnels go to guests of their own
+ * (websockify's forked handlers close their VNC connections lazily and count against GUEST).
+ */
+const MEMORY_GUESTS = ['cons-bench2', 'cons-bench3', 'cons-bench4', 'cons-bench5'];
+/** Fresh connections per contender for the latency figures; within QEMU's client limit. */
+const FRESH = 20;
 
 /** A minimal RFB 3.8 client (security None, raw encoding) over a websocket carrying raw bytes. */
 class RfbClient {
@@ -228,8 +233,8 @@ async function startWebsockify(lab: Lab, node: LabNode, vncPort: number): Promis
 export async function benchVnc(lab: Lab, out: (line: string) => void): Promise<void> {
   const hosts = lab.nodes.filter((n) => n.libvirt);
   const node = hosts[0];
-  const placed = MEMORY_GUESTS.map((guest, i) => ({ guest, node: hosts[i % hosts.length] }));
-  await Promise.all(placed.map((p) => startGuest(lab, p.node, p.guest)));
+  const placed = MEMORY_GUESTS.map((guest, i) => ({ guest, node: hosts[(i + 1) % hosts.length] }));
+  await Promise.all([startGuest(lab, node, GUEST), ...placed.map((p) => startGuest(lab, p.node, p.guest))]);
   let stops: (() => Promise<void>)[] = [];
   try {
     // Let SeaBIOS switch the display to its text mode (720x400), so frames carry its picture.
@@ -241,8 +246,11 @@ export async function benchVnc(lab: Lab, out: (line: string) => void): Promise<v
     const wsf = await startWebsockify(lab, node, vncPort);
     stops.push(() => wsf.stop());
 
-    const viaGateway = await RfbClient.connect(await g.wsUrl());
-    const viaWebsockify = await RfbClient.connect(wsf.url);
+    const labelled = (what: string) => (err: Error) => {
+      throw new Error(`${what}: ${err.message}`);
+    };
+    const viaGateway = await RfbClient.connect(await g.wsUrl()).catch(labelled('first connection through the gateway'));
+    const viaWebsockify = await RfbClient.connect(wsf.url).catch(labelled('first connection through websockify'));
     out(`VNC server: ${viaGateway.width}x${viaGateway.height}, ${viaGateway.bpp} bpp (full raw frame ${((viaGateway.width * viaGateway.height * viaGateway.bpp) / 8 / 1024).toFixed(0)} KiB)`);
 
     // Latency: RFB handshake steps the VNC server answers at once, on fresh connections,
@@ -250,17 +258,19 @@ export async function benchVnc(lab: Lab, out: (line: string) => void): Promise<v
     // (one round trip through an established path). Framebuffer updates are no use for this:
     // QEMU answers them on its refresh timer, which backs off to ~100+ ms on an idle screen.
     const lat: Record<string, { greeting: number[]; rtt: number[] }> = { gateway: { greeting: [], rtt: [] }, websockify: { greeting: [], rtt: [] } };
-    for (let i = 0; i < 60; i++) {
+    for (let i = 0; i < FRESH; i++) {
       for (const [name, url] of [['gateway', await g.wsUrl()], ['websockify', wsf.url]] as const) {
-        const c = await RfbClient.connect(url);
+        const c = await RfbClient.connect(url).catch((err: Error) => {
+          throw new Error(`${name}, connection ${i + 1}: ${err.message}`);
+        });
         lat[name].greeting.push(c.greetingMs);
         lat[name].rtt.push(c.roundTripMs);
         await c.close();
       }
     }
     const m = (name: string, k: 'greeting' | 'rtt') => median(lat[name][k]);
-    out(`connection set-up (ws open -> RFB greeting), median of 60: gateway ${m('gateway', 'greeting').toFixed(2)} ms, websockify ${m('websockify', 'greeting').toFixed(2)} ms; ratio ${ratio(m('gateway', 'greeting'), m('websockify', 'greeting'))}`);
-    out(`round trip through an open tunnel (version -> security types), median (p95) of 60: gateway ${m('gateway', 'rtt').toFixed(2)} ms (${percentile(lat.gateway.rtt, 95).toFixed(2)}), websockify ${m('websockify', 'rtt').toFixed(2)} ms (${percentile(lat.websockify.rtt, 95).toFixed(2)}); added ${(m('gateway', 'rtt') - m('websockify', 'rtt')).toFixed(2)} ms`);
+    out(`connection set-up (ws open -> RFB greeting), median of ${FRESH}: gateway ${m('gateway', 'greeting').toFixed(2)} ms, websockify ${m('websockify', 'greeting').toFixed(2)} ms; ratio ${ratio(m('gateway', 'greeting'), m('websockify', 'greeting'))}`);
+    out(`round trip through an open tunnel (version -> security types), median (p95) of ${FRESH}: gateway ${m('gateway', 'rtt').toFixed(2)} ms (${percentile(lat.gateway.rtt, 95).toFixed(2)}), websockify ${m('websockify', 'rtt').toFixed(2)} ms (${percentile(lat.websockify.rtt, 95).toFixed(2)}); added ${(m('gateway', 'rtt') - m('websockify', 'rtt')).toFixed(2)} ms`);
 
     // Throughput: full raw frames (1.1 MiB each), 4 interleaved rounds of 10 frames per contender.
     // Bounded by QEMU's refresh timer as much as by the path; equal figures mean the path is not the limit.
@@ -290,7 +300,7 @@ export async function benchVnc(lab: Lab, out: (line: string) => void): Promise<v
     const open: RfbClient[] = [];
     for (let i = 0; i < TUNNELS; i++) {
       const p = placed[i % placed.length];
-      const c = await RfbClient.connect(await g.wsUrl(p.node, p.guest));
+      const c = await RfbClient.connect(await g.wsUrl(p.node, p.guest)).catch(labelled(`tunnel ${i + 1} of ${TUNNELS} (${p.guest})`));
       await c.update();
       open.push(c);
     }
@@ -303,6 +313,6 @@ export async function benchVnc(lab: Lab, out: (line: string) => void): Promise<v
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     stops = [];
-    await Promise.all(placed.map((p) => removeGuest(lab, p.node, p.guest)));
+    await Promise.all([removeGuest(lab, node, GUEST), ...placed.map((p) => removeGuest(lab, p.node, p.guest))]);
   }
 }

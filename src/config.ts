@@ -28,6 +28,10 @@ export interface Config {
   sshKeyFile?: string;
   /** Open SSH channels per node (commands, consoles); below OpenSSH's MaxSessions of 10. */
   nodeMaxChannels: number;
+  /** Console tunnels of one kind (VNC, SSH, serial) that may exist at once. */
+  consolePoolSize: number;
+  /** Seconds a console ticket stays valid before the websocket must have used it. */
+  consoleTicketTtlSeconds: number;
 }
 
 const defaults: Config = {
@@ -45,6 +49,8 @@ const defaults: Config = {
   logLevel: 'info',
   nodeCommandTimeoutSeconds: 60,
   nodeMaxChannels: 8,
+  consolePoolSize: 100,
+  consoleTicketTtlSeconds: 30,
 };
 
 const env: Record<keyof Config, string> = {
@@ -64,6 +70,8 @@ const env: Record<keyof Config, string> = {
   nodeCommandTimeoutSeconds: 'OMS_NODE_TIMEOUT',
   sshKeyFile: 'OMS_SSH_KEY',
   nodeMaxChannels: 'OMS_NODE_CHANNELS',
+  consolePoolSize: 'OMS_CONSOLE_POOL',
+  consoleTicketTtlSeconds: 'OMS_CONSOLE_TICKET_TTL',
 };
 
 export const configEnvNames = env;

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './log.ts';
 import { answerClientErrors, createHttpApp } from './http/http-app.ts';
 import { createRpcWebSocketServer } from './http/ws.ts';
 import { loadOrCreateCertificate } from './http/tls.ts';
+import { mountConsoles } from './consoles/mount.ts';
 
 export interface RunningServer {
   app: AppServices;
@@ -21,6 +22,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How often Node looks for requests past their timeout; its default (30 s) would let slow clients overstay. */
+const CHECK_MS = 1000;
+
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const app = createApp(config, log);
   const admin = await ensureAdmin(app);
@@ -29,13 +33,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     process.stderr.write(`\nOMS: created user "admin" with password ${admin.generatedPassword}\nOMS: store it now; it is not shown again (set OMS_ADMIN_PASSWORD to choose it).\n\n`);
   } else if (admin.created) log.info('created user admin with OMS_ADMIN_PASSWORD');
 
-  const handler = createHttpApp(app);
+  // Consoles: static /web-vnc/ pages and the /consoles/ws ticket websocket (src/consoles).
+  const consoles = mountConsoles(app);
+  const handler = createHttpApp(app, consoles.routes);
   let server: Server;
   if (config.tls) {
     const tls = await loadOrCreateCertificate(config.dataDir);
     if (tls.generated) log.info({ dir: `${config.dataDir}/tls` }, 'generated a self-signed TLS certificate');
-    server = createHttps({ key: tls.key, cert: tls.cert }, handler);
-  } else server = createHttp(handler);
+    server = createHttps({ key: tls.key, cert: tls.cert, connectionsCheckingInterval: CHECK_MS }, handler);
+  } else server = createHttp({ connectionsCheckingInterval: CHECK_MS }, handler);
   answerClientErrors(server);
   // Slow-body clients must not hold sockets forever.
   server.requestTimeout = config.requestTimeoutSeconds * 1000;
@@ -45,6 +51,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/ws') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else if (consoles.handles(path)) consoles.handleUpgrade(req, socket, head);
     else socket.destroy();
   });
 
@@ -66,6 +73,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();
         wss.close();
+        consoles.close();
         server.close(() => {
           app.close();
           resolve();

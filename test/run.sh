@@ -36,6 +36,11 @@ if [ -d test/integration ]; then
   if bash test/lab/lab.sh up --nodes "${OMS_LAB_NODES:-3}" >/dev/null; then
     phase "integration (lab)" --timeout 180000 'test/integration/**/*.test.ts'
     phase "reliability and security (lab)" --timeout 900000 'test/security/**/*.test.ts'
+    # Consoles in a browser, while the lab is still up: Debian's chromium, never a downloaded one.
+    if [ -d test/browser ]; then
+      [ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+      phase "browser (headless chromium)" --timeout 180000 'test/browser/**/*.test.ts'
+    fi
   else
     echo "lab did not come up"; echo "0 1 0" >> "$counts"; status=1
   fi

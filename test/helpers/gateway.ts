@@ -12,6 +12,7 @@ import { openDatabase } from '../../src/db/database.ts';
 import { answerClientErrors, createHttpApp } from '../../src/http/http-app.ts';
 import { createRpcWebSocketServer } from '../../src/http/ws.ts';
 import type { ServiceDecl } from '../../src/rpc/declare.ts';
+import { mountConsoles } from '../../src/consoles/mount.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery';
 
@@ -32,11 +33,15 @@ export async function startTestGateway(opts: { config?: Partial<Config>; service
   const log = pino({ level: process.env.OMS_TEST_LOG ?? 'silent' });
   const app = createApp(config, log, openDatabase(':memory:'), opts.services ?? []);
   await ensureAdmin(app);
-  const server: Server = createServer(createHttpApp(app));
+  // Consoles: static /web-vnc/ pages and the /consoles/ws ticket websocket (src/consoles).
+  const consoles = mountConsoles(app);
+  const server: Server = createServer(createHttpApp(app, consoles.routes));
   answerClientErrors(server);
   const wss: WebSocketServer = createRpcWebSocketServer(app);
   server.on('upgrade', (req, socket, head) => {
-    if (new URL(req.url ?? '/', 'http://x').pathname === '/ws') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/ws') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else if (consoles.handles(path)) consoles.handleUpgrade(req, socket, head);
     else socket.destroy();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -50,6 +55,7 @@ export async function startTestGateway(opts: { config?: Partial<Config>; service
     async close() {
       for (const c of wss.clients) c.terminate();
       wss.close();
+      consoles.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       app.close();

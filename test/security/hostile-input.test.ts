@@ -30,6 +30,7 @@ const freeText: Record<string, string> = {
   'tagservices.remove_vm_tag.tag': tagsStayInTheDatabase,
   'tagservices.edit_freeform_tag_name.old_tag_name': tagsStayInTheDatabase,
   'tagservices.edit_freeform_tag_name.new_tag_name': tagsStayInTheDatabase,
+  'isoservices.upload_image.data_base64': 'file content (base64), written over SFTP, never part of a command or path',
 };
 
 /**
