@@ -50,24 +50,14 @@ interface Grant {
   propagate: number;
 }
 
-export class Permissions {
-  constructor(private readonly db: Db) {}
+/** A user's grants, fetched once; answers any number of checks (e.g. one per listed guest). */
+export class UserPermissions {
+  constructor(private readonly grants: readonly Grant[]) {}
 
-  private grantsFor(userId: number, userName: string): Grant[] {
-    return this.db
-      .prepare(
-        `SELECT a.path, a.subject_type, r.privileges, a.propagate FROM acl a JOIN roles r ON r.name = a.role
-         WHERE (a.subject_type = 'user' AND a.subject = ?)
-            OR (a.subject_type = 'group' AND a.subject IN (SELECT group_name FROM group_members WHERE user_id = ?))`,
-      )
-      .all(userName, userId) as Grant[];
-  }
-
-  /** The privileges the user holds on a path. */
-  effective(userId: number, userName: string, path: string): Set<Privilege> {
-    const grants = this.grantsFor(userId, userName);
+  /** The privileges held on a path. */
+  effective(path: string): Set<Privilege> {
     for (const level of ancestors(path)) {
-      const here = grants.filter((g) => g.path === level && (g.propagate || level === path));
+      const here = this.grants.filter((g) => g.path === level && (g.propagate || level === path));
       if (here.length === 0) continue;
       const users = here.filter((g) => g.subject_type === 'user');
       const deciding = users.length ? users : here;
@@ -78,7 +68,32 @@ export class Permissions {
     return new Set();
   }
 
+  has(privilege: Privilege, path: string): boolean {
+    return this.effective(path).has(privilege);
+  }
+}
+
+export class Permissions {
+  private readonly grantsQuery;
+
+  constructor(db: Db) {
+    this.grantsQuery = db.prepare(
+      `SELECT a.path, a.subject_type, r.privileges, a.propagate FROM acl a JOIN roles r ON r.name = a.role
+       WHERE (a.subject_type = 'user' AND a.subject = ?)
+          OR (a.subject_type = 'group' AND a.subject IN (SELECT group_name FROM group_members WHERE user_id = ?))`,
+    );
+  }
+
+  /** A snapshot of the user's grants for the checks of one call. */
+  forUser(userId: number, userName: string): UserPermissions {
+    return new UserPermissions(this.grantsQuery.all(userName, userId) as Grant[]);
+  }
+
+  effective(userId: number, userName: string, path: string): Set<Privilege> {
+    return this.forUser(userId, userName).effective(path);
+  }
+
   has(userId: number, userName: string, privilege: Privilege, path: string): boolean {
-    return this.effective(userId, userName, path).has(privilege);
+    return this.forUser(userId, userName).has(privilege, path);
   }
 }

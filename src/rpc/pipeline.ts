@@ -177,9 +177,11 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     const bound = { ...bindValues(method, extracted), secret: extracted.secret };
     values = bound.values;
 
+    // One snapshot of the caller's grants serves the declared check and every ctx.can() of the call.
+    const grants = principal ? app.permissions.forUser(principal.userId, principal.userName) : undefined;
     if (typeof method.permission === 'object') {
       target = method.permission.path(values as never);
-      if (!app.permissions.has(principal!.userId, principal!.userName, method.permission.privilege, target))
+      if (!grants!.has(method.permission.privilege, target))
         throw oms('PermissionDenied', { privilege: method.permission.privilege, path: target });
     }
 
@@ -203,7 +205,7 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       app,
       log,
       node: (name) => app.access.get(name, req.signal),
-      can: (privilege, path) => !!principal && app.permissions.has(principal.userId, principal.userName, privilege, path),
+      can: (privilege, path) => !!grants && grants.has(privilege, path),
     };
     const result = await method.run(ctx, values as never);
     const inner = nodeName !== undefined && service.envelope === 'oms' ? { client: nodeName, result } : result;
