@@ -225,3 +225,17 @@ describe('nodes/command', () => {
     });
   });
 });
+
+describe('nodes/command supervised lines', () => {
+  it('a plain command replaces the shell: the reported process group is the command itself', async () => {
+    const { execFile } = await import('node:child_process');
+    const { supervisedLine, isPlainCommand, shellLine, takePgidReport } = await import('./command.ts');
+    const cmd = ['sh', '-c', 'echo $$'] as const;
+    expect(isPlainCommand(cmd)).to.equal(true);
+    expect(isPlainCommand({ pipeline: [['a'], ['b']] })).to.equal(false);
+    const out = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile('bash', ['-c', supervisedLine(shellLine(cmd), true)], (err, stdout, stderr) => (err ? reject(err) : resolve({ stdout, stderr }))),
+    );
+    expect(takePgidReport(out.stderr).pgid).to.equal(Number(out.stdout.trim()));
+  });
+});

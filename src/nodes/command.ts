@@ -131,8 +131,15 @@ export function describeCommand(cmd: Command): string {
  */
 const PGID_REPORT = /(?:^|\n)oms-pgid:(\d{1,10})\n/;
 
-/** `line` preceded by the process-group report; the line the pool actually sends. */
-export const supervisedLine = (line: string): string => `echo oms-pgid:$$ >&2; ${line}`;
+/**
+ * `line` preceded by the process-group report; the line the pool actually sends. For a single
+ * plain command (`replaceShell`), `exec` makes the shell become the command: one fork less per
+ * command, same pid and process group, so the group kill still reaches it.
+ */
+export const supervisedLine = (line: string, replaceShell = false): string => `echo oms-pgid:$$ >&2; ${replaceShell ? 'exec ' : ''}${line}`;
+
+/** A single command of plain arguments: safe to run with `exec` (raw pieces might hold `|| x`). */
+export const isPlainCommand = (cmd: Command): boolean => !isPipeline(cmd) && cmd.every((a) => typeof a === 'string');
 
 /** Finds and removes the process-group report in (the start of) a command's stderr. */
 export function takePgidReport(stderr: string): { pgid: number | undefined; rest: string } {

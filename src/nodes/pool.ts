@@ -12,7 +12,7 @@ import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
-import { describeCommand, shellLine, supervisedLine, type Command } from './command.ts';
+import { describeCommand, isPlainCommand, shellLine, supervisedLine, type Command } from './command.ts';
 import { NodeConnection, openLink, type LinkConfig, type SshLink } from './connection.ts';
 import { Deadline, untilAborted } from './deadline.ts';
 import { isFingerprint } from './host-key.ts';
@@ -101,7 +101,7 @@ export class NodePool {
    * HostKeyMismatchError, NodeBusyError, FuncManError (output cap), or the abort reason.
    */
   async exec(target: NodeTarget, cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
-    const line = supervisedLine(shellLine(cmd));
+    const line = supervisedLine(shellLine(cmd), isPlainCommand(cmd));
     const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
     const maxOutputBytes = positive(opts.maxOutputBytes ?? DEFAULTS.maxOutputBytes, 'maxOutputBytes');
     const okExitCodes = opts.okExitCodes ?? [0];
