@@ -26,6 +26,10 @@ const nodeSettings = z
     libvirtUri: z.string().max(200).regex(/^(qemu|lxc|test)(\+ssh|\+unix)?:\/\/[A-Za-z0-9_.@:\/-]*(\?[A-Za-z0-9_=&.\/-]*)?$/, 'not a libvirt URI').optional(),
     authorizedKeysFile: absolutePath.optional(),
     lvmDriverLoaded: z.boolean().optional(),
+    isoDir: absolutePath.optional(),
+    imagesDir: absolutePath.optional(),
+    templatesDir: absolutePath.optional(),
+    containerTemplatesDir: absolutePath.optional(),
   })
   .strict();
 
@@ -201,7 +205,7 @@ export const funcservices = service({
     }),
     method({
       name: 'set_node_settings',
-      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper).',
+      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), and the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node).',
       auth: 'session',
       permission: { privilege: 'node.admin', path: (p) => paths.node(p.hostname) },
       mutates: true,

@@ -1,8 +1,7 @@
 /**
  * ISOService: ISO images in a node's ISO directory.
  *
- * The directory is ISO_DIR on every node for now (the lab's layout); it should become a node
- * setting beside libvirtUri. Image names are plain file names ending in .iso; every path is also
+ * The directory is the node setting isoDir (default ISO_DIR, the lab's layout). Image names are plain file names ending in .iso; every path is also
  * resolved on the node (realpath), so symlinks out of the directory are refused.
  *
  * Uploads: upload_image takes the image base64-encoded in the call (fits the RPC body limit:
@@ -10,6 +9,7 @@
  * SFTP path. fetch_image has the node download a URL itself (curl), size-limited.
  */
 import { randomBytes } from 'node:crypto';
+import { defaultNodeDirs, nodeDirs } from '../../src/fleet/dirs.ts';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { NodeHandle } from '../../src/fleet/access.ts';
@@ -27,7 +27,10 @@ import { fetchReason, parseIsoDetails, parseIsoList, parseResolved } from './par
 import { uploadOverSftp } from './upload.ts';
 
 /** Where ISO images live on nodes (lab nodes: /var/lib/oms-node/isos). To become a node setting. */
-export const ISO_DIR = '/var/lib/oms-node/isos';
+export const ISO_DIR = defaultNodeDirs.isos;
+
+/** The node's ISO directory (node setting isoDir, default ISO_DIR). */
+const isoDirOf = (node: NodeHandle): string => nodeDirs(node.settings).isos;
 /** Largest image fetch_image accepts unless the call asks for less: 8 GiB (a DVD image). */
 export const FETCH_MAX_BYTES = 8 * 1024 ** 3;
 /** Largest image upload_image accepts: its base64 must fit the default 1 MiB RPC body. */
@@ -59,7 +62,7 @@ async function script(node: NodeHandle, argv: Argv, name: string, opts: { timeou
   } catch (e) {
     if (!isOmsError(e) || e.omsName !== 'NodeCommandError') throw e;
     const code = Number(e.vars.exitCode);
-    const vars = { node: node.name, name, dir: ISO_DIR };
+    const vars = { node: node.name, name, dir: isoDirOf(node) };
     if (code === EXIT.noDir) throw oms('IsoDirectoryError', vars);
     if (code === EXIT.noImage) throw oms('UnknownIsoImageError', vars);
     if (code === EXIT.outside) throw oms('IsoImagePathError', vars);
@@ -71,7 +74,7 @@ async function script(node: NodeHandle, argv: Argv, name: string, opts: { timeou
 /** Uploads bytes from source (any stream) as a task, so two uploads of one name do not race. */
 export async function uploadImage(ctx: CallContext, server_hostname: string, name: string, source: Readable, maxBytes: number): Promise<{ name: string; size: number }> {
   const node = ctx.node(server_hostname);
-  const realDir = (await script(node, prepareUpload(ISO_DIR, name), name)).stdout.trim();
+  const realDir = (await script(node, prepareUpload(isoDirOf(node), name), name)).stdout.trim();
   const { done } = ctx.app.tasks.start({ kind: 'iso.upload', node: node.name, target: `iso:${name}`, user: ctx.principal?.userName }, async (task) => {
     const sftp = await ctx.app.access.pool.sftp(targetOf(ctx.app.nodes.signed(node.name)), { signal: ctx.signal });
     sftp.on('error', (err: Error) => ctx.log.warn({ node: node.name, err }, 'iso upload: sftp session error'));
@@ -88,12 +91,12 @@ export async function uploadImage(ctx: CallContext, server_hostname: string, nam
 export const isoservices = service({
   name: 'isoservices',
   aliases: ['iso', 'ISOService'],
-  description: `ISOService: ISO images in the ISO directory of nodes (${ISO_DIR}).`,
+  description: `ISOService: ISO images in the ISO directory of nodes (node setting isoDir, default ${ISO_DIR}).`,
   envelope: 'oms',
   methods: [
     method({
       name: 'list_images',
-      description: `Names of the ISO images (regular *.iso files) in the node's ISO directory (${ISO_DIR}), sorted.`,
+      description: `Names of the ISO images (regular *.iso files) in the node's ISO directory (setting isoDir, default ${ISO_DIR}), sorted.`,
       auth: 'session',
       permission: view,
       cacheable: true,
@@ -101,7 +104,7 @@ export const isoservices = service({
       params: [server] as const,
       async run(ctx, { server_hostname }) {
         const node = ctx.node(server_hostname);
-        return parseIsoList((await script(node, listIsos(ISO_DIR), '')).stdout);
+        return parseIsoList((await script(node, listIsos(isoDirOf(node)), '')).stdout);
       },
     }),
     method({
@@ -114,7 +117,7 @@ export const isoservices = service({
       params: [server] as const,
       async run(ctx, { server_hostname }) {
         const node = ctx.node(server_hostname);
-        return parseIsoDetails((await script(node, listIsoDetails(ISO_DIR), '')).stdout);
+        return parseIsoDetails((await script(node, listIsoDetails(isoDirOf(node)), '')).stdout);
       },
     }),
     method({
@@ -127,9 +130,9 @@ export const isoservices = service({
       params: [server, image] as const,
       async run(ctx, { server_hostname, image_name }) {
         const node = ctx.node(server_hostname);
-        const real = parseResolved((await script(node, resolveImage(ISO_DIR, image_name), image_name)).stdout);
+        const real = parseResolved((await script(node, resolveImage(isoDirOf(node), image_name), image_name)).stdout);
         const disks = parseGuestDisks((await node.exec(guestDisks(node.settings.libvirtUri ?? 'qemu:///system'))).stdout);
-        const guest = userOf(disks, [`${ISO_DIR}/${image_name}`, `${real.dir}/${image_name}`, real.file]);
+        const guest = userOf(disks, [`${isoDirOf(node)}/${image_name}`, `${real.dir}/${image_name}`, real.file]);
         if (guest) throw oms('IsoImageInUseError', { node: node.name, name: image_name, guest });
         await node.exec(removeImage(real.dir, image_name));
         return 0;
@@ -162,7 +165,7 @@ export const isoservices = service({
         const token = randomBytes(8).toString('hex');
         const { done } = ctx.app.tasks.start({ kind: 'iso.fetch', node: node.name, target: `iso:${image_name}`, user: ctx.principal?.userName }, async () => {
           try {
-            const r = await script(node, fetchImage(ISO_DIR, image_name, url, max, token, FETCH_TIMEOUT_S), image_name, { timeoutMs: (FETCH_TIMEOUT_S + 60) * 1000 });
+            const r = await script(node, fetchImage(isoDirOf(node), image_name, url, max, token, FETCH_TIMEOUT_S), image_name, { timeoutMs: (FETCH_TIMEOUT_S + 60) * 1000 });
             return { name: image_name, size: Number(r.stdout.trim()) };
           } catch (e) {
             if (!isOmsError(e) || e.omsName !== 'NodeCommandError') throw e;

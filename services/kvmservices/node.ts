@@ -4,6 +4,7 @@
  * message otherwise) instead of a raw exit status.
  */
 import { posix } from 'node:path';
+import { defaultNodeDirs, nodeDirs, type NodeDirs } from '../../src/fleet/dirs.ts';
 import type { Command } from '../../src/nodes/command.ts';
 import type { ExecResult } from '../../src/nodes/types.ts';
 import type { NodeHandle } from '../../src/fleet/access.ts';
@@ -16,9 +17,9 @@ import { isNoDomain, isNoNetwork, virshMessage } from './parse.ts';
  * `libvirtUri` (src/fleet/nodes.ts NodeSettings), read here with these as fallbacks.
  */
 export const NODE_DIRS = {
-  isos: '/var/lib/oms-node/isos',
-  images: '/var/lib/oms-node/images',
-  templates: '/var/lib/oms-node/templates',
+  isos: defaultNodeDirs.isos,
+  images: defaultNodeDirs.images,
+  templates: defaultNodeDirs.templates,
 } as const;
 
 export const DEFAULT_LIBVIRT_URI = 'qemu:///system';
@@ -30,12 +31,12 @@ export interface KvmNode {
   readonly name: string;
   readonly uri: string;
   readonly handle: NodeHandle;
-  readonly dirs: typeof NODE_DIRS;
+  readonly dirs: Pick<NodeDirs, 'isos' | 'images' | 'templates'>;
 }
 
 export function kvmNode(ctx: CallContext, name: string): KvmNode {
   const handle = ctx.node(name);
-  return { name, uri: handle.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: NODE_DIRS };
+  return { name, uri: handle.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(handle.settings) };
 }
 
 /**
@@ -45,7 +46,7 @@ export function kvmNode(ctx: CallContext, name: string): KvmNode {
 export function taskNode(ctx: CallContext, name: string, signal: AbortSignal): KvmNode {
   const h = ctx.app.access.get(name);
   const handle: NodeHandle = { ...h, exec: (c, o) => h.exec(c, { signal, ...o }) };
-  return { name, uri: h.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: NODE_DIRS };
+  return { name, uri: h.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(h.settings) };
 }
 
 /** A name checked by its schema, joined below a configured directory. */

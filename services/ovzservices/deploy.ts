@@ -8,17 +8,24 @@ import { checkCancelled, detached, driverFor, nextFreeId, viewCt } from './ct.ts
 import * as cmd from './lxc-commands.ts';
 import { parseTemplateList } from './parse.ts';
 import { checkSettings, MESSAGES, narrow, nodeBounds, type Bounds, type SettingsInput } from './settings.ts';
-import { metaOf, parseMeta, renderMeta, tarballOf, TEMPLATE_CACHE, templateBounds, type TemplateMeta } from './templates.ts';
+import { metaOf, parseMeta, renderMeta, tarballOf, templateBounds, type TemplateMeta } from './templates.ts';
+import { nodeDirs } from '../../src/fleet/dirs.ts';
+import type { NodeHandle } from '../../src/fleet/access.ts';
+
+/** The node's container template cache (setting containerTemplatesDir). */
+const cacheOf = (n: NodeHandle): string => nodeDirs(n.settings).containerTemplates;
 
 async function readTemplate(ctx: CallContext, node: string, name: string): Promise<TemplateMeta> {
   const n = ctx.node(node);
-  if ((await n.exec(cmd.fileExists(tarballOf(name)), { okExitCodes: [0, 1] })).code !== 0) throw oms('OpenVZUnknownTemplateError', { template: name, node });
-  const meta = await n.exec(cmd.readOptional(metaOf(name)), { okExitCodes: [0, 1] });
+  const dir = cacheOf(n);
+  if ((await n.exec(cmd.fileExists(tarballOf(name, dir)), { okExitCodes: [0, 1] })).code !== 0) throw oms('OpenVZUnknownTemplateError', { template: name, node });
+  const meta = await n.exec(cmd.readOptional(metaOf(name, dir)), { okExitCodes: [0, 1] });
   return parseMeta(meta.code === 0 ? meta.stdout : undefined);
 }
 
 export async function listTemplates(ctx: CallContext, node: string): Promise<string[]> {
-  const r = await ctx.node(node).exec(cmd.listTemplates(TEMPLATE_CACHE), { okExitCodes: [0, 1] });
+  const n = ctx.node(node);
+  const r = await n.exec(cmd.listTemplates(cacheOf(n)), { okExitCodes: [0, 1] });
   // find exits 1 when the cache directory does not exist yet: no templates.
   return r.code === 0 ? parseTemplateList(r.stdout) : [];
 }
@@ -92,12 +99,13 @@ export async function deployTemplate(ctx: CallContext, node: string, template: s
   if (Object.keys(errors).length) return errors;
 
   const dctx = detached(ctx);
+  const cache = cacheOf(ctx.node(node));
   const task = ctx.app.tasks.start({ kind: 'ovz.deploy', node, target: id, user: ctx.principal?.userName }, async (t) => {
     const d = driverFor(dctx, node);
     const facts = await d.facts();
     t.log(`extracting template ${template} into container ${id}`);
     t.progress(0, 4);
-    await d.createFromTarball(id, tarballOf(template));
+    await d.createFromTarball(id, tarballOf(template, cache));
     try {
       t.progress(2, 4);
       checkCancelled(t);
@@ -160,17 +168,20 @@ export async function createTemplate(ctx: CallContext, node: string, id: string,
   if (meta.min_disk !== undefined && meta.min_disk < v.diskUsedMiB) errors.min_disk = MESSAGES.disk;
   if (Object.keys(errors).length) return errors;
   const n = dctx.node(node);
-  if ((await n.exec(cmd.fileExists(tarballOf(template)), { okExitCodes: [0, 1] })).code === 0) throw oms('OpenVZTemplateExistsError', { template, node });
+  const cache = cacheOf(n);
+  const tarball = tarballOf(template, cache);
+  const metaFile = metaOf(template, cache);
+  if ((await n.exec(cmd.fileExists(tarball), { okExitCodes: [0, 1] })).code === 0) throw oms('OpenVZTemplateExistsError', { template, node });
 
   const task = ctx.app.tasks.start({ kind: 'ovz.create_template', node, target: id, user: ctx.principal?.userName }, async (t) => {
-    await n.exec(cmd.makeDir(TEMPLATE_CACHE));
-    t.log(`packing container ${id} into ${tarballOf(template)}`);
+    await n.exec(cmd.makeDir(cache));
+    t.log(`packing container ${id} into ${tarball}`);
     try {
-      await d.exportToTarball(id, tarballOf(template));
-      await n.exec(cmd.writeFile(metaOf(template)), { input: renderMeta(meta) });
+      await d.exportToTarball(id, tarball);
+      await n.exec(cmd.writeFile(metaFile), { input: renderMeta(meta) });
     } catch (e) {
-      await n.exec(cmd.removeFile(tarballOf(template)));
-      await n.exec(cmd.removeFile(metaOf(template)));
+      await n.exec(cmd.removeFile(tarball));
+      await n.exec(cmd.removeFile(metaFile));
       throw isOmsError(e) && e.omsName === 'NodeCommandError' ? oms('OpenVZTemplateCreateError', { template, vm_id: id, node, reason: String(e.vars.stderr ?? '').slice(0, 300) }) : e;
     }
     return template;

@@ -87,7 +87,7 @@ export const ovzservices = service({
     }),
     method({
       name: 'list_templates',
-      description: 'Container templates (root-filesystem tarballs NAME.tar.gz) in the node template cache /var/lib/oms-node/templates/cache.',
+      description: 'Container templates (root-filesystem tarballs NAME.tar.gz) in the template cache of the node (setting containerTemplatesDir, default /var/lib/oms-node/templates/cache).',
       auth: 'session',
       permission: onNode('node.view'),
       cacheable: true,

@@ -4,11 +4,13 @@
  * holding the template's default settings and bounds (what parse_template_for_vm shows and
  * create_template_from_vm records). Pure.
  */
+import { defaultNodeDirs } from '../../src/fleet/dirs.ts';
 import type { narrow } from './settings.ts';
 
-export const TEMPLATE_CACHE = '/var/lib/oms-node/templates/cache';
-export const tarballOf = (name: string): string => `${TEMPLATE_CACHE}/${name}.tar.gz`;
-export const metaOf = (name: string): string => `${TEMPLATE_CACHE}/${name}.json`;
+/** Default template cache; a node's own is its containerTemplatesDir setting (src/fleet/dirs.ts). */
+export const TEMPLATE_CACHE = defaultNodeDirs.containerTemplates;
+export const tarballOf = (name: string, dir: string = TEMPLATE_CACHE): string => `${dir}/${name}.tar.gz`;
+export const metaOf = (name: string, dir: string = TEMPLATE_CACHE): string => `${dir}/${name}.json`;
 
 export interface TemplateMeta {
   memory: number;

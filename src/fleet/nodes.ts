@@ -13,6 +13,11 @@ export interface NodeSettings {
   authorizedKeysFile?: string;
   /** false on kernels without device-mapper: LVM commands then run with `--driverloaded n`. */
   lvmDriverLoaded?: boolean;
+  /** Directories of managed files (defaults in dirs.ts). */
+  isoDir?: string;
+  imagesDir?: string;
+  templatesDir?: string;
+  containerTemplatesDir?: string;
 }
 
 export interface NodeRecord {
