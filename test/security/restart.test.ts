@@ -5,11 +5,13 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGatewayProcess } from '../helpers/process.ts';
 import { fetchCa } from '../helpers/https.ts';
 import { lab, ADMIN_PASSWORD } from '../integration/fixture.ts';
+import { nodeExec } from '../lab/index.ts';
 import { figure } from './figures.ts';
 
 const tables = ['users', 'sessions', 'nodes', 'tags', 'node_tags', 'acl', 'api_tokens'];
@@ -31,6 +33,16 @@ describe('restart safety', function () {
     expect((await call(gw.url, 'funcservices', 'sign_requests', [sid, 0, nodes.map((n) => n.name)])).error).to.equal(null);
     for (let i = 0; i < 10; i++) await call(gw.url, 'userservices', 'add_user', [sid, 0, `keep${i}`, `keep-password-${i}`, [{ path: '/', role: 'Auditor' }]]);
     await call(gw.url, 'tagservices', 'add_node_tag', [sid, 0, nodes[0].name, 'rack-1']);
+
+    // A task in flight when the process dies: an ISO fetch from a server that sends slowly.
+    const slow = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const drip = setInterval(() => res.write(Buffer.alloc(1024)), 100);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((r) => slow.listen(0, l.hostAddress ?? '10.213.7.1', r));
+    const slowUrl = `http://${l.hostAddress ?? '10.213.7.1'}:${(slow.address() as { port: number }).port}/slow.iso`;
+    void call(gw.url, 'isoservices', 'fetch_image', [sid, 0, nodes[0].name, slowUrl, 'restart-test.iso']).catch(() => {});
 
     const counted = () => {
       const db = new Database(join(dataDir, 'oms.db'), { readonly: true });
@@ -57,9 +69,21 @@ describe('restart safety', function () {
       })(),
     ]);
     await new Promise((r) => setTimeout(r, 1500));
+    const running = () => {
+      const db = new Database(join(dataDir, 'oms.db'), { readonly: true });
+      try {
+        return db.prepare("SELECT id FROM tasks WHERE kind = 'iso.fetch' AND state = 'running'").all() as { id: string }[];
+      } finally {
+        db.close();
+      }
+    };
+    const inFlight = running();
+    expect(inFlight, 'the fetch task should be running when the gateway is killed').to.have.length(1);
     await gw.kill('SIGKILL');
     stop = true;
     await traffic;
+    slow.closeAllConnections();
+    slow.close();
 
     const gw2 = await startGatewayProcess(env, { dataDir });
     try {
@@ -79,9 +103,20 @@ describe('restart safety', function () {
       try {
         expect(db.pragma('integrity_check', { simple: true })).to.equal('ok');
         expect(db.prepare("SELECT count(*) AS n FROM tasks WHERE state = 'running'").get()).to.deep.equal({ n: 0 });
+        // The task the dead process was running is failed with the reason, not left running.
+        expect(db.prepare('SELECT state, error_name, error_message FROM tasks WHERE id = ?').get(inFlight[0].id)).to.deep.equal({
+          state: 'failed',
+          error_name: 'TaskInterruptedError',
+          error_message: 'the gateway stopped while the task ran',
+        });
+        figure('tasks interrupted by SIGKILL and marked failed on restart', 1);
       } finally {
         db.close();
       }
+      // Nothing of the interrupted fetch may stay under its real name (a .part file at most).
+      const left = (await nodeExec(nodes[0], ['ls', '-A', '/var/lib/oms-node/isos'])).stdout;
+      expect(left).to.not.match(/^restart-test\.iso$/m);
+      await nodeExec(nodes[0], ['find', '/var/lib/oms-node/isos', '-maxdepth', '1', '-name', '.oms-fetch-*.part', '-delete']);
     } finally {
       await gw2.stop();
     }
