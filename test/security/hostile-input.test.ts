@@ -5,6 +5,7 @@
  * canary; any command that was not meant to run would change it.
  */
 import { expect } from 'chai';
+import { z } from 'zod';
 import { allServices } from '../../services/index.ts';
 import type { MethodDecl } from '../../src/rpc/declare.ts';
 import { canary, nodeExec } from '../lab/index.ts';
@@ -32,6 +33,33 @@ const freeText: Record<string, string> = {
   'tagservices.edit_freeform_tag_name.new_tag_name': tagsStayInTheDatabase,
   'isoservices.upload_image.data_base64': 'file content (base64), written over SFTP, never part of a command or path',
 };
+
+/**
+ * Object params with a fixed shape are also fuzzed field by field. set_node_settings is left out:
+ * its fields are administrator-chosen absolute paths, any of which is valid by definition, and
+ * fuzzing it would really repoint the node's directories.
+ */
+const notFieldFuzzed = new Set(['funcservices.set_node_settings']);
+
+/** Setting names of the OMS document's settings dictionaries (KVM guests, containers, templates). */
+const settingKeys = ['memory', 'min_memory', 'max_memory', 'vcpu', 'min_vcpu', 'max_vcpu', 'vcpulimit', 'disk', 'min_disk', 'max_disk', 'ip_address', 'nameserver', 'searchdomain', 'onboot', 'hostname', 'name', 'password', 'password2', 'template_name', 'description'];
+
+/** The fields of an object param: a fixed shape's keys, or for a free-form record the OMS setting names. */
+function objectKeys(schema: z.ZodType): string[] | undefined {
+  let s: z.ZodType = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+  if (s instanceof z.ZodObject) return Object.keys(s.shape);
+  if (s instanceof z.ZodRecord) return settingKeys;
+  return undefined;
+}
+
+/** OMS settings methods refuse bad values with a per-field error dictionary as their result. */
+function fieldRefused(result: unknown, key: string): boolean {
+  let inner = (result as { result?: unknown } | undefined)?.result;
+  if (inner && typeof inner === 'object' && 'client' in inner) inner = (inner as unknown as { result: unknown }).result;
+  const dicts = Array.isArray(inner) ? inner : [inner];
+  return dicts.some((d) => d !== null && typeof d === 'object' && typeof (d as Record<string, unknown>)[key] === 'string');
+}
 
 /**
  * An empty object or list is a valid "nothing" for object and list params, and a plain number or
@@ -72,6 +100,7 @@ describe('hostile input on every node-facing method', function () {
     let refused = 0;
     const accepted: string[] = [];
     let freeTextAccepted = 0;
+    let fieldsFuzzed = 0;
     const untyped: string[] = [];
     const skipped: string[] = [];
     const leaks: string[] = [];
@@ -82,25 +111,33 @@ describe('hostile input on every node-facing method', function () {
           skipped.push(`${service}.${m.name}(${p.name})`);
           continue;
         }
-        const batch = hostileValues.map((v, k) => {
-          const params = m.params.map((q, j) => (j === i ? (q.rest ? [v] : v) : samples[j]));
-          // Positional OMS order; trailing undefined optionals dropped, rest params spread.
-          const flat = params.flatMap((x, j) => (m.params[j].rest ? (x as unknown[]) ?? [] : [x]));
-          while (flat.length && flat[flat.length - 1] === undefined) flat.pop();
-          return { jsonrpc: '2.0', id: k, method: `${service}.${m.name}`, params: [0, ...flat] };
-        });
-        for (let off = 0; off < batch.length; off += 100) {
-          const r = await fetchCa(`${e.gw.url}/jsonrpc`, { method: 'POST', body: JSON.stringify(batch.slice(off, off + 100)), headers: { 'content-type': 'application/json', authorization: `Bearer ${e.sid}` } });
-          for (const a of r.json() as { id: number; error?: { code: number; data?: { name: string } }; result?: unknown }[]) {
-            tried++;
-            const value = hostileValues[a.id];
-            const text = JSON.stringify(a.error ?? '');
-            if (/\/work\/|node_modules|\.ts:\d+|\n\s+at |Error: [A-Z]\w+Error\b.*\n/.test(text)) leaks.push(text.slice(0, 200));
-            if (a.error && a.error.data?.name && a.error.data.name !== 'InternalError') refused++;
-            else if (a.error) untyped.push(`${service}.${m.name}(${p.name}=${JSON.stringify(value).slice(0, 40)}): ${JSON.stringify(a.error)}`);
-            else if (freeText[`${service}.${m.name}.${p.name}`] || harmlessEmpty(value)) freeTextAccepted++;
-            else accepted.push(`${service}.${m.name}(${p.name}=${JSON.stringify(value).slice(0, 40)})`);
+        const keys = notFieldFuzzed.has(`${service}.${m.name}`) ? [] : (objectKeys(p.schema) ?? []);
+        // undefined: the hostile value is the whole param; a key: it is that field of an object param.
+        for (const key of [undefined, ...keys]) {
+          const batch = hostileValues.map((v, k) => {
+            const hostile = key === undefined ? v : { [key]: v };
+            const params = m.params.map((q, j) => (j === i ? (q.rest ? [hostile] : hostile) : samples[j]));
+            // Positional OMS order; trailing undefined optionals dropped, rest params spread.
+            const flat = params.flatMap((x, j) => (m.params[j].rest ? ((x as unknown[]) ?? []) : [x]));
+            while (flat.length && flat[flat.length - 1] === undefined) flat.pop();
+            return { jsonrpc: '2.0', id: k, method: `${service}.${m.name}`, params: [0, ...flat] };
+          });
+          const label = key === undefined ? p.name : `${p.name}.${key}`;
+          for (let off = 0; off < batch.length; off += 100) {
+            const r = await fetchCa(`${e.gw.url}/jsonrpc`, { method: 'POST', body: JSON.stringify(batch.slice(off, off + 100)), headers: { 'content-type': 'application/json', authorization: `Bearer ${e.sid}` } });
+            for (const a of r.json() as { id: number; error?: { code: number; data?: { name: string } }; result?: unknown }[]) {
+              tried++;
+              const value = hostileValues[a.id];
+              const text = JSON.stringify(a.error ?? '');
+              if (/\/work\/|node_modules|\.ts:\d+|\n\s+at |Error: [A-Z]\w+Error\b.*\n/.test(text)) leaks.push(text.slice(0, 200));
+              if (a.error && a.error.data?.name && a.error.data.name !== 'InternalError') refused++;
+              else if (a.error) untyped.push(`${service}.${m.name}(${label}=${JSON.stringify(value).slice(0, 40)}): ${JSON.stringify(a.error)}`);
+              else if (key !== undefined && fieldRefused(a.result, key)) refused++;
+              else if (freeText[`${service}.${m.name}.${p.name}`] || harmlessEmpty(value)) freeTextAccepted++;
+              else accepted.push(`${service}.${m.name}(${label}=${JSON.stringify(value).slice(0, 40)})`);
+            }
           }
+          if (key !== undefined) fieldsFuzzed++;
         }
       }
     }
@@ -112,6 +149,7 @@ describe('hostile input on every node-facing method', function () {
     figure('accepted as tag text (never reaches a node), empty, or a plain number/boolean', freeTextAccepted);
     figure('executions (canaries moved, must be 0)', moved);
     figure('methods covered', methods.length);
+    figure('object fields fuzzed one by one', fieldsFuzzed);
     if (skipped.length) figure('parameters skipped (no valid sample for a sibling)', skipped.join(', '));
     figure('error messages with stack traces or internal paths (must be 0)', leaks.length);
     expect(leaks, leaks.slice(0, 3).join('\n')).to.deep.equal([]);
