@@ -19,12 +19,14 @@ import * as cmd from './commands.ts';
 import { additionCutsPath, defaultRouteChangeCutsPath, interfaceCarriesPath, removalCutsPath } from './guard.ts';
 import { parseAddrs, parseLinks, parseRoutes, toOmsRoute, type Route } from './parse.ts';
 import { bridgeStates, CONFIG_DIR, renderConfig } from './persist.ts';
-import { change, readState, requireBridge, requireInterface } from './state.ts';
+import { change, readState, readStateWith, requireBridge, requireInterface } from './state.ts';
 
 const view = { privilege: 'node.view', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
 const admin = { privilege: 'node.admin', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
 const server = { name: 'server_name', schema: nodeName } as const;
 const force = { name: 'force', schema: z.boolean(), optional: true, description: 'Do it even if it cuts the gateway SSH path to the node.' } as const;
+/** A static route as add_static_route and delete_static_route name it. */
+const routeParams = [server, { name: 'destination', schema: ipv4 }, { name: 'netmask', schema: netmask }, { name: 'gateway', schema: ipv4 }, { name: 'interface', schema: ifName }, force] as const;
 /** add_bridge/edit_bridge: '' or '0.0.0.0' = no gateway. */
 const bridgeGateway = z.union([ipv4, z.literal('')]);
 
@@ -63,13 +65,12 @@ export const netinterfaceservices = service({
       permission: admin,
       mutates: true,
       node: 'server_name',
-      params: [server, { name: 'destination', schema: ipv4 }, { name: 'netmask', schema: netmask }, { name: 'gateway', schema: ipv4 }, { name: 'interface', schema: ifName }, force] as const,
+      params: routeParams,
       async run(ctx, p) {
         const prefix = checkRouteDestination(p.destination, p.netmask);
         const gateway = checkGateway(p.gateway);
         const node = ctx.node(p.server_name);
-        const st = await readState(node);
-        requireInterface(node.name, st.links, p.interface);
+        const st = await readStateWith(node, p.interface);
         if (st.routes.some((r) => r.destination === p.destination && r.prefix === prefix && r.metric === 0)) throw oms('RouteExistsError', { node: node.name, destination: p.destination, prefix });
         if (!p.force && additionCutsPath(p.destination, prefix, st.routes, st.path)) throw refuse(node.name, `a new route to ${p.destination}/${prefix}`);
         await change(node, cmd.addRoute({ destination: p.destination, prefix, gateway, dev: p.interface }));
@@ -100,8 +101,7 @@ export const netinterfaceservices = service({
         const oldGw = checkGateway(p.gateway_old, 'gateway_old');
         const newGw = checkGateway(p.gateway_new, 'gateway_new');
         const node = ctx.node(p.server_name);
-        const st = await readState(node);
-        requireInterface(node.name, st.links, p.interface);
+        const st = await readStateWith(node, p.interface);
         const old = findRoute(node.name, st.routes, p.destination_old, oldPrefix, oldGw, p.interface);
         if (!p.force && (removalCutsPath(old, st.routes, st.path) || additionCutsPath(p.destination_new, newPrefix, st.routes, st.path))) {
           throw refuse(node.name, `the route ${p.destination_old}/${oldPrefix}`);
@@ -132,13 +132,12 @@ export const netinterfaceservices = service({
       permission: admin,
       mutates: true,
       node: 'server_name',
-      params: [server, { name: 'destination', schema: ipv4 }, { name: 'netmask', schema: netmask }, { name: 'gateway', schema: ipv4 }, { name: 'interface', schema: ifName }, force] as const,
+      params: routeParams,
       async run(ctx, p) {
         const prefix = checkRouteDestination(p.destination, p.netmask);
         const gateway = checkGateway(p.gateway);
         const node = ctx.node(p.server_name);
-        const st = await readState(node);
-        requireInterface(node.name, st.links, p.interface);
+        const st = await readStateWith(node, p.interface);
         const old = findRoute(node.name, st.routes, p.destination, prefix, gateway, p.interface);
         if (!p.force && removalCutsPath(old, st.routes, st.path)) throw refuse(node.name, `the route ${p.destination}/${prefix}`);
         await change(node, cmd.deleteRoute({ ...old, dev: p.interface }));
@@ -157,8 +156,7 @@ export const netinterfaceservices = service({
         const gateway = checkGateway(p.gateway);
         if (!gateway) throw oms('ParameterMismatch', { reason: 'gateway 0.0.0.0 is not a gateway' });
         const node = ctx.node(p.server_name);
-        const st = await readState(node);
-        requireInterface(node.name, st.links, p.interface);
+        const st = await readStateWith(node, p.interface);
         if (!p.force && defaultRouteChangeCutsPath(st.routes, st.path)) throw refuse(node.name, 'the default route');
         await change(node, cmd.replaceDefault(gateway, p.interface));
         return 0;

@@ -30,6 +30,13 @@ export function requireInterface(node: string, links: Links, name: string): void
   if (!links.names.includes(name)) throw oms('UnknownInterfaceError', { node, interface: name });
 }
 
+/** The node's state, for a change that names one of its interfaces (UnknownInterfaceError otherwise). */
+export async function readStateWith(node: NodeHandle, iface: string): Promise<NetState> {
+  const st = await readState(node);
+  requireInterface(node.name, st.links, iface);
+  return st;
+}
+
 export function requireBridge(node: string, links: Links, name: string): string[] {
   requireInterface(node, links, name);
   const members = links.bridges.get(name);
