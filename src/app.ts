@@ -59,7 +59,7 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   // Every websocket listens for its session's end; many sockets are normal, not a leak.
   events.setMaxListeners(0);
   const key = loadGatewayKey(config);
-  const pool = new NodePool({ privateKey: key.privateKey, maxChannelsPerNode: config.nodeMaxChannels, log: log.child({ part: 'nodes' }) });
+  const pool = new NodePool({ privateKey: key.privateKey, maxChannelsPerNode: config.nodeMaxChannels, maxQueuedPerNode: config.nodeMaxQueued, log: log.child({ part: 'nodes' }) });
   const nodes = new NodeStore(db);
   const app: AppServices = {
     config,

@@ -28,6 +28,12 @@ export interface Config {
   sshKeyFile?: string;
   /** Open SSH channels per node (commands, consoles); below OpenSSH's MaxSessions of 10. */
   nodeMaxChannels: number;
+  /**
+   * Calls that may wait for a channel per node before NodeBusyError. Waiting calls still run out
+   * their own timeout; the bound only keeps a hopelessly backed-up node from holding thousands of
+   * requests, so it sits well above the number of clients a gateway serves at once.
+   */
+  nodeMaxQueued: number;
   /** Console tunnels of one kind (VNC, SSH, serial) that may exist at once. */
   consolePoolSize: number;
   /** Seconds a console ticket stays valid before the websocket must have used it. */
@@ -49,6 +55,7 @@ const defaults: Config = {
   logLevel: 'info',
   nodeCommandTimeoutSeconds: 60,
   nodeMaxChannels: 8,
+  nodeMaxQueued: 1024,
   consolePoolSize: 100,
   consoleTicketTtlSeconds: 30,
 };
@@ -70,6 +77,7 @@ const env: Record<keyof Config, string> = {
   nodeCommandTimeoutSeconds: 'OMS_NODE_TIMEOUT',
   sshKeyFile: 'OMS_SSH_KEY',
   nodeMaxChannels: 'OMS_NODE_CHANNELS',
+  nodeMaxQueued: 'OMS_NODE_QUEUE',
   consolePoolSize: 'OMS_CONSOLE_POOL',
   consoleTicketTtlSeconds: 'OMS_CONSOLE_TICKET_TTL',
 };

@@ -28,7 +28,7 @@ const DEFAULTS = {
   connectTimeoutMs: 10_000,
   keepaliveIntervalMs: 15_000,
   maxChannelsPerNode: 8,
-  maxQueuedPerNode: 64,
+  maxQueuedPerNode: 1024,
   reconnectBackoffMs: { min: 500, max: 30_000 },
   killGraceMs: 2_000,
   timeoutMs: 30_000,

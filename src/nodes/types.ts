@@ -22,7 +22,7 @@ export interface NodePoolOptions {
   readonly keepaliveIntervalMs?: number;
   /** Open channels per node (exec, forward, shell); default 8, below OpenSSH's MaxSessions 10. */
   readonly maxChannelsPerNode?: number;
-  /** Callers waiting for a channel per node before NodeBusyError; default 64. */
+  /** Callers waiting for a channel per node before NodeBusyError; default 1024. */
   readonly maxQueuedPerNode?: number;
   /** Delay between failed connection attempts to a node; default {min: 500, max: 30000}. */
   readonly reconnectBackoffMs?: { readonly min: number; readonly max: number };
