@@ -278,7 +278,7 @@ describe('nodes/pool against a real sshd', function () {
       await until('the channel is open', () => p.stats().channelsInUse === 1);
       const s = p.stats();
       expect(s).to.deep.include({ openConnections: 1, channelsInUse: 1, queued: 0 });
-      expect(s.nodes).to.deep.equal([{ name: 'node1', state: 'ready', channelsInUse: 1, queued: 0, failures: 0 }]);
+      expect(s.nodes).to.deep.equal([{ name: 'node1', state: 'ready', channelsInUse: 1, queued: 0, forwardsOpen: 0, shellsOpen: 0, failures: 0 }]);
       await call;
     });
 
@@ -299,13 +299,13 @@ describe('nodes/pool against a real sshd', function () {
     });
     after(() => new Promise<void>((r) => echo.close(() => r())));
 
-    it('forwards a TCP connection through the node and holds a slot while open', async () => {
+    it('forwards a TCP connection through the node, counted as a forward, not a command slot', async () => {
       const p = newPool();
       const stream = await p.forwardOut(node, '127.0.0.1', echoPort);
       stream.on('error', (e: Error) => {
         throw e;
       });
-      expect(p.stats().channelsInUse).to.equal(1);
+      expect(p.stats().nodes[0]).to.deep.include({ channelsInUse: 0, forwardsOpen: 1 });
       const got = new Promise<string>((resolve) => {
         let text = '';
         stream.on('data', (d: Buffer) => {
@@ -317,7 +317,17 @@ describe('nodes/pool against a real sshd', function () {
       expect(await got).to.equal('RFB 003.008\n');
       stream.end();
       stream.destroy();
-      await until('the slot is free', () => p.stats().channelsInUse === 0);
+      await until('the forward is closed', () => p.stats().nodes[0].forwardsOpen === 0);
+    });
+
+    it('open forwards never hold commands back: with one command slot, commands run while forwards are open', async () => {
+      const p = newPool({ maxChannelsPerNode: 1, maxQueuedPerNode: 0 });
+      const streams = await Promise.all([1, 2, 3].map(() => p.forwardOut(node, '127.0.0.1', echoPort)));
+      for (const st of streams) st.on('error', () => {});
+      expect((await p.exec(node, ['echo', 'through'])).stdout).to.equal('through\n');
+      expect(p.stats().nodes[0]).to.deep.include({ forwardsOpen: 3, channelsInUse: 0 });
+      for (const st of streams) st.destroy();
+      await until('the forwards are closed', () => p.stats().nodes[0].forwardsOpen === 0);
     });
 
     it('reports a refused forward as FuncManError and frees the slot', async () => {
@@ -336,13 +346,37 @@ describe('nodes/pool against a real sshd', function () {
     it('opens an interactive pty shell', async () => {
       const p = newPool();
       const ch = await p.shell(node, { cols: 100, rows: 30, term: 'xterm' });
-      expect(p.stats().channelsInUse).to.equal(1);
+      expect(p.stats().nodes[0]).to.deep.include({ channelsInUse: 0, shellsOpen: 1 });
       let text = '';
       ch.on('data', (d: Buffer) => (text += d.toString()));
       ch.write('echo "hi-$((40+2)) $COLUMNS $TERM"; exit\n');
       await new Promise((r) => ch.on('close', r));
       expect(text).to.match(/hi-42 100 xterm/);
-      await until('the slot is free', () => p.stats().channelsInUse === 0);
+      await until('the shell is counted closed', () => p.stats().nodes[0].shellsOpen === 0);
+    });
+
+    it('shells get connections of their own: commands run beside them, extra connections close, past the bound NodeBusyError', async () => {
+      const connsBefore = establishedTo(sshd.port);
+      const p = newPool({ maxChannelsPerNode: 1, maxQueuedPerNode: 0, maxShellLinksPerNode: 2 });
+      const pty = { cols: 80, rows: 24, term: 'xterm' };
+      // Read as a console page does: a channel's close comes after its output has been read.
+      const a = (await p.shell(node, pty)).resume();
+      const b = (await p.shell(node, pty)).resume();
+      expect((await p.exec(node, ['echo', 'beside'])).stdout).to.equal('beside\n');
+      // Two shell connections (one shell each, the limit) and the command connection.
+      expect(establishedTo(sshd.port) - connsBefore).to.equal(3);
+      expect(p.stats().nodes[0]).to.deep.include({ shellsOpen: 2, channelsInUse: 0 });
+      const e = await omsRejection(p.shell(node, pty), 'NodeBusyError');
+      expect(e.vars).to.deep.equal({ node: 'node1' });
+      b.write('exit\n');
+      await until('the extra shell connection is closed', () => establishedTo(sshd.port) - connsBefore === 2);
+      // The first shell connection stays for the next console; a new shell takes the freed place.
+      const c = (await p.shell(node, pty)).resume();
+      expect(p.stats().nodes[0].shellsOpen).to.equal(2);
+      for (const ch of [a, c]) ch.write('exit\n');
+      await until('the shells are closed', () => p.stats().nodes[0].shellsOpen === 0);
+      p.closeAll();
+      await until('every connection is closed', () => establishedTo(sshd.port) === connsBefore);
     });
   });
 

@@ -2,14 +2,17 @@
  * NodePool: the gateway's only way to talk to nodes.
  *
  * One multiplexed SSH connection per node, opened on first use and re-opened on the next call
- * after it drops (with backoff after failed attempts); every channel (exec, forward, shell) holds
- * one of the node's limited slots while open, further callers queue FIFO up to a bound. Commands
- * are argv (see command.ts), each call has a time budget, and the host key is checked against the
- * pinned fingerprint on every connect.
+ * after it drops (with backoff after failed attempts). Commands and SFTP are SSH sessions, which
+ * OpenSSH caps per connection (MaxSessions, 10 by default): each holds one of the node's limited
+ * slots while open, further callers queue FIFO up to a bound. Consoles live for hours and must
+ * never starve commands, so they are counted apart: port forwards (VNC) ride the same connection
+ * but are not sessions; interactive shells (terminals, serial consoles) get connections of their
+ * own. Commands are argv (see command.ts), each call has a time budget, and the host key is
+ * checked against the pinned fingerprint on every connect.
  */
 import pino, { type Logger } from 'pino';
 import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
 import { describeCommand, isPlainCommand, shellLine, supervisedLine, type Command } from './command.ts';
@@ -29,17 +32,34 @@ const DEFAULTS = {
   keepaliveIntervalMs: 15_000,
   maxChannelsPerNode: 8,
   maxQueuedPerNode: 1024,
+  /** Port forwards open at once per node: a bound, not a budget (they are not SSH sessions). */
+  maxForwardsPerNode: 256,
+  maxShellLinksPerNode: 8,
   reconnectBackoffMs: { min: 500, max: 30_000 },
   killGraceMs: 2_000,
   timeoutMs: 30_000,
   maxOutputBytes: 16 * 1024 * 1024,
 } as const;
 
-/** Per-node state owned by the pool. */
-interface NodeEntry {
+/** A connection and the count of sessions open on it. */
+interface Lane {
   conn: NodeConnection;
   /** Outlives a replaced connection: slots held on the old one are still counted. */
   readonly limiter: ChannelLimiter;
+}
+
+/** Per-node state owned by the pool. */
+interface NodeEntry extends Lane {
+  /** Port forwards open on `conn`; counted apart from the sessions in `limiter`. */
+  readonly forwards: ChannelLimiter;
+  /** Connections carrying interactive shells; the first stays open when idle, others close. */
+  readonly shells: Lane[];
+}
+
+/** A channel's place: the link to open it on and the slot to give back when it closes. */
+interface Slot {
+  link: SshLink;
+  release: Release;
 }
 
 const positive = (v: number, what: string): number => {
@@ -64,6 +84,7 @@ export class NodePool {
   readonly #log: Logger;
   readonly #maxChannels: number;
   readonly #maxQueued: number;
+  readonly #maxShellLinks: number;
   readonly #backoff: { readonly min: number; readonly max: number };
   readonly #killGraceMs: number;
   #closed = false;
@@ -88,6 +109,8 @@ export class NodePool {
     if (!(this.#link.keepaliveIntervalMs >= 0)) throw new Error('keepaliveIntervalMs must be >= 0');
     this.#maxChannels = opts.maxChannelsPerNode ?? DEFAULTS.maxChannelsPerNode;
     this.#maxQueued = opts.maxQueuedPerNode ?? DEFAULTS.maxQueuedPerNode;
+    this.#maxShellLinks = opts.maxShellLinksPerNode ?? DEFAULTS.maxShellLinksPerNode;
+    if (!Number.isInteger(this.#maxShellLinks) || this.#maxShellLinks < 1) throw new Error('maxShellLinksPerNode must be a positive integer');
     if (!Number.isInteger(this.#maxChannels) || this.#maxChannels < 1) throw new Error('maxChannelsPerNode must be a positive integer');
     if (!Number.isInteger(this.#maxQueued) || this.#maxQueued < 0) throw new Error('maxQueuedPerNode must be a non-negative integer');
     this.#backoff = opts.reconnectBackoffMs ?? DEFAULTS.reconnectBackoffMs;
@@ -110,8 +133,7 @@ export class NodePool {
     const started = performance.now();
     const deadline = new Deadline(timeoutMs, opts.signal, () => oms('FuncMethodTimeoutError', { node, seconds: timeoutMs / 1000 }));
     try {
-      const release = await entry.limiter.acquire(deadline.signal);
-      const link = await this.#linkFor(entry, deadline.signal, release);
+      const { link, release } = await this.#slotOn(entry, entry.limiter, deadline.signal);
       return await runCommand(link, {
         node,
         line,
@@ -136,30 +158,43 @@ export class NodePool {
 
   /**
    * Opens a TCP connection from the node to host:port (a direct-tcpip channel, e.g. to a guest's
-   * VNC port on the node's loopback). Holds one of the node's channel slots until the stream
-   * closes. The caller owns the stream and must listen for its 'error'.
+   * VNC port on the node's loopback). Rides the node's connection without taking a command slot
+   * (OpenSSH does not count forwards as sessions), so open consoles never hold commands back;
+   * past maxForwardsPerNode open at once it is refused with NodeBusyError. The caller owns the
+   * stream and must listen for its 'error'.
    */
   async forwardOut(target: NodeTarget, host: string, port: number, opts: OpenOptions = {}): Promise<Duplex> {
     if (typeof host !== 'string' || host === '' || host.includes('\0')) throw new Error('forwardOut: bad host');
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('forwardOut: bad port');
-    return this.#openChannel(target, opts, `${host}:${port}`, (link, cb) => link.client.forwardOut('127.0.0.1', 0, host, port, cb));
+    return this.#openChannel(target, opts, `${host}:${port}`, (entry, signal) => this.#slotOn(entry, entry.forwards, signal), (link, cb) => link.client.forwardOut('127.0.0.1', 0, host, port, cb));
   }
 
-  /** Interactive login shell with a pty (terminal consoles). Holds a channel slot while open. */
+  /**
+   * Interactive login shell with a pty (terminal and serial consoles). Shells are sessions that
+   * stay open for hours, so they get connections of their own (up to maxChannelsPerNode shells
+   * each, up to maxShellLinksPerNode connections) and never take a command slot.
+   */
   async shell(target: NodeTarget, pty: ShellOptions, opts: OpenOptions = {}): Promise<ClientChannel> {
     const dim = (n: number): boolean => Number.isInteger(n) && n > 0 && n <= 10_000;
     if (!dim(pty.cols) || !dim(pty.rows)) throw new Error('shell: bad terminal size');
     if (!/^[A-Za-z0-9._+-]{1,64}$/.test(pty.term)) throw new Error('shell: bad terminal type');
-    return this.#openChannel(target, opts, 'shell', (link, cb) => link.client.shell({ cols: pty.cols, rows: pty.rows, term: pty.term }, cb));
+    return this.#openChannel(target, opts, 'shell', (entry, signal) => this.#shellSlot(entry, signal), (link, cb) => link.client.shell({ cols: pty.cols, rows: pty.rows, term: pty.term }, cb));
   }
 
   /**
-   * An SFTP session on the node's connection (file uploads). Holds one of the node's channel
+   * An SFTP session on the node's connection (file uploads). Holds one of the node's command
    * slots until the session closes: the caller must end() it, also on failure, and listen for
    * its 'error'. Needs the node's sshd to offer the sftp subsystem.
    */
   async sftp(target: NodeTarget, opts: OpenOptions = {}): Promise<SFTPWrapper> {
-    return this.#openChannel<SFTPWrapper>(target, opts, 'sftp', (link, cb) => link.client.sftp(cb), (s) => s.end());
+    return this.#openChannel<SFTPWrapper>(
+      target,
+      opts,
+      'sftp',
+      (entry, signal) => this.#slotOn(entry, entry.limiter, signal),
+      (link, cb) => link.client.sftp(cb),
+      (s) => s.end(),
+    );
   }
 
   /** The host key a server offers, without logging in (enrollment). */
@@ -213,6 +248,7 @@ export class NodePool {
     if (!entry) return;
     this.#nodes.delete(name);
     entry.conn.close('connection closed by the gateway');
+    for (const lane of entry.shells.splice(0)) lane.conn.close('connection closed by the gateway');
     entry.limiter.rejectWaiting(oms('NodeUnreachableError', { node: name, reason: 'connection closed by the gateway' }));
   }
 
@@ -228,6 +264,8 @@ export class NodePool {
       state: e.conn.state,
       channelsInUse: e.limiter.inUse,
       queued: e.limiter.queued,
+      forwardsOpen: e.forwards.inUse,
+      shellsOpen: e.shells.reduce((n, l) => n + l.limiter.inUse, 0),
       failures: e.conn.failures,
     }));
     return {
@@ -245,9 +283,12 @@ export class NodePool {
     const fresh = (): NodeConnection => new NodeConnection({ ...target }, cfg, new Backoff(this.#backoff.min, this.#backoff.max));
     const entry = this.#nodes.get(target.name);
     if (!entry) {
+      const busy = () => oms('NodeBusyError', { node: target.name });
       const created: NodeEntry = {
         conn: fresh(),
-        limiter: new ChannelLimiter(this.#maxChannels, this.#maxQueued, () => oms('NodeBusyError', { node: target.name })),
+        limiter: new ChannelLimiter(this.#maxChannels, this.#maxQueued, busy),
+        forwards: new ChannelLimiter(DEFAULTS.maxForwardsPerNode, 0, busy),
+        shells: [],
       };
       this.#nodes.set(target.name, created);
       return created;
@@ -257,15 +298,48 @@ export class NodePool {
       // something that no longer holds, so it goes, and its in-flight calls fail.
       entry.conn.close('node settings changed');
       entry.conn = fresh();
+      for (const lane of entry.shells.splice(0)) lane.conn.close('node settings changed');
       this.#log.info({ node: target.name }, 'node target changed; reconnecting');
     }
     return entry;
   }
 
-  /** The node's link within the call's budget; gives the slot back if that fails. */
-  async #linkFor(entry: NodeEntry, signal: AbortSignal, release: Release): Promise<SshLink> {
+  /** A slot counted by `limiter` on the lane's connection, within the call's budget. */
+  async #slotOn(lane: Lane, limiter: ChannelLimiter, signal: AbortSignal): Promise<Slot> {
+    const release = await limiter.acquire(signal);
+    return { link: await this.#linkFor(lane, signal, release), release };
+  }
+
+  /**
+   * A shell's place: the first shell connection with room, or a new one while there are fewer
+   * than maxShellLinksPerNode. Extra connections close once their last shell has.
+   */
+  async #shellSlot(entry: NodeEntry, signal: AbortSignal): Promise<Slot> {
+    if (signal.aborted) throw signal.reason;
+    let lane = entry.shells.find((l) => l.limiter.inUse < l.limiter.max);
+    if (!lane) {
+      if (entry.shells.length >= this.#maxShellLinks) throw oms('NodeBusyError', { node: entry.conn.target.name });
+      lane = { conn: new NodeConnection({ ...entry.conn.target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max)), limiter: new ChannelLimiter(this.#maxChannels, 0, () => oms('NodeBusyError', { node: entry.conn.target.name })) };
+      entry.shells.push(lane);
+    }
+    const chosen = lane;
+    // Taken in the same tick as the check above: a lane with room cannot fill up in between.
+    const held = await chosen.limiter.acquire(signal);
+    const release: Release = () => {
+      held();
+      const i = entry.shells.indexOf(chosen);
+      if (chosen.limiter.inUse === 0 && i > 0) {
+        entry.shells.splice(i, 1);
+        chosen.conn.close('no shells left on this connection');
+      }
+    };
+    return { link: await this.#linkFor(chosen, signal, release), release };
+  }
+
+  /** The lane's link within the call's budget; gives the slot back if that fails. */
+  async #linkFor(lane: Lane, signal: AbortSignal, release: Release): Promise<SshLink> {
     try {
-      return await untilAborted(() => entry.conn.link(), signal);
+      return await untilAborted(() => lane.conn.link(), signal);
     } catch (e) {
       release();
       throw e;
@@ -276,6 +350,7 @@ export class NodePool {
     target: NodeTarget,
     opts: OpenOptions,
     what: string,
+    slot: (entry: NodeEntry, signal: AbortSignal) => Promise<Slot>,
     open: (link: SshLink, cb: (err: Error | undefined, ch: T | undefined) => void) => void,
     /** Closes a channel nobody will use; an SFTP session has end() (its close() closes file handles). */
     discard: (ch: T) => void = (ch) => (ch as unknown as ClientChannel).close(),
@@ -285,8 +360,7 @@ export class NodePool {
     const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
     const deadline = new Deadline(timeoutMs, opts.signal, () => oms('FuncMethodTimeoutError', { node, seconds: timeoutMs / 1000 }));
     try {
-      const release = await entry.limiter.acquire(deadline.signal);
-      const link = await this.#linkFor(entry, deadline.signal, release);
+      const { link, release } = await slot(entry, deadline.signal);
       return await new Promise<T>((resolve, reject) => {
         let settled = false;
         const fail = (err: unknown): void => {
@@ -306,6 +380,7 @@ export class NodePool {
             return;
           }
           ch.once('close', release);
+          drainOnDestroy(ch);
           if (settled) {
             discard(ch); // the caller gave up while the channel was opening
             return;
@@ -323,6 +398,20 @@ export class NodePool {
       deadline.clear();
     }
   }
+}
+
+/**
+ * ssh2 emits a channel's 'close' (which gives its slot back) only once the readable side has
+ * ended, so a caller that destroys a channel without reading it to the end would hold the slot
+ * for good. Destroying also lets the rest of the data flow away unread.
+ */
+function drainOnDestroy(ch: NodeJS.EventEmitter): void {
+  if (!(ch instanceof Duplex)) return; // an SFTP session is not a stream; it closes on end()
+  const destroy = ch.destroy.bind(ch);
+  ch.destroy = (error?: Error) => {
+    ch.resume();
+    return destroy(error);
+  };
 }
 
 function channelRefused(node: string, what: string, err: Error | undefined): OmsError {

@@ -20,10 +20,12 @@ export interface NodePoolOptions {
   readonly connectTimeoutMs?: number;
   /** SSH-level keepalive interval; default 15000 (0 disables). Three missed answers drop the link. */
   readonly keepaliveIntervalMs?: number;
-  /** Open channels per node (exec, forward, shell); default 8, below OpenSSH's MaxSessions 10. */
+  /** Commands and SFTP sessions open at once per node (and shells per shell connection); default 8, below OpenSSH's MaxSessions 10. */
   readonly maxChannelsPerNode?: number;
   /** Callers waiting for a channel per node before NodeBusyError; default 1024. */
   readonly maxQueuedPerNode?: number;
+  /** Connections for interactive shells per node, each carrying up to maxChannelsPerNode shells; default 8. */
+  readonly maxShellLinksPerNode?: number;
   /** Delay between failed connection attempts to a node; default {min: 500, max: 30000}. */
   readonly reconnectBackoffMs?: { readonly min: number; readonly max: number };
   /** How long a timed-out command gets after SIGTERM before SIGKILL; default 2000. */
@@ -81,6 +83,10 @@ export interface NodeStats {
   readonly state: ConnectionState;
   readonly channelsInUse: number;
   readonly queued: number;
+  /** Port forwards (VNC tunnels) open; they take no command slot. */
+  readonly forwardsOpen: number;
+  /** Interactive shells open, on connections of their own. */
+  readonly shellsOpen: number;
   /** Consecutive failed connection attempts. */
   readonly failures: number;
 }

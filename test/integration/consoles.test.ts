@@ -249,3 +249,38 @@ describe('consoles: session expiry', function () {
     expect((await c.closed).code).to.equal(4000);
   });
 });
+
+describe('consoles beside commands', function () {
+  this.timeout(120_000);
+  let e: Env;
+  before(async () => {
+    // Two command slots per node: before shells had connections of their own, the third terminal
+    // waited for a slot and two open terminals left no room for any command.
+    e = await startEnv({ OMS_NODE_CHANNELS: '2', OMS_NODE_TIMEOUT: '20' });
+    await enroll(e, [e.lab.nodes[1]]);
+  });
+  after(() => e?.stop());
+
+  it('five open terminals on a node leave its commands running', async () => {
+    const node = e.lab.nodes[1].name;
+    const port = await e.ok('sshservices', 'set_up_ssh_connection', [e.sid, 0, node]);
+    const terminals = [];
+    for (let i = 0; i < 5; i++) {
+      // One tunnel per node (OMS); each ticket opens one more terminal on it.
+      const t = await e.ok('sshservices', 'get_ssh_ticket', [e.sid, 0, Number(port)]);
+      const c = await openRaw(`${e.gw.url.replace(/^http/, 'ws')}/consoles/ws?ticket=${t.ticket}`);
+      c.send(`echo term-$((${i}+100))\n`);
+      await c.waitFor((b) => b.toString().includes(`term-${i + 100}`));
+      terminals.push(c);
+    }
+    const stats = await Promise.all([1, 2, 3, 4].map(() => e.call('statsservices', 'get_stats', [e.sid, 0, node, 'uptime'])));
+    for (const r of stats) expect(r.error, JSON.stringify(r.error)).to.equal(null);
+    // Every terminal still answers.
+    for (const [i, c] of terminals.entries()) {
+      c.send(`echo again-$((${i}+200))\n`);
+      await c.waitFor((b) => b.toString().includes(`again-${i + 200}`));
+    }
+    await e.ok('sshservices', 'remove_session_ssh_connections', [e.sid, 0]);
+    for (const c of terminals) expect((await c.closed).code).to.equal(4000);
+  });
+});
