@@ -30,6 +30,7 @@ const nodeSettings = z
     imagesDir: absolutePath.optional(),
     templatesDir: absolutePath.optional(),
     containerTemplatesDir: absolutePath.optional(),
+    networkConfigDir: absolutePath.optional(),
   })
   .strict();
 
@@ -205,7 +206,7 @@ export const funcservices = service({
     }),
     method({
       name: 'set_node_settings',
-      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), and the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node).',
+      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), and `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d).',
       auth: 'session',
       permission: { privilege: 'node.admin', path: (p) => paths.node(p.hostname) },
       mutates: true,

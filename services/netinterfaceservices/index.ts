@@ -3,23 +3,27 @@
  *
  * Every change first reads the node's routes, links and the path the gateway's own SSH
  * connection takes (see guard.ts); a change that would cut that path is refused with
- * SshPathError unless the trailing `force` param is true. Changes are live only: they do not
- * survive a reboot of the node. get_network_config renders the live bridges and their static
- * routes as Debian /etc/network/interfaces.d files (persist.ts) for an administrator to install;
- * persist.ts also has the atomic writer a save method would use once the configuration directory
- * is a node setting (lab nodes share the host's /etc).
+ * SshPathError unless the trailing `force` param is true. Changes are live: they survive a reboot
+ * only once save_network_config has written them and ifupdown reads that directory at boot.
+ * get_network_config renders the live bridges and their static routes as Debian ifupdown files
+ * (persist.ts); save_network_config writes those files into the node's networkConfigDir (a node
+ * setting, default /etc/network/interfaces.d; lab nodes share the host's /etc, so tests point it
+ * elsewhere).
  */
 import { z } from 'zod';
 import { method, service } from '../../src/rpc/declare.ts';
-import { oms } from '../../src/rpc/errors.ts';
+import { isOmsError, oms } from '../../src/rpc/errors.ts';
 import { ifName, ipv4, netmask, nodeName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
+import type { NodeHandle } from '../../src/fleet/access.ts';
+import { nodeDirs } from '../../src/fleet/dirs.ts';
+import type { Argv } from '../../src/nodes/command.ts';
 import { checkBridgeGateway, checkGateway, checkHostAddress, checkRouteDestination, networkOf } from './addr.ts';
 import * as cmd from './commands.ts';
 import { additionCutsPath, defaultRouteChangeCutsPath, interfaceCarriesPath, removalCutsPath } from './guard.ts';
-import { parseAddrs, parseLinks, parseRoutes, toOmsRoute, type Route } from './parse.ts';
-import { bridgeStates, CONFIG_DIR, renderConfig } from './persist.ts';
-import { change, readState, readStateWith, requireBridge, requireInterface } from './state.ts';
+import { parseLinks, parseRoutes, toOmsRoute, type Route } from './parse.ts';
+import { CONFIG_DIR, NO_DIR_EXIT, parseRemoved, removeStaleConfigFiles, renderConfig, writeConfigFile } from './persist.ts';
+import { change, readBridgeStates, readState, readStateWith, requireBridge, requireInterface } from './state.ts';
 
 const view = { privilege: 'node.view', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
 const admin = { privilege: 'node.admin', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
@@ -32,6 +36,19 @@ const bridgeGateway = z.union([ipv4, z.literal('')]);
 
 const refuse = (node: string, what: string) => oms('SshPathError', { node, what });
 
+/** The node's networkConfigDir setting (default CONFIG_DIR). */
+const configDirOf = (node: NodeHandle): string => nodeDirs(node.settings).networkConfig;
+
+/** Runs a persist.ts script; its missing-directory exit becomes NetworkConfigDirectoryError. */
+async function persistRun(node: NodeHandle, argv: Argv, dir: string, input?: string): Promise<string> {
+  try {
+    return (await node.exec(argv, input === undefined ? {} : { input })).stdout;
+  } catch (e) {
+    if (isOmsError(e) && e.omsName === 'NodeCommandError' && Number(e.vars.exitCode) === NO_DIR_EXIT) throw oms('NetworkConfigDirectoryError', { node: node.name, dir });
+    throw e;
+  }
+}
+
 function findRoute(node: string, routes: Route[], destination: string, prefix: number, gateway: string | undefined, dev: string): Route {
   const r = routes.find((x) => x.type === undefined && x.destination === destination && x.prefix === prefix && x.gateway === gateway && x.dev === dev);
   if (!r) throw oms('UnknownRouteError', { node, destination, prefix, gateway: gateway ?? '0.0.0.0', interface: dev });
@@ -42,7 +59,7 @@ function findRoute(node: string, routes: Route[], destination: string, prefix: n
 export const netinterfaceservices = service({
   name: 'netinterfaceservices',
   aliases: ['netinterface', 'NetInterfaceService'],
-  description: 'NetInterfaceService: routes and bridges of nodes (iproute2). Changes are live; mutating methods take a trailing optional `force` (default false) that allows changes cutting the gateway SSH path to the node.',
+  description: 'NetInterfaceService: routes and bridges of nodes (iproute2). Changes are live until save_network_config writes them as ifupdown files; the methods that change routes and bridges take a trailing optional `force` (default false) that allows changes cutting the gateway SSH path to the node.',
   envelope: 'oms',
   methods: [
     method({
@@ -305,7 +322,7 @@ export const netinterfaceservices = service({
     }),
     method({
       name: 'get_network_config',
-      description: `The live bridges (address, gateway, members) and their static routes as Debian ifupdown files for ${CONFIG_DIR}: {directory, files: {name: content}}, one oms-<bridge> file per bridge. Nothing is written.`,
+      description: `The live bridges (address, gateway, members) and their static routes as Debian ifupdown files for the node's networkConfigDir (default ${CONFIG_DIR}): {directory, files: {name: content}}, one oms-<bridge> file per bridge. Nothing is written.`,
       auth: 'session',
       permission: view,
       cacheable: true,
@@ -313,9 +330,29 @@ export const netinterfaceservices = service({
       params: [server] as const,
       async run(ctx, { server_name }) {
         const node = ctx.node(server_name);
-        const [routes, links, addrs] = await Promise.all([node.exec(cmd.showRoutes()), node.exec(cmd.showLinks()), node.exec(cmd.showAddrs())]);
-        const states = bridgeStates(parseLinks(links.stdout), parseAddrs(addrs.stdout), parseRoutes(routes.stdout));
-        return { directory: CONFIG_DIR, files: renderConfig(states, node.name) };
+        return { directory: configDirOf(node), files: renderConfig(await readBridgeStates(node), node.name) };
+      },
+    }),
+    method({
+      name: 'save_network_config',
+      description: `Writes the files get_network_config renders into the node's networkConfigDir (funcservices.set_node_settings; default ${CONFIG_DIR}), each replaced atomically, and removes the oms-<interface> files OMS wrote there earlier for bridges that no longer exist; other files are left alone. {directory, written: [names], removed: [names]}. NetworkConfigDirectoryError when the directory is missing.`,
+      auth: 'session',
+      permission: admin,
+      mutates: true,
+      node: 'server_name',
+      params: [server] as const,
+      async run(ctx, { server_name }) {
+        const node = ctx.node(server_name);
+        const directory = configDirOf(node);
+        const files = renderConfig(await readBridgeStates(node), node.name);
+        const written: string[] = [];
+        for (const [name, content] of Object.entries(files)) {
+          await persistRun(node, writeConfigFile(directory, name), directory, content);
+          written.push(name);
+        }
+        // Only once every write succeeded: a failed save never leaves fewer files than it found.
+        const removed = parseRemoved(await persistRun(node, removeStaleConfigFiles(directory, written), directory));
+        return { directory, written, removed };
       },
     }),
   ],

@@ -1,16 +1,23 @@
 /**
  * Persistence: the live bridge and route state rendered as Debian ifupdown files, one
- * `/etc/network/interfaces.d/oms-<bridge>` per bridge, and the argv that writes one atomically
- * on a node (temp name + rename). Pure. Commands inside the files (`up`/`down` lines, run by
- * ifupdown through /bin/sh) are made by shellLine from the same argv builders the live path
- * uses, so quoting stays in one place.
+ * `oms-<bridge>` per bridge in the node's networkConfigDir (default CONFIG_DIR), the argv that
+ * writes one atomically on a node (temp name + rename), and the argv that removes the files of
+ * bridges that are gone (save_network_config runs both). Pure. Commands inside the files
+ * (`up`/`down` lines, run by ifupdown through /bin/sh) are made by shellLine from the same argv
+ * builders the live path uses, so quoting stays in one place.
  */
+import { defaultNodeDirs } from '../../src/fleet/dirs.ts';
 import { shellLine, type Argv } from '../../src/nodes/command.ts';
 import { addAddr, addRoute, deleteRoute } from './commands.ts';
 import type { Links, Route } from './parse.ts';
 
-export const CONFIG_DIR = '/etc/network/interfaces.d';
+/** Debian's directory; the default of the node setting networkConfigDir. */
+export const CONFIG_DIR = defaultNodeDirs.networkConfig;
 export const configFileName = (bridge: string): string => `oms-${bridge}`;
+/** First words of every file OMS writes; removeStaleConfigFiles only touches files that start so. */
+export const CONFIG_HEADER = '# Written by OMS ';
+/** Exit status of the scripts below when the directory does not exist. */
+export const NO_DIR_EXIT = 3;
 
 export interface BridgeState {
   name: string;
@@ -38,7 +45,7 @@ export function bridgeStates(links: Links, addrs: Map<string, { address: string;
 /** One bridge as an ifupdown stanza (bridge-utils options). */
 export function renderBridge(b: BridgeState, node: string): string {
   const [first, ...more] = b.addresses;
-  const lines = [`# Written by OMS from the live state of node ${node}. Changes made here are not read back by OMS.`, `auto ${b.name}`, `iface ${b.name} inet ${first ? 'static' : 'manual'}`];
+  const lines = [`${CONFIG_HEADER}from the live state of node ${node}. Changes made here are not read back by OMS.`, `auto ${b.name}`, `iface ${b.name} inet ${first ? 'static' : 'manual'}`];
   if (first) lines.push(`    address ${first.address}/${first.prefix}`);
   if (first && b.gateway) lines.push(`    gateway ${b.gateway}`);
   lines.push(`    bridge_ports ${b.members.length ? b.members.join(' ') : 'none'}`, '    bridge_stp off', '    bridge_fd 0');
@@ -66,3 +73,38 @@ export const writeConfigFile = (dir: string, name: string): Argv => [
   dir,
   name,
 ];
+
+/**
+ * Removes the files OMS wrote for bridges not in `keep` (file names) and prints each removed name
+ * on its own line. Only a regular file (not a symlink) named oms-<interface name> (the ifName
+ * pattern: what configFileName can make) whose first line starts with CONFIG_HEADER is removed;
+ * anything else in the directory, including hand-made oms-* files and the writer's hidden temp
+ * files, is left alone. A fixed script: dir, header and the keep-list arrive as $1, $2, $3...
+ * LC_ALL=C keeps the character ranges bytewise in shells that honour the locale.
+ */
+export const removeStaleConfigFiles = (dir: string, keep: readonly string[]): Argv => [
+  'sh',
+  '-c',
+  [
+    'LC_ALL=C; d=$1; h=$2; shift 2',
+    '[ -d "$d" ] || exit 3',
+    'for f in "$d"/oms-*; do',
+    '  n=${f##*/}; i=${n#oms-}',
+    '  [ -f "$f" ] && [ ! -L "$f" ] || continue',
+    "  case $i in ''|[!A-Za-z0-9]*|*[!A-Za-z0-9_.-]*|*..*) continue ;; esac",
+    '  [ ${#i} -le 15 ] || continue',
+    '  first=; IFS= read -r first < "$f"',
+    '  case $first in "$h"*) ;; *) continue ;; esac',
+    '  for k in "$@"; do [ "$k" = "$n" ] && continue 2; done',
+    '  rm -f -- "$f" || exit 2',
+    "  printf '%s\\n' \"$n\"",
+    'done',
+  ].join('\n'),
+  'oms-remove-configs',
+  dir,
+  CONFIG_HEADER,
+  ...keep,
+];
+
+/** The names removeStaleConfigFiles printed. */
+export const parseRemoved = (stdout: string): string[] => stdout.split('\n').filter((l) => l !== '');

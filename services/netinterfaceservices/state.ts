@@ -2,8 +2,9 @@
 import type { NodeHandle } from '../../src/fleet/access.ts';
 import type { Argv } from '../../src/nodes/command.ts';
 import { isOmsError, oms } from '../../src/rpc/errors.ts';
-import { showLinks, showRoutes, sshPath } from './commands.ts';
-import { parseLinks, parseRoutes, parseSshPath, type Links, type Route, type SshPath } from './parse.ts';
+import { showAddrs, showLinks, showRoutes, sshPath } from './commands.ts';
+import { parseAddrs, parseLinks, parseRoutes, parseSshPath, type Links, type Route, type SshPath } from './parse.ts';
+import { bridgeStates, type BridgeState } from './persist.ts';
 
 export interface NetState {
   routes: Route[];
@@ -14,6 +15,12 @@ export interface NetState {
 export async function readState(node: NodeHandle): Promise<NetState> {
   const [routes, links, path] = await Promise.all([node.exec(showRoutes()), node.exec(showLinks()), node.exec(sshPath())]);
   return { routes: parseRoutes(routes.stdout), links: parseLinks(links.stdout), path: parseSshPath(path.stdout) };
+}
+
+/** The live bridges with their addresses and static routes: what get/save_network_config render. */
+export async function readBridgeStates(node: NodeHandle): Promise<BridgeState[]> {
+  const [routes, links, addrs] = await Promise.all([node.exec(showRoutes()), node.exec(showLinks()), node.exec(showAddrs())]);
+  return bridgeStates(parseLinks(links.stdout), parseAddrs(addrs.stdout), parseRoutes(routes.stdout));
 }
 
 /** Runs one change; the node's refusal (iproute2's message) becomes NetworkChangeError. */

@@ -1,6 +1,7 @@
 /**
- * Where a node keeps the files OMS manages. Defaults are the layout of the lab's nodes; an
- * operator sets other directories per node with funcservices.set_node_settings.
+ * Where a node keeps the files OMS manages. Defaults are the layout of the lab's nodes (the
+ * network configuration directory: Debian's); an operator sets other directories per node with
+ * funcservices.set_node_settings.
  */
 import type { NodeSettings } from './nodes.ts';
 
@@ -13,6 +14,8 @@ export interface NodeDirs {
   readonly templates: string;
   /** Container templates: root-filesystem tarballs, as OpenVZ's template cache. */
   readonly containerTemplates: string;
+  /** ifupdown files written by netinterfaceservices.save_network_config (oms-<bridge>). */
+  readonly networkConfig: string;
 }
 
 export const defaultNodeDirs: NodeDirs = {
@@ -20,6 +23,7 @@ export const defaultNodeDirs: NodeDirs = {
   images: '/var/lib/oms-node/images',
   templates: '/var/lib/oms-node/templates',
   containerTemplates: '/var/lib/oms-node/templates/cache',
+  networkConfig: '/etc/network/interfaces.d',
 };
 
 export const nodeDirs = (s: NodeSettings): NodeDirs => ({
@@ -27,4 +31,5 @@ export const nodeDirs = (s: NodeSettings): NodeDirs => ({
   images: s.imagesDir ?? defaultNodeDirs.images,
   templates: s.templatesDir ?? defaultNodeDirs.templates,
   containerTemplates: s.containerTemplatesDir ?? defaultNodeDirs.containerTemplates,
+  networkConfig: s.networkConfigDir ?? defaultNodeDirs.networkConfig,
 });

@@ -18,6 +18,8 @@ export interface NodeSettings {
   imagesDir?: string;
   templatesDir?: string;
   containerTemplatesDir?: string;
+  /** Where save_network_config writes its ifupdown files (lab nodes share the host's /etc). */
+  networkConfigDir?: string;
 }
 
 export interface NodeRecord {

@@ -12,6 +12,7 @@ export const hostErrors = {
   SshPathError: spec(806, "Refused: {what} carries the gateway's SSH connection to node {node}; pass force = true to do it anyway"),
   NetworkChangeError: spec(807, 'Node {node} refused the network change: {reason}'),
   NotStaticRouteError: spec(808, 'The route {destination}/{prefix} on node {node} belongs to an interface address ({protocol}); change the address instead'),
+  NetworkConfigDirectoryError: spec(809, 'The network configuration directory {dir} is missing on node {node}'),
 
   // LVM (lvmservices): 820-839.
   UnknownVolumeGroupError: spec(820, 'Volume group {vg} does not exist on node {node}'),

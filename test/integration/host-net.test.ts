@@ -2,7 +2,9 @@
  * netinterfaceservices on a real lab node: every change is checked against the node's own
  * `ip -j route` / `ip -j link` / `bridge -j link`; changes that would cut the gateway's SSH path
  * are refused unless forced; hostile input is refused before anything runs.
- * Objects: bridge hbrt1, veth hbrv1a/hbrv1b, routes in 10.213.250.0/23-ish; all removed after.
+ * Objects: bridges hbrt1 and hbrs1, veth hbrv1a/hbrv1b, routes in 10.213.246.0-10.213.253.255,
+ * the directory /tmp/oms-netcfg-<node> (node-private /tmp: lab nodes share the host's /etc, so
+ * save_network_config never writes to /etc/network/interfaces.d here); all removed after.
  */
 import { expect } from 'chai';
 import { canary, nodeExec, type LabNode } from '../lab/index.ts';
@@ -11,6 +13,8 @@ import { enroll, startEnv, type Env } from './fixture.ts';
 const BR = 'hbrt1';
 const VA = 'hbrv1a';
 const VB = 'hbrv1b';
+/** The bridge save_network_config persists and then forgets. */
+const SB = 'hbrs1';
 
 const ipj = async (node: LabNode, argv: string[]): Promise<any[]> => JSON.parse((await nodeExec(node, ['ip', '-j', ...argv])).stdout || '[]');
 
@@ -21,11 +25,14 @@ describe('netinterfaceservices on the lab', function () {
   let S: (method: string, params: unknown[]) => Promise<any>;
   let ok: (method: string, params: unknown[]) => Promise<any>;
   let originalDefault: any;
+  const cfgDir = () => `/tmp/oms-netcfg-${node.name}`;
 
   const cleanup = async () => {
     for (const argv of [
       ['ip', 'link', 'del', 'dev', BR],
       ['ip', 'link', 'del', 'dev', VA],
+      ['ip', 'link', 'del', 'dev', SB],
+      ['rm', '-rf', '--', cfgDir(), `${cfgDir()}-missing`],
       ['ip', 'route', 'del', '10.213.7.1/32', 'dev', 'eth0', 'proto', 'static'],
     ]) {
       await nodeExec(node, argv).catch(() => undefined); // absent is fine: this is a sweep
@@ -145,6 +152,59 @@ describe('netinterfaceservices on the lab', function () {
     expect((await ipj(node, ['route', 'show', 'default']))[0]).to.include({ gateway: originalDefault.gateway, dev: originalDefault.dev });
   });
 
+  it('save_network_config writes the rendered files into networkConfigDir and removes those of deleted bridges', async () => {
+    const dir = cfgDir();
+    const setDir = async (d: string) => (await e.ok('funcservices', 'set_node_settings', [e.sid, 0, node.name, { networkConfigDir: d }])).result;
+    const cat = async (path: string) => {
+      const r = await nodeExec(node, ['cat', '--', path]);
+      expect(r.code, `cat ${path}: ${r.stderr}`).to.equal(0);
+      return r.stdout;
+    };
+    const ls = async () => (await nodeExec(node, ['ls', '-A', '--', dir])).stdout.split('\n').filter(Boolean).sort();
+    expect((await nodeExec(node, ['mkdir', '-p', '--', dir])).code).to.equal(0);
+    // Not written by OMS: every save must leave both alone, the oms-* one included.
+    const others: Record<string, string> = { 'interfaces.local': 'auto eth9\niface eth9 inet manual\n', 'oms-handmade': 'auto hbrs9\n' };
+    for (const [name, content] of Object.entries(others)) expect((await nodeExec(node, ['tee', '--', `${dir}/${name}`], { input: content })).code).to.equal(0);
+    try {
+      expect(await setDir(dir)).to.include({ networkConfigDir: dir });
+      expect(await ok('add_bridge', [SB, '10.213.246.1', '255.255.255.0', ''])).to.equal(0);
+      expect(await ok('add_static_route', ['10.213.247.0', '255.255.255.0', '10.213.246.254', SB])).to.equal(0);
+
+      const config = await ok('get_network_config', []);
+      expect(config.directory).to.equal(dir);
+      const saved = await ok('save_network_config', []);
+      expect(saved).to.deep.equal({ directory: dir, written: Object.keys(config.files), removed: [] });
+      expect(saved.written).to.include(`oms-${SB}`).and.include('oms-lxcbr0');
+      for (const name of saved.written) expect(await cat(`${dir}/${name}`), name).to.equal(config.files[name]);
+      const file = await cat(`${dir}/oms-${SB}`);
+      expect(file).to.include(`iface ${SB} inet static\n    address 10.213.246.1/24\n`).and.include(`    up ip route add 10.213.247.0/24 via 10.213.246.254 dev ${SB} proto static\n`);
+      expect((await nodeExec(node, ['stat', '-c', '%a', '--', `${dir}/oms-${SB}`])).stdout.trim()).to.equal('644');
+      // No temp files left behind.
+      expect(await ls()).to.deep.equal([...saved.written, ...Object.keys(others)].sort());
+
+      expect(await ok('delete_bridge', [SB])).to.equal(0);
+      const again = await ok('save_network_config', []);
+      expect(again.removed).to.deep.equal([`oms-${SB}`]);
+      expect(again.written).to.deep.equal(saved.written.filter((n: string) => n !== `oms-${SB}`));
+      expect(await ls()).to.deep.equal([...again.written, ...Object.keys(others)].sort());
+      for (const [name, content] of Object.entries(others)) expect(await cat(`${dir}/${name}`), name).to.equal(content);
+
+      const missing = `${dir}-missing`;
+      await setDir(missing);
+      const r = await S('save_network_config', []);
+      expect(r.error).to.include({ code: 809 });
+      expect(r.error.message).to.equal(`NetworkConfigDirectoryError: The network configuration directory ${missing} is missing on node ${node.name}`);
+      expect((await nodeExec(node, ['ls', '-d', '--', missing])).code).to.not.equal(0);
+
+      for (const bad of ['relative/dir', '/tmp/../etc', '/tmp/$(id)', '/a b']) {
+        expect((await e.call('funcservices', 'set_node_settings', [e.sid, 0, node.name, { networkConfigDir: bad }])).error?.code, bad).to.equal(5);
+      }
+    } finally {
+      await setDir('/etc/network/interfaces.d');
+    }
+    expect((await ok('get_network_config', [])).directory).to.equal('/etc/network/interfaces.d');
+  });
+
   it("changes on the gateway's SSH path are refused unless forced", async () => {
     const peer = (await ipj(node, ['route', 'show', 'default']))[0].gateway as string; // the lab host, 10.213.7.1
     const before = await ipj(node, ['-4', 'route', 'show', 'table', 'main']);
@@ -222,6 +282,7 @@ describe('netinterfaceservices on the lab', function () {
     const denied = await e.call('netinterfaceservices', 'add_bridge', [sid, 0, node.name, 'hbrt4', '10.213.250.1', '255.255.255.0', '']);
     expect(denied.error).to.include({ code: 6 });
     expect((await e.call('netinterfaceservices', 'delete_bridge', [sid, 0, node.name, 'lxcbr0'])).error).to.include({ code: 6 });
+    expect((await e.call('netinterfaceservices', 'save_network_config', [sid, 0, node.name])).error).to.include({ code: 6 });
     expect((await ipj(node, ['link', 'show'])).map((l) => l.ifname).sort()).to.deep.equal(links);
   });
 });
