@@ -6,7 +6,14 @@
  * Ids reaching a driver have been validated by `containerId` (digits only) and template names by
  * `fileName`; drivers still build every command as argv.
  */
+import type { Readable, Writable } from 'node:stream';
 import type { CtConfig } from './config.ts';
+
+/** A bulk copy's budget: it can take long, so the caller sizes the timeout and may cancel. */
+export interface StreamOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
 
 export type CtState = 'running' | 'stopped' | 'frozen' | 'starting' | 'stopping' | 'aborting' | 'unknown';
 
@@ -46,10 +53,13 @@ export interface ContainerDriver {
   writeConfig(id: string, config: CtConfig, facts: NodeFacts, base: string): Promise<void>;
   /** Creates the private area from a root-filesystem tarball; fails if the id exists. */
   createFromTarball(id: string, tarball: string): Promise<void>;
-  /** Creates the private area from a gzip'd tar stream held by the gateway (migration). */
-  createFromStream(id: string, tarGz: Buffer): Promise<void>;
-  /** gzip'd tar of the root filesystem, read into the gateway (migration; size-capped). */
-  exportStream(id: string, maxBytes: number): Promise<Buffer>;
+  /**
+   * Creates the private area from a gzip'd tar read as it arrives (migration); removes what it
+   * made if that fails.
+   */
+  createFromStream(id: string, tarGz: Readable, opts?: StreamOptions): Promise<void>;
+  /** Writes a gzip'd tar of the root filesystem into `out` as it is packed (migration). */
+  exportStream(id: string, out: Writable, opts?: StreamOptions): Promise<void>;
   /** Writes the root filesystem as a tarball into the template cache (atomically). */
   exportToTarball(id: string, tarball: string): Promise<void>;
   /** sha256 of a name-sorted tar of the root filesystem: equal on two nodes = same files. */

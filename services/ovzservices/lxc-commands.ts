@@ -11,7 +11,7 @@ export const STOP_TIMEOUT_S = 10;
 export const START_WAIT_S = 10;
 
 /** The tools a node needs for containers; `which` exits 1 when any is missing. */
-export const whichTools = (): Argv => ['which', 'lxc-start', 'lxc-info', 'lxc-attach', 'tar', 'base64', 'sha256sum'];
+export const whichTools = (): Argv => ['which', 'lxc-start', 'lxc-info', 'lxc-attach', 'tar', 'sha256sum'];
 
 /**
  * Node facts in one round trip: CPUs, memory, cgroup filesystem type, free space where the
@@ -55,10 +55,8 @@ export const extractTarball = (lxcpath: string, id: string, tarball: string): Ar
 
 export const extractStdin = (lxcpath: string, id: string): Argv => ['tar', '-C', rootfsOf(lxcpath, id), '--numeric-owner', '-xzpf', '-'];
 
-/** gzip'd tar of the root filesystem on stdout, base64 (the transport carries text). */
-export const exportStream = (lxcpath: string, id: string): Pipeline => ({
-  pipeline: [['tar', '-C', rootfsOf(lxcpath, id), '--numeric-owner', '-czf', '-', '.'], ['base64', '-w', '0']],
-});
+/** gzip'd tar of the root filesystem on stdout, streamed to the target by the gateway (migration). */
+export const exportStream = (lxcpath: string, id: string): Argv => ['tar', '-C', rootfsOf(lxcpath, id), '--numeric-owner', '-czf', '-', '.'];
 
 /** Tar into `<tarball>.oms-part`, then rename: a half-written template never shows in the cache. */
 export const exportTarball = (lxcpath: string, id: string, tarball: string): Argv => [

@@ -15,7 +15,7 @@ export function lxcDriver(node: NodeHandle, lxcpath = DEFAULT_LXCPATH): Containe
   const driver: ContainerDriver = {
     async facts(): Promise<NodeFacts> {
       const tools = await node.exec(cmd.whichTools(), { okExitCodes: [0, 1] });
-      if (tools.code !== 0) throw oms('OpenVZNotCapable', { node: node.name, reason: 'LXC tools (lxc-start, lxc-info, lxc-attach, tar, base64, sha256sum) not all installed' });
+      if (tools.code !== 0) throw oms('OpenVZNotCapable', { node: node.name, reason: 'LXC tools (lxc-start, lxc-info, lxc-attach, tar, sha256sum) not all installed' });
       return parseFacts((await node.exec(cmd.facts(lxcpath))).stdout);
     },
 
@@ -65,20 +65,18 @@ export function lxcDriver(node: NodeHandle, lxcpath = DEFAULT_LXCPATH): Containe
       }
     },
 
-    async createFromStream(id, tarGz) {
+    async createFromStream(id, tarGz, opts = {}) {
       await makeArea(id);
       try {
-        await node.exec(cmd.extractStdin(lxcpath, id), { input: tarGz, timeoutMs: TAR_TIMEOUT_MS });
+        await node.exec(cmd.extractStdin(lxcpath, id), { input: tarGz, timeoutMs: opts.timeoutMs ?? TAR_TIMEOUT_MS, signal: opts.signal });
       } catch (e) {
         await driver.discard(id);
         throw e;
       }
     },
 
-    async exportStream(id, maxBytes) {
-      // base64 is 4/3 of the bytes; the cap is on what crosses the wire.
-      const r = await node.exec(cmd.exportStream(lxcpath, id), { timeoutMs: TAR_TIMEOUT_MS, maxOutputBytes: Math.ceil((maxBytes * 4) / 3) + 1024 });
-      return Buffer.from(r.stdout.trim(), 'base64');
+    async exportStream(id, out, opts = {}) {
+      await node.exec(cmd.exportStream(lxcpath, id), { stdout: out, timeoutMs: opts.timeoutMs ?? TAR_TIMEOUT_MS, signal: opts.signal });
     },
 
     async exportToTarball(id, tarball) {

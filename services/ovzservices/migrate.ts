@@ -3,8 +3,8 @@
  *
  * 1. both nodes checked (tools, the id free on the target) before anything changes;
  * 2. a running container is stopped (no checkpoint/restore here: this is vzmigrate without
- *    --online), its root filesystem packed on the source and unpacked on the target from the
- *    gateway's copy (node-to-node traffic stays inside the lab; nodes need no keys for each other);
+ *    --online), its root filesystem packed on the source and unpacked on the target as it streams
+ *    through the gateway, never held whole (nodes need no keys for each other, and no size cap);
  * 3. the config is written again for the target's cgroup hierarchy;
  * 4. the copy is verified (name-sorted tar hash equal on both sides), and started and answering
  *    `hostname` on the target if it ran before;
@@ -12,13 +12,18 @@
  * Any failure before 5 removes what was made on the target and restarts the source container if
  * it ran, so it stays where it was, in the state it was.
  */
+import { PassThrough } from 'node:stream';
 import type { CallContext } from '../../src/rpc/context.ts';
 import { isOmsError, oms, type OmsError } from '../../src/rpc/errors.ts';
 import { checkCancelled, detached, driverFor, requireCt } from './ct.ts';
 import type { TaskHandle } from '../../src/tasks/tasks.ts';
 
-/** The relay holds the packed filesystem in memory; larger containers need a streaming transport. */
-export const MAX_RELAY_MIB = 256;
+/**
+ * The copy's time budget: a floor for small containers plus one second per MiB in use (packed,
+ * relayed and unpacked at 1 MiB/s or better), so a large container is not cut off by a budget
+ * sized for a small one. Cancelling the task stops it at any point.
+ */
+export const copyTimeoutMs = (usedMiB: number): number => 300_000 + usedMiB * 1000;
 
 async function capable(ctx: CallContext, node: string, role: 'source' | 'target'): Promise<void> {
   try {
@@ -39,8 +44,6 @@ export async function migrate(caller: CallContext, source: string, id: string, t
   await requireCt(src, source, id);
   const taken = () => oms('OpenVZMigrationNotCapable', { node: target, role: 'target', reason: `container ${id} already exists there` });
   if (await dst.info(id)) throw taken();
-  const usedMiB = await src.diskUsageMiB(id);
-  if (usedMiB > MAX_RELAY_MIB) throw oms('OpenVZMigrationNotCapable', { node: source, role: 'source', reason: `container uses ${usedMiB} MiB, more than the ${MAX_RELAY_MIB} MiB the gateway relay carries` });
 
   const user = ctx.principal?.userName;
   const task = ctx.app.tasks.start({ kind: 'ovz.migrate', node: source, target: id, user }, async (t) => {
@@ -66,12 +69,11 @@ export async function migrate(caller: CallContext, source: string, id: string, t
         await src.stop(id);
       }
       checkCancelled(t);
-      t.log(`copying ${id} from ${source} to ${target}`);
-      const stream = await src.exportStream(id, MAX_RELAY_MIB * 1024 * 1024);
+      const usedMiB = await src.diskUsageMiB(id);
+      t.log(`copying ${id} (${usedMiB} MiB) from ${source} to ${target}`);
+      await relay(t, usedMiB, () => (created = true));
       t.progress(2, 5);
       checkCancelled(t);
-      await dst.createFromStream(id, stream);
-      created = true;
       await dst.writeConfig(id, config, dstFacts, configText);
       t.progress(3, 5);
       const [a, b] = await Promise.all([src.manifest(id), dst.manifest(id)]);
@@ -95,6 +97,24 @@ export async function migrate(caller: CallContext, source: string, id: string, t
     await src.destroy(id);
     t.progress(5, 5);
     return 0;
+  }
+
+  /**
+   * Packs on the source straight into unpacking on the target. Whichever side fails first stops
+   * the other (its error is the one reported); `made` runs once the target holds a full copy.
+   */
+  async function relay(t: TaskHandle, usedMiB: number, made: () => void): Promise<void> {
+    const pipe = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const stop = new AbortController();
+    const opts = { timeoutMs: copyTimeoutMs(usedMiB), signal: AbortSignal.any([stop.signal, t.signal]) };
+    let first: unknown;
+    const failed = (e: unknown): never => {
+      first ??= e;
+      stop.abort(e);
+      throw e;
+    };
+    const results = await Promise.allSettled([src.exportStream(id, pipe, opts).catch(failed), dst.createFromStream(id, pipe, opts).then(made, failed)]);
+    if (results.some((r) => r.status === 'rejected')) throw first;
   }
 }
 

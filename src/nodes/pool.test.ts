@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { expect } from 'chai';
 import pino from 'pino';
 import { isOmsError, type ErrorName, type OmsError } from '../rpc/errors.ts';
@@ -125,6 +125,44 @@ describe('nodes/pool against a real sshd', function () {
       const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256));
       const r = await pool.exec(node, ['sha256sum'], { input: bytes });
       expect(r.stdout.split(' ')[0]).to.equal(createHash('sha256').update(bytes).digest('hex'));
+    });
+
+    it('streams: stdout of one command into stdin of another, past the output cap, with backpressure', async () => {
+      // 48 MiB through the gateway with a 1 MiB cap: nothing is collected, the relay never holds it whole.
+      const relay = new PassThrough({ highWaterMark: 64 * 1024 });
+      let peak = 0;
+      relay.on('data', () => (peak = Math.max(peak, relay.readableLength)));
+      const [sent, received] = await Promise.all([
+        pool.exec(node, ['sh', '-c', 'head -c 50331648 /dev/zero | tr "\\0" x'], { stdout: relay, maxOutputBytes: 1024 * 1024 }),
+        pool.exec(node, ['wc', '-c'], { input: relay, maxOutputBytes: 1024 * 1024 }),
+      ]);
+      expect(sent).to.deep.equal({ stdout: '', stderr: '', code: 0 });
+      expect(received.stdout.trim()).to.equal('50331648');
+      expect(peak).to.be.below(8 * 1024 * 1024);
+    });
+
+    it('streams input from a Readable, and a failing input stops the command with its error', async () => {
+      const r = await pool.exec(node, ['sha256sum'], { input: Readable.from([Buffer.from('a'), Buffer.from('b')]) });
+      expect(r.stdout.split(' ')[0]).to.equal(createHash('sha256').update('ab').digest('hex'));
+      const broken = new Readable({ read() {} });
+      const call = pool.exec(node, ['cat'], { input: broken, timeoutMs: 10_000 });
+      broken.push('partial');
+      setTimeout(() => broken.destroy(new Error('source went away')), 100);
+      let err: Error | undefined;
+      await call.catch((e: Error) => (err = e));
+      expect(err?.message).to.equal('source went away');
+      await until('the slot is free', () => pool.stats().channelsInUse === 0);
+    });
+
+    it('a failing command destroys its stdout stream with the error, not a clean end', async () => {
+      const out = new PassThrough();
+      const seen = new Promise<string>((resolve) => {
+        out.on('error', (e: Error) => resolve(`error ${isOmsError(e) ? e.omsName : e.message}`));
+        out.on('end', () => resolve('end'));
+        out.resume();
+      });
+      await omsRejection(pool.exec(node, ['sh', '-c', 'echo some; exit 4'], { stdout: out }), 'NodeCommandError');
+      expect(await seen).to.equal('error NodeCommandError');
     });
 
     it('closes stdin when there is no input, so readers do not hang', async () => {

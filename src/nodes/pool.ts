@@ -138,6 +138,7 @@ export class NodePool {
         node,
         line,
         input: opts.input,
+        stdout: opts.stdout,
         maxOutputBytes,
         okExitCodes,
         signal: deadline.signal,

@@ -8,6 +8,7 @@
  * against the node's limit until it is gone.
  */
 import { constants as osConstants } from 'node:os';
+import { Readable, type Writable } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
 import type { Logger } from 'pino';
 import { oms } from '../rpc/errors.ts';
@@ -21,7 +22,9 @@ export interface RunSpec {
   readonly node: string;
   /** Output of supervisedLine(): reports its process group first. */
   readonly line: string;
-  readonly input?: string | Buffer;
+  readonly input?: string | Buffer | Readable;
+  /** Receives stdout (piped, with backpressure) instead of the result. */
+  readonly stdout?: Writable;
   readonly maxOutputBytes: number;
   readonly okExitCodes: readonly number[];
   /** Fires with the error to reject with (timeout or caller abort). */
@@ -117,7 +120,24 @@ export function runCommand(link: SshLink, spec: RunSpec): Promise<ExecResult> {
       } else {
         // If the report has not arrived yet, the stderr handler stops the command when it does.
         stopRemote();
+        detachStreams(err);
         reject(err);
+      }
+    };
+
+    /**
+     * A failed call lets go of the caller's streams: input stops feeding the channel, the rest of
+     * stdout drains away unread (so the channel can close), and the stdout stream is destroyed
+     * with the error, so whoever reads it sees a failure rather than a clean but cut-short end.
+     */
+    const detachStreams = (err: unknown): void => {
+      if (spec.input instanceof Readable && channel) spec.input.unpipe(channel);
+      if (spec.stdout) {
+        if (channel) {
+          channel.unpipe(spec.stdout);
+          channel.resume();
+        }
+        spec.stdout.destroy(err instanceof Error ? err : new Error('the command failed'));
       }
     };
 
@@ -148,13 +168,26 @@ export function runCommand(link: SshLink, spec: RunSpec): Promise<ExecResult> {
       }
       const out = Buffer.concat(stdout).toString('utf8');
       const err = takePgidReport(Buffer.concat(stderr).toString('utf8')).rest;
-      if (spec.okExitCodes.includes(exitCode)) settle(undefined, { stdout: out, stderr: err, code: exitCode });
+      if (spec.okExitCodes.includes(exitCode)) {
+        spec.stdout?.end();
+        settle(undefined, { stdout: out, stderr: err, code: exitCode });
+      }
       else settle(oms('NodeCommandError', { node, exitCode, stderr: summarize(err) }));
     };
 
     const onChannel = (ch: ClientChannel): void => {
       channel = ch;
-      ch.on('data', (chunk: Buffer) => take(stdout, chunk));
+      // Streams are wired only while the call is live; a channel that opens after the call ended
+      // is drained and stopped.
+      const sink = settled ? undefined : spec.stdout;
+      if (sink) {
+        // Piped, so a slow reader slows the command rather than filling memory. Ended only once
+        // the command has succeeded (finish), so a reader never takes cut-short output for all.
+        ch.pipe(sink, { end: false });
+        sink.on('error', (err: Error) => settle(oms('FuncManError', { reason: `output of a command on ${node} could not be passed on: ${err.message.slice(0, 120)}` })));
+      } else {
+        ch.on('data', (chunk: Buffer) => take(stdout, chunk));
+      }
       let head = ''; // leading stderr, scanned for the process-group report
       ch.stderr.on('data', (chunk: Buffer) => {
         if (pgid === undefined && head.length < REPORT_WINDOW) {
@@ -176,7 +209,14 @@ export function runCommand(link: SshLink, spec: RunSpec): Promise<ExecResult> {
         releaseOnce();
         finish();
       });
-      if (spec.input !== undefined) ch.end(spec.input);
+      const input = spec.input;
+      if (input instanceof Readable) {
+        if (settled) ch.end();
+        else {
+          input.once('error', (err: Error) => settle(err));
+          input.pipe(ch);
+        }
+      } else if (input !== undefined) ch.end(input);
       else ch.end(); // EOF on stdin, so a command that reads it does not wait forever
       if (settled) stopRemote(); // the call ended while the channel was opening
     };

@@ -1,5 +1,6 @@
 /** Request and result types of the node transport, in one place for services and tests. */
 import type { Logger } from 'pino';
+import type { Readable, Writable } from 'node:stream';
 
 /** Where and how to reach one enrolled node. Comes from the nodes table on every call. */
 export interface NodeTarget {
@@ -38,9 +39,19 @@ export interface ExecOptions {
   readonly timeoutMs?: number;
   /** Exit codes that count as success; default [0]. Others: NodeCommandError. */
   readonly okExitCodes?: readonly number[];
-  /** Written to the command's stdin, then EOF. Without it stdin is closed at once. */
-  readonly input?: string | Buffer;
-  /** Cap on stdout + stderr bytes; default 16 MiB. Exceeded: the command is stopped, FuncManError. */
+  /**
+   * Written to the command's stdin, then EOF. A stream is piped with backpressure (bulk data such
+   * as a container's filesystem, never held whole); if it fails, the command is stopped and the
+   * call rejects with the stream's error. Without input stdin is closed at once.
+   */
+  readonly input?: string | Buffer | Readable;
+  /**
+   * Where stdout goes instead of the result, with backpressure; the result's stdout is then ''.
+   * The stream is ended once the command has succeeded; when the call fails it is destroyed
+   * with the error instead, so a reader never takes cut-short output for the whole.
+   */
+  readonly stdout?: Writable;
+  /** Cap on collected stdout + stderr bytes (stderr only with `stdout`); default 16 MiB. Exceeded: the command is stopped, FuncManError. */
   readonly maxOutputBytes?: number;
   /** Cancels the call; it rejects with the signal's reason and the remote command is stopped. */
   readonly signal?: AbortSignal;

@@ -6,6 +6,7 @@
  * Objects made here: containers 9100-9199 and templates ovzt-t*, removed in after() too.
  */
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { canary, nodeExec, type LabNode } from '../lab/index.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
 
@@ -346,10 +347,21 @@ describe('ovzservices on the lab (LXC)', function () {
     const cached = await e.call(OVZ, 'list_vms_status', [e.sid, 600, n2.name]);
     expect(Object.keys(cached.result.result.result)).not.to.include('9101');
     expect((await e.call(OVZ, 'list_vms_status', [e.sid, 600, n2.name])).result.type).to.equal('tmp_cache');
+    // 300 MiB of incompressible data: more than the gateway could hold whole without showing it.
+    const big = await nodeExec(n1, ['sh', '-c', 'head -c 314572800 /dev/urandom > /var/lib/lxc/9101/rootfs/root/big && sha256sum < /var/lib/lxc/9101/rootfs/root/big']);
+    expect(big.code, big.stderr).to.equal(0);
+    const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${e.gw.child.pid}/status`, 'utf8'))![1]) / 1024;
+    const rssBefore = rss();
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rss())), 100);
     const started = Date.now();
-    const r = await e.ok(OVZ, 'migrate_vm', [e.sid, 0, n1.name, '9101', n2.name]);
+    const r = await e.ok(OVZ, 'migrate_vm', [e.sid, 0, n1.name, '9101', n2.name]).finally(() => clearInterval(sampler));
     expect(r).to.deep.equal({ client: n1.name, result: 0 });
-    console.log(`      migration of a running busybox container: ${Date.now() - started} ms`);
+    console.log(`      migration of a running container holding 300 MiB: ${Date.now() - started} ms, gateway RSS ${rssBefore.toFixed(0)} -> peak ${rssPeak.toFixed(0)} MiB`);
+    // Streamed, not held: the gateway grows by buffers, not by the container's size.
+    expect(rssPeak - rssBefore).to.be.below(100);
+    expect((await nodeExec(n2, ['sh', '-c', 'sha256sum < /var/lib/lxc/9101/rootfs/root/big'])).stdout).to.equal(big.stdout);
+    await nodeExec(n2, ['rm', '-f', '/var/lib/lxc/9101/rootfs/root/big']);
     expect(await lxcIds(n1)).to.deep.equal([]);
     expect((await nodeExec(n1, ['test', '-e', '/var/lib/lxc/9101'])).code).to.equal(1);
     expect(await lxcState(n2, '9101')).to.equal('RUNNING');
