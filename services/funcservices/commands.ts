@@ -16,7 +16,7 @@ export const countContainers = (): Argv => ['lxc-ls', '-1'];
 export const revokeKeyScript = (file: string, keyBlob: string): Argv => [
   'sh',
   '-c',
-  'f=$1; k=$2; [ -f "$f" ] || exit 3; grep -qF -- "$k" "$f" || exit 4; grep -vF -- "$k" "$f" > "$f.oms-tmp"; [ $? -le 1 ] || exit 2; chmod 600 "$f.oms-tmp" && mv -f -- "$f.oms-tmp" "$f"',
+  'f=$1; k=$2; [ -f "$f" ] || exit 3; grep -qF -- "$k" "$f" || exit 4; rm -f -- "$f.oms-tmp"; grep -vF -- "$k" "$f" > "$f.oms-tmp"; [ $? -le 1 ] || exit 2; chmod 600 "$f.oms-tmp" && mv -f -- "$f.oms-tmp" "$f"',
   'oms-revoke',
   file,
   keyBlob,

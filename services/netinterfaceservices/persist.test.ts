@@ -74,6 +74,13 @@ describe('netinterfaceservices/persist', () => {
       expect(readFileSync(join(dir, 'oms-hbrcap'), 'utf8')).to.equal('auto hbrcap\n');
       expect(readdirSync(dir).sort()).to.deep.equal(['oms-hbrcap', 'oms-lxcbr0']);
       expect(await write(join(dir, 'missing'), 'oms-x', 'x')).to.equal(NO_DIR_EXIT);
+      // A symlink left at the temp name is replaced, never written through.
+      const outside = join(dir, 'outside');
+      writeFileSync(outside, 'untouched\n');
+      symlinkSync(outside, join(dir, '.oms-hbrcap.oms-tmp'));
+      expect(await write(dir, 'oms-hbrcap', 'auto hbrcap\n# again\n')).to.equal(0);
+      expect(readFileSync(outside, 'utf8')).to.equal('untouched\n');
+      expect(readFileSync(join(dir, 'oms-hbrcap'), 'utf8')).to.equal('auto hbrcap\n# again\n');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -68,7 +68,7 @@ export const renderConfig = (states: BridgeState[], node: string): Record<string
 export const writeConfigFile = (dir: string, name: string): Argv => [
   'sh',
   '-c',
-  '[ -d "$1" ] || exit 3; t="$1/.$2.oms-tmp"; cat > "$t" && chmod 644 "$t" && mv -f -- "$t" "$1/$2" || { rm -f -- "$t"; exit 2; }',
+  '[ -d "$1" ] || exit 3; t="$1/.$2.oms-tmp"; rm -f -- "$t" && cat > "$t" && chmod 644 "$t" && mv -f -- "$t" "$1/$2" || { rm -f -- "$t"; exit 2; }',
   'oms-write-config',
   dir,
   name,

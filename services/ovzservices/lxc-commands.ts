@@ -46,7 +46,7 @@ export const infoMany = (lxcpath: string, ids: readonly string[]): Argv => [
 export const readConfig = (lxcpath: string, id: string): Argv => ['cat', '--', configOf(lxcpath, id)];
 
 /** Writes stdin to the file atomically (temp file, then rename). */
-export const writeFile = (path: string): Argv => ['sh', '-c', 'umask 022 && cat > "$1.oms-tmp" && mv -f -- "$1.oms-tmp" "$1"', 'oms-write', path];
+export const writeFile = (path: string): Argv => ['sh', '-c', 'umask 022 && rm -f -- "$1.oms-tmp" && cat > "$1.oms-tmp" && mv -f -- "$1.oms-tmp" "$1"', 'oms-write', path];
 
 /** The private area: `mkdir` without -p on the container dir, so an existing id fails here. */
 export const makePrivateArea = (lxcpath: string, id: string): Argv => ['sh', '-c', 'umask 022 && mkdir -- "$1" && mkdir -- "$2"', 'oms-mkct', ctDir(lxcpath, id), rootfsOf(lxcpath, id)];
