@@ -1,8 +1,9 @@
 /**
  * KVM listing speed (issue 4), on the 3-node lab:
  *  - kvmservices.list_vms_status through the gateway vs. `virsh list --all` over a warm raw ssh2
- *    exec: target <= 1.15x. The gateway's own command (one `virsh domstats`) over the same raw exec
- *    is printed too, so the ratio can be read as gateway overhead vs. command cost;
+ *    exec: target <= 1.15x. The gateway's command (`virsh domstats`) as a one-off virsh over the
+ *    same raw exec is printed too: the gateway sends it to a resident virsh on the node instead
+ *    (src/nodes/resident.ts), which is why it can beat a raw exec that starts virsh each time;
  *  - vs. `virsh -c qemu+libssh://...` from this machine (a fresh SSH + libvirt RPC connection per
  *    call, what an admin script would do): target <= 0.2x.
  * Two small guests (defined, not started; kvmt-bench*) make the listing non-trivial; removed after.

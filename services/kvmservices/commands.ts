@@ -6,15 +6,24 @@
  * leave the directory. Options come before `--`-free positional names, which cannot start with '-'.
  */
 import type { Argv } from '../../src/nodes/command.ts';
+import type { ResidentSpec } from '../../src/nodes/resident.ts';
 
 /** `virsh -c URI ...`: every libvirt call names its connection explicitly. */
 export const virsh = (uri: string, ...args: string[]): Argv => ['virsh', '-q', '-c', uri, ...args];
 
 /** Everything list_vms / list_vms_status need, for every guest, in one command. */
-export const domstatsAll = (uri: string): Argv => virsh(uri, 'domstats', '--raw', '--state', '--cpu-total', '--balloon', '--vcpu');
+export const DOMSTATS_ALL = ['domstats', '--raw', '--state', '--cpu-total', '--balloon', '--vcpu'] as const;
 /** With block and interface counters too (runtime info, list_vms' df stat). */
-export const domstatsFull = (uri: string, vm?: string): Argv =>
-  virsh(uri, 'domstats', '--raw', '--state', '--cpu-total', '--balloon', '--vcpu', '--block', '--interface', ...(vm ? [vm] : []));
+export const DOMSTATS_FULL = [...DOMSTATS_ALL, '--block', '--interface'] as const;
+export const domstatsAll = (uri: string): Argv => virsh(uri, ...DOMSTATS_ALL);
+export const domstatsFull = (uri: string, vm?: string): Argv => virsh(uri, ...DOMSTATS_FULL, ...(vm ? [vm] : []));
+
+/**
+ * A virsh that stays running per node and URI (src/nodes/resident.ts) for the hot read-only
+ * listings: a command in it costs a libvirt call, not a virsh start-up and connect. It gets the
+ * fixed words above only, never a caller's name.
+ */
+export const residentVirsh = (uri: string): ResidentSpec => ({ key: JSON.stringify(['virsh', uri]), argv: virsh(uri), echo: (marker) => ['echo', marker], idleMs: 60_000 });
 
 export const nodeinfo = (uri: string): Argv => virsh(uri, 'nodeinfo');
 export const dominfo = (uri: string, vm: string): Argv => virsh(uri, 'dominfo', vm);

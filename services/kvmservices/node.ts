@@ -9,7 +9,8 @@ import type { Command } from '../../src/nodes/command.ts';
 import type { ExecResult } from '../../src/nodes/types.ts';
 import type { NodeHandle } from '../../src/fleet/access.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
-import { oms } from '../../src/rpc/errors.ts';
+import { isOmsError, oms } from '../../src/rpc/errors.ts';
+import { residentVirsh, virsh } from './commands.ts';
 import { isNoDomain, isNoNetwork, virshMessage } from './parse.ts';
 
 /**
@@ -64,6 +65,22 @@ export interface RunOpts {
 /** Runs a command and hands back any exit status. */
 export const exec = (n: KvmNode, cmd: Command, o: RunOpts = {}): Promise<ExecResult> =>
   n.handle.exec(cmd, { okExitCodes: ANY_EXIT, input: o.input, timeoutMs: o.timeoutMs, ...(o.signal ? { signal: o.signal } : {}) });
+
+/**
+ * Output of a fixed read-only virsh command (words without program or URI), from the node's
+ * resident virsh when it answers cleanly. Anything else it does (could not start, ended, printed
+ * an error) falls back to a one-off virsh, which also turns a failure into a typed error; only a
+ * timeout is final, as a one-off would wait on the same stuck libvirtd.
+ */
+export async function virshRead(n: KvmNode, words: readonly string[]): Promise<string> {
+  try {
+    const out = await n.handle.converse(residentVirsh(n.uri), words);
+    if (!/^error: /m.test(out)) return out;
+  } catch (e) {
+    if (isOmsError(e) && e.omsName === 'FuncMethodTimeoutError') throw e;
+  }
+  return virshRun(n, virsh(n.uri, ...words));
+}
 
 /** Runs virsh; a non-zero exit becomes UnknownVmError / UnknownNetworkError / LibvirtError. */
 export async function virshRun(n: KvmNode, cmd: Command, o: RunOpts = {}): Promise<string> {

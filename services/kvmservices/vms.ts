@@ -9,7 +9,7 @@ import { oms } from '../../src/rpc/errors.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { canSeeVm, domState, inactiveDomain, isStopped, nodeInfo, onNode, onVm, serverParam, sleep, vmParam } from './common.ts';
-import { kvmNode, taskNode, virshRun, type KvmNode } from './node.ts';
+import { kvmNode, taskNode, virshRead, virshRun, type KvmNode } from './node.ts';
 import { isActiveState, parseDomstats, stateName, virshMessage } from './parse.ts';
 import { wholeNumber } from './fields.ts';
 import { checkVmSettings, MIN_MEMORY_MIB, MIN_VCPU, settingValue, systemMinMax } from './settings.ts';
@@ -127,7 +127,7 @@ export const vmMethods: MethodDecl[] = [
       const n = kvmNode(ctx, server_hostname);
       const wanted = [...new Set(stats)];
       const full = wanted.includes('df') || wanted.includes('network');
-      const all = parseDomstats(await virshRun(n, full ? cmd.domstatsFull(n.uri) : cmd.domstatsAll(n.uri)));
+      const all = parseDomstats(await virshRead(n, full ? cmd.DOMSTATS_FULL : cmd.DOMSTATS_ALL));
       return [...all]
         .filter(([name]) => canSeeVm(ctx, server_hostname, name))
         .map(([name, f]) => ({
@@ -149,7 +149,7 @@ export const vmMethods: MethodDecl[] = [
     params: [serverParam] as const,
     async run(ctx, { server_hostname }) {
       const n = kvmNode(ctx, server_hostname);
-      const all = parseDomstats(await virshRun(n, cmd.domstatsAll(n.uri)));
+      const all = parseDomstats(await virshRead(n, cmd.DOMSTATS_ALL));
       const going = stopping(ctx, server_hostname);
       const out: Record<string, unknown> = {};
       for (const [name, f] of all) {

@@ -138,6 +138,20 @@ const PGID_REPORT = /(?:^|\n)oms-pgid:(\d{1,10})\n/;
  */
 export const supervisedLine = (line: string, replaceShell = false): string => `echo oms-pgid:$$ >&2; ${replaceShell ? 'exec ' : ''}${line}`;
 
+/**
+ * Words a line for a program's own command reader may hold (a resident `virsh` shell, see
+ * resident.ts). That reader has quoting rules of its own, so nothing is quoted at all: no spaces,
+ * quotes, variables or shell-like syntax. Options are allowed; these lines are fixed commands,
+ * never a caller's name.
+ */
+const PLAIN_WORD = /^[A-Za-z0-9/-][A-Za-z0-9:/._=+-]{0,200}$/;
+
+/** A command line for a program's own reader; refuses any word that would need quoting. */
+export function plainLine(words: readonly string[]): string {
+  if (words.length === 0 || !words.every((w) => typeof w === 'string' && PLAIN_WORD.test(w))) throw new Error('resident request: only plain words');
+  return words.join(' ');
+}
+
 /** A single command of plain arguments: safe to run with `exec` (raw pieces might hold `|| x`). */
 export const isPlainCommand = (cmd: Command): boolean => !isPipeline(cmd) && cmd.every((a) => typeof a === 'string');
 

@@ -14,6 +14,7 @@ import { isOmsError, type ErrorName, type OmsError } from '../rpc/errors.ts';
 import { startSshd, type Sshd } from '../../test/fixtures/sshd.ts';
 import { loadOrCreateGatewayKey, type GatewayKey } from './keys.ts';
 import { NodePool, type NodeTarget } from './pool.ts';
+import type { ResidentSpec } from './resident.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -415,6 +416,54 @@ describe('nodes/pool against a real sshd', function () {
       await until('the shells are closed', () => p.stats().nodes[0].shellsOpen === 0);
       p.closeAll();
       await until('every connection is closed', () => establishedTo(sshd.port) === connsBefore);
+    });
+  });
+
+  describe('resident commands', () => {
+    const sh: ResidentSpec = { key: 'sh', argv: ['sh'], echo: (m) => ['echo', m], idleMs: 400 };
+    const ppid = async (p: NodePool, opts = {}) => /PPid:\s+(\d+)/.exec(await p.converse(node, sh, ['grep', 'PPid', '/proc/self/status'], opts))![1];
+
+    it('answers requests in order from one running program, without taking a command slot', async () => {
+      const p = newPool({ maxChannelsPerNode: 1, maxQueuedPerNode: 0 });
+      const first = await ppid(p);
+      const answers = await Promise.all(['a1', 'b2', 'c3'].map((w) => p.converse(node, sh, ['echo', w])));
+      expect(answers).to.deep.equal(['a1\n', 'b2\n', 'c3\n']);
+      expect(await ppid(p)).to.equal(first);
+      // The one command slot is free for commands meanwhile.
+      expect((await p.exec(node, ['echo', 'beside'])).stdout).to.equal('beside\n');
+      expect(p.stats().nodes[0]).to.deep.include({ shellsOpen: 1, channelsInUse: 0 });
+      // stderr comes inside the answer, in order.
+      expect(await p.converse(node, sh, ['ls', '/nonexistent-oms'])).to.match(/nonexistent-oms.*No such file/);
+      p.closeAll();
+    });
+
+    it('a request past its budget stops the program; the next one starts a new program', async () => {
+      const p = newPool();
+      const before = await ppid(p);
+      await omsRejection(p.converse(node, sh, ['sleep', '5'], { timeoutMs: 300 }), 'FuncMethodTimeoutError');
+      const after = await ppid(p);
+      expect(after).to.not.equal(before);
+      await until('the stopped program is gone', () => !existsSync(`/proc/${before}`));
+      p.closeAll();
+    });
+
+    it('a program that ends fails its request; idle programs end by themselves', async () => {
+      const p = newPool();
+      const before = await ppid(p);
+      await omsRejection(p.converse(node, sh, ['exit', '3']), 'FuncManError');
+      expect(await ppid(p)).to.not.equal(before);
+      await until('the idle program has ended', () => p.stats().nodes[0].shellsOpen === 0);
+      p.closeAll();
+    });
+
+    it('refuses words that need quoting, before anything runs', async () => {
+      const p = newPool();
+      let err: Error | undefined;
+      await p.converse(node, sh, ['echo', '$(touch /tmp/oms-resident-canary)']).catch((e: Error) => (err = e));
+      expect(err?.message).to.equal('resident request: only plain words');
+      expect(existsSync('/tmp/oms-resident-canary')).to.equal(false);
+      expect(p.stats().nodes[0].shellsOpen).to.equal(0);
+      p.closeAll();
     });
   });
 

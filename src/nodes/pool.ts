@@ -12,15 +12,16 @@
  */
 import pino, { type Logger } from 'pino';
 import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
-import { Duplex } from 'node:stream';
+import { Duplex, type PassThrough, type Writable } from 'node:stream';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
-import { describeCommand, isPlainCommand, shellLine, supervisedLine, type Command } from './command.ts';
+import { describeCommand, isPlainCommand, shellLine, supervisedLine, type Argv, type Command } from './command.ts';
 import { NodeConnection, openLink, type LinkConfig, type SshLink } from './connection.ts';
 import { Deadline, untilAborted } from './deadline.ts';
 import { isFingerprint } from './host-key.ts';
 import { ChannelLimiter, type Release } from './limiter.ts';
 import { probeHostKey } from './probe.ts';
+import { Resident, type ResidentSpec } from './resident.ts';
 import { runCommand } from './run-command.ts';
 import type { ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
@@ -54,6 +55,8 @@ interface NodeEntry extends Lane {
   readonly forwards: ChannelLimiter;
   /** Connections carrying interactive shells; the first stays open when idle, others close. */
   readonly shells: Lane[];
+  /** Resident commands by key; they run on the shell connections, never in a command slot. */
+  readonly residents: Map<string, Resident>;
 }
 
 /** A channel's place: the link to open it on and the slot to give back when it closes. */
@@ -198,6 +201,47 @@ export class NodePool {
     );
   }
 
+  /**
+   * One request to the node's resident command `spec` (see resident.ts), started on first use
+   * and kept until idle. It runs on a shell connection, so it never takes a command slot.
+   * Rejects with FuncMethodTimeoutError (the program is stopped), NodeUnreachableError, or the
+   * program's own failure; the next request starts it again.
+   */
+  async converse(target: NodeTarget, spec: ResidentSpec, words: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+    const entry = this.#entry(target);
+    const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
+    let r = entry.residents.get(spec.key);
+    if (!r) {
+      r = new Resident(spec, target.name, (argv, stdin, stdout, stop) => this.#startResident(entry, argv, stdin, stdout, stop, timeoutMs));
+      entry.residents.set(spec.key, r);
+    }
+    return r.request(words, timeoutMs);
+  }
+
+  async #startResident(entry: NodeEntry, argv: Argv, stdin: PassThrough, stdout: Writable, stop: AbortSignal, openTimeoutMs: number): Promise<ExecResult> {
+    const node = entry.conn.target.name;
+    // Only finding a place and a link are bounded here; the program itself runs until stopped.
+    const opening = new Deadline(openTimeoutMs, stop, () => oms('FuncMethodTimeoutError', { node, seconds: openTimeoutMs / 1000 }));
+    let slot: Slot;
+    try {
+      slot = await this.#shellSlot(entry, opening.signal);
+    } finally {
+      opening.clear();
+    }
+    return runCommand(slot.link, {
+      node,
+      line: supervisedLine(shellLine(argv), true),
+      input: stdin,
+      stdout,
+      maxOutputBytes: 64 * 1024, // stderr is merged into stdout: only the process-group report comes here
+      okExitCodes: Array.from({ length: 256 }, (_, i) => i),
+      signal: stop,
+      release: slot.release,
+      killGraceMs: this.#killGraceMs,
+      log: this.#log,
+    });
+  }
+
   /** The host key a server offers, without logging in (enrollment). */
   probeHostKey(address: string, port: number, timeoutMs?: number): Promise<HostKeyProbe> {
     return probeHostKey(address, port, timeoutMs ?? this.#link.connectTimeoutMs);
@@ -249,6 +293,7 @@ export class NodePool {
     if (!entry) return;
     this.#nodes.delete(name);
     entry.conn.close('connection closed by the gateway');
+    for (const r of entry.residents.values()) r.close();
     for (const lane of entry.shells.splice(0)) lane.conn.close('connection closed by the gateway');
     entry.limiter.rejectWaiting(oms('NodeUnreachableError', { node: name, reason: 'connection closed by the gateway' }));
   }
@@ -290,6 +335,7 @@ export class NodePool {
         limiter: new ChannelLimiter(this.#maxChannels, this.#maxQueued, busy),
         forwards: new ChannelLimiter(DEFAULTS.maxForwardsPerNode, 0, busy),
         shells: [],
+        residents: new Map(),
       };
       this.#nodes.set(target.name, created);
       return created;
@@ -299,6 +345,7 @@ export class NodePool {
       // something that no longer holds, so it goes, and its in-flight calls fail.
       entry.conn.close('node settings changed');
       entry.conn = fresh();
+      for (const r of entry.residents.values()) r.close();
       for (const lane of entry.shells.splice(0)) lane.conn.close('node settings changed');
       this.#log.info({ node: target.name }, 'node target changed; reconnecting');
     }
