@@ -37,6 +37,19 @@ function publicLineOf(privateKey: string): string {
   return `${publicKeyLine(key.getPublicSSH())} ${COMMENT}`;
 }
 
+/**
+ * A new ed25519 private key in OpenSSH form. ssh2's generator writes the 32-byte public key as a
+ * number, dropping a leading zero byte, so about one key in 256 comes out malformed and cannot be
+ * read back (the gateway then failed its first start). Such a key is thrown away for a new one.
+ */
+export function generatePrivateKey(generate = () => ssh2.utils.generateKeyPairSync('ed25519', { comment: COMMENT }).private): string {
+  for (let attempt = 0; attempt < 32; attempt++) {
+    const key = generate();
+    if (!(ssh2.utils.parseKey(key) instanceof Error)) return key;
+  }
+  throw new Error('could not generate a well-formed key');
+}
+
 /** Writes a file that appears complete or not at all, created with its final mode. */
 function writeAtomically(path: string, data: string, mode: number): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -59,9 +72,8 @@ export function loadOrCreateGatewayKey(dataDir: string): GatewayKey {
       // Written whole to a private temp file, then hard-linked into place: link() fails if the
       // key appeared meanwhile (two gateways on one data dir), and a crash never leaves a
       // half-written key behind under the real name.
-      const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: COMMENT });
       const tmp = `${privPath}.tmp-${process.pid}`;
-      writeFileSync(tmp, pair.private, { mode: 0o600, flag: 'wx' });
+      writeFileSync(tmp, generatePrivateKey(), { mode: 0o600, flag: 'wx' });
       try {
         linkSync(tmp, privPath);
         created = true;
