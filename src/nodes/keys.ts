@@ -40,7 +40,8 @@ function publicLineOf(privateKey: string): string {
 /**
  * A new ed25519 private key in OpenSSH form. ssh2's generator writes the 32-byte public key as a
  * number, dropping a leading zero byte, so about one key in 256 comes out malformed and cannot be
- * read back (the gateway then failed its first start). Such a key is thrown away for a new one.
+ * read back (the gateway then failed its first start; upstream mscdex/ssh2 issue 1390, open).
+ * Such a key is thrown away for a new one.
  */
 export function generatePrivateKey(generate = () => ssh2.utils.generateKeyPairSync('ed25519', { comment: COMMENT }).private): string {
   for (let attempt = 0; attempt < 32; attempt++) {
