@@ -6,9 +6,9 @@
  * OpenSSH caps per connection (MaxSessions, 10 by default): each holds one of the node's limited
  * slots while open, further callers queue FIFO up to a bound. Consoles live for hours and must
  * never starve commands, so they are counted apart: port forwards (VNC) ride the same connection
- * but are not sessions; interactive shells (terminals, serial consoles) get connections of their
- * own. Commands are argv (see command.ts), each call has a time budget, and the host key is
- * checked against the pinned fingerprint on every connect.
+ * but are not sessions; interactive shells (terminals, serial consoles) and resident commands
+ * (resident.ts) get connections of their own. Commands are argv (see command.ts), each call has a
+ * time budget, and the host key is checked against the pinned fingerprint on every connect.
  */
 import pino, { type Logger } from 'pino';
 import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
