@@ -3,7 +3,7 @@
  * inputs as positional parameters, so the directory confinement (realpath, symlinks), the
  * no-overwrite rule and the size limit can be proven without a node. fetch uses a loopback server.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Argv } from '../../src/nodes/command.ts';
 import { EXIT, fetchImage, listIsoDetails, listIsos, prepareUpload, removeImage, resolveImage } from './commands.ts';
-import { fetchReason, parseIsoDetails, parseIsoList, parseResolved } from './parse.ts';
+import { fetchReason, parseFetchedSize, parseIsoDetails, parseIsoList, parseResolved } from './parse.ts';
 
 const run = (argv: Argv): Promise<{ code: number; stdout: string; stderr: string }> =>
   new Promise((resolve) => {
@@ -45,6 +45,12 @@ describe('isoservices/commands (scripts run locally)', function () {
     symlinkSync(iso, join(root, 'isolink'));
     http = createServer((req, res) => {
       if (req.url === '/ok') res.end(payload);
+      else if (req.url === '/slow') {
+        // Sends forever, slowly: only the fetch stopping itself ends this response.
+        res.writeHead(200);
+        const drip = setInterval(() => res.write(Buffer.alloc(64)), 50);
+        res.on('close', () => clearInterval(drip));
+      }
       else if (req.url === '/moved') res.writeHead(301, { location: '/ok' }).end();
       else res.writeHead(404).end();
     });
@@ -107,7 +113,7 @@ describe('isoservices/commands (scripts run locally)', function () {
   it('fetches to a temp name, then the name; size-limited; no redirects; no overwrite', async () => {
     const ok = await run(fetchImage(iso, 'f.iso', `${base}/ok`, 10_000, 'tok1', 30));
     expect(ok.code, ok.stderr).to.equal(0);
-    expect(ok.stdout.trim()).to.equal(String(payload.length));
+    expect(parseFetchedSize(ok.stdout)).to.equal(payload.length);
     expect(readFileSync(join(iso, 'f.iso'))).to.deep.equal(payload);
     expect((await run(fetchImage(iso, 'f.iso', `${base}/ok`, 10_000, 'tok2', 30))).code).to.equal(EXIT.exists);
     expect((await run(fetchImage(iso, 'out.iso', `${base}/ok`, 10_000, 'tok2', 30))).code).to.equal(EXIT.exists);
@@ -120,5 +126,25 @@ describe('isoservices/commands (scripts run locally)', function () {
     expect(fetchReason(moved.stderr)).to.match(/^curl: \(47\)/);
     expect(readdirSync(iso).filter((n) => n.startsWith('.oms-fetch'))).to.deep.equal([]);
     expect(readdirSync(iso)).to.not.include('g.iso');
+  });
+
+  it('a fetch whose gateway has gone stops itself within seconds and leaves nothing', async () => {
+    // Its own process group, as under sshd: the watchdog signals the whole group.
+    const [prog, ...args] = fetchImage(iso, 'gone.iso', `${base}/slow`, 10_000_000, 'tok6', 60) as string[];
+    const child = spawn(prog, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => r(code ?? (signal ? 128 : null))));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(readdirSync(iso).filter((n) => n.startsWith('.oms-fetch-tok6'))).to.have.length(1);
+    const started = Date.now();
+    child.stdout!.destroy(); // what sshd does to the script's stdout when the gateway's connection goes
+    expect(await exited).to.equal(143);
+    expect(Date.now() - started).to.be.below(5000);
+    expect(readdirSync(iso).filter((n) => n.startsWith('.oms-fetch') || n === 'gone.iso')).to.deep.equal([]);
+  });
+
+  it('reads the fetched size from the last output line, after the watchdog dots', () => {
+    expect(parseFetchedSize('.\n.\n5000\n')).to.equal(5000);
+    expect(parseFetchedSize('5000\n')).to.equal(5000);
+    expect(() => parseFetchedSize('.\n')).to.throw();
   });
 });

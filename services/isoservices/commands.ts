@@ -69,6 +69,12 @@ export const prepareUpload = (dir: string, name: string): Argv => [
  * --max-filesize only helps when the server sends a length, so `head -c max+1` bounds what is
  * written either way. No redirects (-L with --max-redirs 0 makes one an error rather than saving
  * the redirect page): the URL given is the only place contacted.
+ *
+ * A watchdog prints a dot line every 2 s. If the gateway goes away (crash, lost link), sshd
+ * closes the script's stdout, the next dot fails, and the watchdog stops the whole process group:
+ * without it curl would run on, and the image would land under its name after the gateway had
+ * already marked the task failed. Stopped by TERM (the watchdog, or a timed-out call), the script
+ * exits through its EXIT trap, which removes the temp file. The size is the last stdout line.
  * bash for PIPESTATUS. $5 is a random token naming the temp file.
  */
 export const fetchImage = (dir: string, name: string, url: string, maxBytes: number, token: string, timeoutSeconds: number): Argv => [
@@ -79,8 +85,13 @@ export const fetchImage = (dir: string, name: string, url: string, maxBytes: num
     '{ [ -e "$d/$2" ] || [ -L "$d/$2" ]; } && exit 10',
     't="$d/.oms-fetch-$5.part"',
     'trap \'rm -f -- "$t"\' EXIT',
+    "trap 'exit 143' TERM HUP",
+    // sleep must not hold stdout: the channel only ends once every holder of it has gone.
+    "( trap '' PIPE; while sleep 2 </dev/null >/dev/null 2>&1; do echo . || { kill -s TERM 0; exit; }; done ) &",
+    'w=$!',
     'curl -fsSL --proto =http,https --max-redirs 0 --connect-timeout 10 --max-time "$6" --max-filesize "$4" -o - -- "$3" | head -c "$(($4 + 1))" > "$t"',
     's=("${PIPESTATUS[@]}")',
+    'kill "$w" 2>/dev/null; wait "$w" 2>/dev/null',
     '[ "$(stat -c %s -- "$t")" -le "$4" ] || exit 11',
     '[ "${s[0]}" -eq 63 ] && exit 11',
     '[ "${s[0]}" -eq 0 ] || { echo "curl exit ${s[0]}" >&2; exit 12; }',

@@ -23,7 +23,7 @@ import { fileName, nodeName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import { guestDisks, parseGuestDisks, userOf } from '../lvmservices/guest-disks.ts';
 import { EXIT, fetchImage, listIsoDetails, listIsos, prepareUpload, removeImage, resolveImage } from './commands.ts';
-import { fetchReason, parseIsoDetails, parseIsoList, parseResolved } from './parse.ts';
+import { fetchReason, parseFetchedSize, parseIsoDetails, parseIsoList, parseResolved } from './parse.ts';
 import { uploadOverSftp } from './upload.ts';
 
 /** Where ISO images live on nodes (lab nodes: /var/lib/oms-node/isos). To become a node setting. */
@@ -166,7 +166,7 @@ export const isoservices = service({
         const { done } = ctx.app.tasks.start({ kind: 'iso.fetch', node: node.name, target: `iso:${image_name}`, user: ctx.principal?.userName }, async () => {
           try {
             const r = await script(node, fetchImage(isoDirOf(node), image_name, url, max, token, FETCH_TIMEOUT_S), image_name, { timeoutMs: (FETCH_TIMEOUT_S + 60) * 1000 });
-            return { name: image_name, size: Number(r.stdout.trim()) };
+            return { name: image_name, size: parseFetchedSize(r.stdout) };
           } catch (e) {
             if (!isOmsError(e) || e.omsName !== 'NodeCommandError') throw e;
             const code = Number(e.vars.exitCode);

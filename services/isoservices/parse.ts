@@ -15,6 +15,13 @@ export function parseResolved(stdout: string): { dir: string; file: string } {
 }
 
 /** curl's message (`curl: (22) The requested URL returned error: 404`) or our own last line. */
+/** The fetched image's size: the last line of the fetch script's output (watchdog dots before it). */
+export function parseFetchedSize(stdout: string): number {
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  if (!/^\d+$/.test(last)) throw new Error('fetch: no size in the output');
+  return Number(last);
+}
+
 export function fetchReason(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
   return lines.find((l) => l.startsWith('curl:')) ?? lines.at(-1) ?? 'unknown error';
