@@ -108,7 +108,7 @@ export function isoGuestSpec(p: IsoInstall, arch: string, diskPath: string, isoP
 export async function installFromIso(ctx: CallContext, n: KvmNode, p: IsoInstall, signal: AbortSignal): Promise<0> {
   await mustNotExist(n, p.vm);
   const isoPath = inDir(n.dirs.isos, p.iso);
-  if (!(await test(n, ['test', '-f', isoPath]))) throw oms('UnknownIsoError', { iso: p.iso, node: n.name });
+  if (!(await test(n, ['test', '-f', isoPath]))) throw oms('UnknownIsoImageError', { name: p.iso, node: n.name });
   if (p.blockDevice && !(await test(n, cmd.isBlockDevice(p.blockDevice)))) throw oms('NotBlockDeviceError', { path: p.blockDevice, node: n.name });
   const info = await nodeInfo(n);
   let diskPath = '';

@@ -13,7 +13,7 @@ export const kvmErrors = {
   UnknownImageError: spec(506, 'Unknown disk image {image} on {node}'),
   ImageExistsError: spec(507, 'Disk image {image} already exists on {node}'),
   ImageInUseError: spec(508, 'Disk image {image} on {node} is used by VM {vm}'),
-  UnknownIsoError: spec(509, 'Unknown ISO image {iso} on {node}'),
+  // 509 was UnknownIsoError: a missing ISO is UnknownIsoImageError (840) in every service.
   ShutdownTimeoutError: spec(510, 'VM {vm} on {node} did not shut down within {seconds} s (ACPI request not answered); it is {state}'),
   NodeStorageError: spec(511, 'Storage command failed on {node}: {message}'),
   UnknownNetworkError: spec(512, 'Unknown libvirt network {network} on {node}'),

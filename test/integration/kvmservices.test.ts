@@ -226,7 +226,7 @@ describe('kvmservices on the lab', function () {
       expect(r.error, m).to.deep.include({ origin: 2, code: 500, message: `UnknownVmError: Unknown VM kvmt-nope on ${node.name}` });
     }
     expect((await call('parse_template_for_vm', ['kvmt-nope', 'x'])).error.message).to.equal(`UnknownTemplateError: Unknown template kvmt-nope on ${node.name}`);
-    expect((await call('create_vm_from_iso', ['kvmt-x', 'generic', 'linux', 'nope.iso', '0.01', '', '64'])).error.message).to.equal(`UnknownIsoError: Unknown ISO image nope.iso on ${node.name}`);
+    expect((await call('create_vm_from_iso', ['kvmt-x', 'generic', 'linux', 'nope.iso', '0.01', '', '64'])).error.message).to.equal(`UnknownIsoImageError: ISO image nope.iso does not exist on node ${node.name}`);
     expect((await call('create_vm_from_iso', ['kvmt-x', 'generic', 'linux', 'lab.iso', '', '/dev/null', '64'])).error.message).to.equal(`NotBlockDeviceError: /dev/null on ${node.name} is not a block device`);
     expect((await call('create_vm_from_iso', ['kvmt-x', 'generic', 'linux', 'lab.iso', '1', '/dev/null', '64'])).error.message).to.match(/^InvalidSettingsError: .*either file_based_disk_size or block_device_based_disk_path/);
     expect((await call('create_vm_from_iso', ['kvmt-x', 'generic', 'linux', 'lab.iso', '1', '', '999999'])).error.message).to.equal('InvalidSettingsError: Invalid settings for kvmt-x: Memory size not correct');
