@@ -456,6 +456,18 @@ describe('nodes/pool against a real sshd', function () {
       p.closeAll();
     });
 
+    it('a dropped node fails a waiting request at once', async () => {
+      const p = newPool();
+      await ppid(p);
+      const waiting = p.converse(node, sh, ['sleep', '5'], { timeoutMs: 20_000 });
+      await sleep(200);
+      const droppedAt = Date.now();
+      p.drop('node1');
+      await omsRejection(waiting, 'NodeUnreachableError');
+      expect(Date.now() - droppedAt).to.be.below(1000);
+      p.closeAll();
+    });
+
     it('refuses words that need quoting, before anything runs', async () => {
       const p = newPool();
       let err: Error | undefined;

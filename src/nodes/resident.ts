@@ -71,10 +71,6 @@ export class Resident {
     private readonly start: StartResident,
   ) {}
 
-  get running(): boolean {
-    return this.#stdin !== undefined;
-  }
-
   /** One request; requests wait for the ones before them. Rejects with the program's failure. */
   request(words: readonly string[], timeoutMs: number): Promise<string> {
     const line = requestLine(words); // refused here, before the queue
@@ -90,16 +86,24 @@ export class Resident {
 
   /**
    * Lets go of the running program at once, so the next request starts a new one rather than
-   * writing to one on its way out; with a reason it is stopped, without one its stdin is closed.
+   * writing to one on its way out; with a reason it is stopped (a waiting request fails with
+   * it), without one its stdin is closed.
    */
   #retire(reason?: unknown): void {
     const stdin = this.#stdin;
     const stop = this.#stop;
+    this.#detach(reason);
+    if (reason === undefined) stdin?.end(); // EOF: the program exits by itself
+    else stop?.abort(reason);
+  }
+
+  /** Forgets the running program; a request waiting on it fails with `why`. */
+  #detach(why: unknown): void {
     this.#stdin = undefined;
     this.#stop = undefined;
     clearTimeout(this.#idle);
-    if (reason === undefined) stdin?.end(); // EOF: the program exits by itself
-    else stop?.abort(reason);
+    this.#ended = why;
+    this.#wake?.();
   }
 
   #ensure(): void {
@@ -121,12 +125,7 @@ export class Resident {
     });
     sink.on('error', () => undefined); // the ending is reported through the exec's promise
     const ended = (why: unknown): void => {
-      if (this.#stdin !== stdin) return;
-      this.#stdin = undefined;
-      this.#stop = undefined;
-      clearTimeout(this.#idle);
-      this.#ended = why;
-      this.#wake?.();
+      if (this.#stdin === stdin) this.#detach(why);
     };
     this.start(residentArgv(this.spec.argv), stdin, sink, stop.signal).then(
       (r) => ended(oms('FuncManError', { reason: `the resident command on ${this.node} ended (exit ${r.code})` })),
