@@ -325,8 +325,7 @@ export class NodePool {
   #entry(target: NodeTarget): NodeEntry {
     if (this.#closed) throw oms('FuncManError', { reason: 'the gateway is shutting down' });
     checkTarget(target);
-    const cfg = this.#link;
-    const fresh = (): NodeConnection => new NodeConnection({ ...target }, cfg, new Backoff(this.#backoff.min, this.#backoff.max));
+    const fresh = (): NodeConnection => this.#connectionTo(target);
     const entry = this.#nodes.get(target.name);
     if (!entry) {
       const busy = () => oms('NodeBusyError', { node: target.name });
@@ -352,6 +351,11 @@ export class NodePool {
     return entry;
   }
 
+  /** A new (lazily opened) connection to the node, with its own reconnect backoff. */
+  #connectionTo(target: NodeTarget): NodeConnection {
+    return new NodeConnection({ ...target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max));
+  }
+
   /** A slot counted by `limiter` on the lane's connection, within the call's budget. */
   async #slotOn(lane: Lane, limiter: ChannelLimiter, signal: AbortSignal): Promise<Slot> {
     const release = await limiter.acquire(signal);
@@ -367,7 +371,7 @@ export class NodePool {
     let lane = entry.shells.find((l) => l.limiter.inUse < l.limiter.max);
     if (!lane) {
       if (entry.shells.length >= this.#maxShellLinks) throw oms('NodeBusyError', { node: entry.conn.target.name });
-      lane = { conn: new NodeConnection({ ...entry.conn.target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max)), limiter: new ChannelLimiter(this.#maxChannels, 0, () => oms('NodeBusyError', { node: entry.conn.target.name })) };
+      lane = { conn: this.#connectionTo(entry.conn.target), limiter: new ChannelLimiter(this.#maxChannels, 0, () => oms('NodeBusyError', { node: entry.conn.target.name })) };
       entry.shells.push(lane);
     }
     const chosen = lane;
