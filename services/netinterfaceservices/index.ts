@@ -5,8 +5,8 @@
  * connection takes (see guard.ts); a change that would cut that path is refused with
  * SshPathError unless the trailing `force` param is true. Changes are live: they survive a reboot
  * only once save_network_config has written them and ifupdown reads that directory at boot.
- * get_network_config renders the live bridges and their static routes as Debian ifupdown files
- * (persist.ts); save_network_config writes those files into the node's networkConfigDir (a node
+ * get_network_config renders the live bridges, and the static and default routes through every
+ * interface, as Debian ifupdown files (persist.ts); save_network_config writes those files into the node's networkConfigDir (a node
  * setting, default /etc/network/interfaces.d; lab nodes share the host's /etc, so tests point it
  * elsewhere).
  */
@@ -23,7 +23,7 @@ import * as cmd from './commands.ts';
 import { additionCutsPath, defaultRouteChangeCutsPath, interfaceCarriesPath, removalCutsPath } from './guard.ts';
 import { parseLinks, parseRoutes, toOmsRoute, type Route } from './parse.ts';
 import { CONFIG_DIR, NO_DIR_EXIT, parseRemoved, removeStaleConfigFiles, renderConfig, writeConfigFile } from './persist.ts';
-import { change, readBridgeStates, readState, readStateWith, requireBridge, requireInterface } from './state.ts';
+import { change, readNetConfig, readState, readStateWith, requireBridge, requireInterface } from './state.ts';
 
 const view = { privilege: 'node.view', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
 const admin = { privilege: 'node.admin', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
@@ -322,7 +322,7 @@ export const netinterfaceservices = service({
     }),
     method({
       name: 'get_network_config',
-      description: `The live bridges (address, gateway, members) and their static routes as Debian ifupdown files for the node's networkConfigDir (default ${CONFIG_DIR}): {directory, files: {name: content}}, one oms-<bridge> file per bridge. Nothing is written.`,
+      description: `The live bridges (address, gateway, members, routes) and the static and default routes through the other interfaces as Debian ifupdown files for the node's networkConfigDir (default ${CONFIG_DIR}): {directory, files: {name: content}}, one oms-<bridge> file per bridge and one oms-<interface> file per other interface carrying such routes (an auto stanza of its own that brings the interface up through its own stanza first, then adds the routes). Nothing is written.`,
       auth: 'session',
       permission: view,
       cacheable: true,
@@ -330,12 +330,12 @@ export const netinterfaceservices = service({
       params: [server] as const,
       async run(ctx, { server_name }) {
         const node = ctx.node(server_name);
-        return { directory: configDirOf(node), files: renderConfig(await readBridgeStates(node), node.name) };
+        return { directory: configDirOf(node), files: renderConfig(await readNetConfig(node), node.name) };
       },
     }),
     method({
       name: 'save_network_config',
-      description: `Writes the files get_network_config renders into the node's networkConfigDir (funcservices.set_node_settings; default ${CONFIG_DIR}), each replaced atomically, and removes the oms-<interface> files OMS wrote there earlier for bridges that no longer exist; other files are left alone. {directory, written: [names], removed: [names]}. NetworkConfigDirectoryError when the directory is missing.`,
+      description: `Writes the files get_network_config renders into the node's networkConfigDir (funcservices.set_node_settings; default ${CONFIG_DIR}), each replaced atomically, and removes the oms-<interface> files OMS wrote there earlier for bridges that no longer exist and interfaces that no longer carry such routes; other files are left alone. {directory, written: [names], removed: [names]}. NetworkConfigDirectoryError when the directory is missing.`,
       auth: 'session',
       permission: admin,
       mutates: true,
@@ -344,7 +344,7 @@ export const netinterfaceservices = service({
       async run(ctx, { server_name }) {
         const node = ctx.node(server_name);
         const directory = configDirOf(node);
-        const files = renderConfig(await readBridgeStates(node), node.name);
+        const files = renderConfig(await readNetConfig(node), node.name);
         const written: string[] = [];
         for (const [name, content] of Object.entries(files)) {
           await persistRun(node, writeConfigFile(directory, name), directory, content);
