@@ -18,7 +18,7 @@ import { paths } from '../../src/auth/permissions.ts';
 import type { NodeHandle } from '../../src/fleet/access.ts';
 import { nodeDirs } from '../../src/fleet/dirs.ts';
 import type { Argv } from '../../src/nodes/command.ts';
-import { checkBridgeGateway, checkGateway, checkHostAddress, checkRouteDestination, networkOf } from './addr.ts';
+import { checkBridgeGateway, checkGateway, checkHostAddress, checkRouteDestination, contains, networkOf } from './addr.ts';
 import * as cmd from './commands.ts';
 import { additionCutsPath, defaultRouteChangeCutsPath, interfaceCarriesPath, removalCutsPath } from './guard.ts';
 import { parseLinks, parseRoutes, toOmsRoute, type Route } from './parse.ts';
@@ -299,7 +299,7 @@ export const netinterfaceservices = service({
     }),
     method({
       name: 'edit_bridge',
-      description: "Replaces a bridge's IPv4 address (all its IPv4 addresses go) and optionally sets the default route via gateway (\"\" or \"0.0.0.0\": unchanged). Returns 0.",
+      description: "Replaces a bridge's IPv4 address (all its IPv4 addresses go, and with them the static routes through the bridge) and optionally sets the default route via gateway (\"\" or \"0.0.0.0\": unchanged; a default route through this bridge stays when its gateway is in the new subnet). Returns 0.",
       auth: 'session',
       permission: admin,
       mutates: true,
@@ -314,9 +314,14 @@ export const netinterfaceservices = service({
         if (!p.force && interfaceCarriesPath(p.bridge_name, st.links, st.path)) throw refuse(node.name, `bridge ${p.bridge_name}`);
         if (!p.force && additionCutsPath(networkOf(p.ip_address, prefix), prefix, st.routes, st.path)) throw refuse(node.name, `the subnet ${networkOf(p.ip_address, prefix)}/${prefix}`);
         if (!p.force && gateway && defaultRouteChangeCutsPath(st.routes, st.path)) throw refuse(node.name, 'the default route');
+        // Flushing the addresses makes the kernel drop every route through the bridge, the default
+        // route too; without a new gateway that default route is put back when its gateway is
+        // still in the new subnet (the caller asked to leave it unchanged).
+        const keep = gateway ? [] : st.routes.filter((r) => r.dev === p.bridge_name && r.prefix === 0 && r.type === undefined && r.gateway && contains(p.ip_address, prefix, r.gateway));
         await change(node, cmd.flushAddrs(p.bridge_name));
         await change(node, cmd.addAddr(p.bridge_name, p.ip_address, prefix));
         if (gateway) await change(node, cmd.replaceDefault(gateway, p.bridge_name));
+        for (const r of keep) await change(node, cmd.replaceRoute({ destination: r.destination, prefix: 0, gateway: r.gateway, dev: p.bridge_name, metric: r.metric || undefined }));
         return 0;
       },
     }),
