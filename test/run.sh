@@ -10,6 +10,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+# Debian's ifupdown: the lab test of save_network_config brings the saved files up with it in a
+# fresh namespace. Its install starts nothing (no networking service is run).
+command -v ifup >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends ifupdown >/dev/null; }
 
 counts=$(mktemp)
 figures=$(mktemp)

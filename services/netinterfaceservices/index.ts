@@ -5,8 +5,8 @@
  * connection takes (see guard.ts); a change that would cut that path is refused with
  * SshPathError unless the trailing `force` param is true. Changes are live: they survive a reboot
  * only once save_network_config has written them and ifupdown reads that directory at boot.
- * get_network_config renders the live bridges and their static routes as Debian ifupdown files
- * (persist.ts); save_network_config writes those files into the node's networkConfigDir (a node
+ * get_network_config renders the live bridges, and the static and default routes through every
+ * interface, as Debian ifupdown files (persist.ts); save_network_config writes those files into the node's networkConfigDir (a node
  * setting, default /etc/network/interfaces.d; lab nodes share the host's /etc, so tests point it
  * elsewhere).
  */
@@ -18,12 +18,12 @@ import { paths } from '../../src/auth/permissions.ts';
 import type { NodeHandle } from '../../src/fleet/access.ts';
 import { nodeDirs } from '../../src/fleet/dirs.ts';
 import type { Argv } from '../../src/nodes/command.ts';
-import { checkBridgeGateway, checkGateway, checkHostAddress, checkRouteDestination, networkOf } from './addr.ts';
+import { checkBridgeGateway, checkGateway, checkHostAddress, checkRouteDestination, contains, networkOf } from './addr.ts';
 import * as cmd from './commands.ts';
 import { additionCutsPath, defaultRouteChangeCutsPath, interfaceCarriesPath, removalCutsPath } from './guard.ts';
 import { parseLinks, parseRoutes, toOmsRoute, type Route } from './parse.ts';
 import { CONFIG_DIR, NO_DIR_EXIT, parseRemoved, removeStaleConfigFiles, renderConfig, writeConfigFile } from './persist.ts';
-import { change, readBridgeStates, readState, readStateWith, requireBridge, requireInterface } from './state.ts';
+import { change, readNetConfig, readState, readStateWith, requireBridge, requireInterface } from './state.ts';
 
 const view = { privilege: 'node.view', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
 const admin = { privilege: 'node.admin', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
@@ -299,7 +299,7 @@ export const netinterfaceservices = service({
     }),
     method({
       name: 'edit_bridge',
-      description: "Replaces a bridge's IPv4 address (all its IPv4 addresses go) and optionally sets the default route via gateway (\"\" or \"0.0.0.0\": unchanged). Returns 0.",
+      description: "Replaces a bridge's IPv4 address (all its IPv4 addresses go, and with them the static routes through the bridge) and optionally sets the default route via gateway (\"\" or \"0.0.0.0\": unchanged; a default route through this bridge stays when its gateway is in the new subnet). Returns 0.",
       auth: 'session',
       permission: admin,
       mutates: true,
@@ -314,15 +314,20 @@ export const netinterfaceservices = service({
         if (!p.force && interfaceCarriesPath(p.bridge_name, st.links, st.path)) throw refuse(node.name, `bridge ${p.bridge_name}`);
         if (!p.force && additionCutsPath(networkOf(p.ip_address, prefix), prefix, st.routes, st.path)) throw refuse(node.name, `the subnet ${networkOf(p.ip_address, prefix)}/${prefix}`);
         if (!p.force && gateway && defaultRouteChangeCutsPath(st.routes, st.path)) throw refuse(node.name, 'the default route');
+        // Flushing the addresses makes the kernel drop every route through the bridge, the default
+        // route too; without a new gateway that default route is put back when its gateway is
+        // still in the new subnet (the caller asked to leave it unchanged).
+        const keep = gateway ? [] : st.routes.filter((r) => r.dev === p.bridge_name && r.prefix === 0 && r.type === undefined && r.gateway && contains(p.ip_address, prefix, r.gateway));
         await change(node, cmd.flushAddrs(p.bridge_name));
         await change(node, cmd.addAddr(p.bridge_name, p.ip_address, prefix));
         if (gateway) await change(node, cmd.replaceDefault(gateway, p.bridge_name));
+        for (const r of keep) await change(node, cmd.replaceRoute({ destination: r.destination, prefix: 0, gateway: r.gateway, dev: p.bridge_name, metric: r.metric || undefined }));
         return 0;
       },
     }),
     method({
       name: 'get_network_config',
-      description: `The live bridges (address, gateway, members) and their static routes as Debian ifupdown files for the node's networkConfigDir (default ${CONFIG_DIR}): {directory, files: {name: content}}, one oms-<bridge> file per bridge. Nothing is written.`,
+      description: `The live bridges (address, gateway, members, routes) and the static and default routes through the other interfaces as Debian ifupdown files for the node's networkConfigDir (default ${CONFIG_DIR}): {directory, files: {name: content}}, one oms-<bridge> file per bridge and one oms-<interface> file per other interface carrying such routes (an auto stanza of its own that brings the interface up through its own stanza first, then adds the routes). Nothing is written.`,
       auth: 'session',
       permission: view,
       cacheable: true,
@@ -330,12 +335,12 @@ export const netinterfaceservices = service({
       params: [server] as const,
       async run(ctx, { server_name }) {
         const node = ctx.node(server_name);
-        return { directory: configDirOf(node), files: renderConfig(await readBridgeStates(node), node.name) };
+        return { directory: configDirOf(node), files: renderConfig(await readNetConfig(node), node.name) };
       },
     }),
     method({
       name: 'save_network_config',
-      description: `Writes the files get_network_config renders into the node's networkConfigDir (funcservices.set_node_settings; default ${CONFIG_DIR}), each replaced atomically, and removes the oms-<interface> files OMS wrote there earlier for bridges that no longer exist; other files are left alone. {directory, written: [names], removed: [names]}. NetworkConfigDirectoryError when the directory is missing.`,
+      description: `Writes the files get_network_config renders into the node's networkConfigDir (funcservices.set_node_settings; default ${CONFIG_DIR}), each replaced atomically, and removes the oms-<interface> files OMS wrote there earlier for bridges that no longer exist and interfaces that no longer carry such routes; other files are left alone. {directory, written: [names], removed: [names]}. NetworkConfigDirectoryError when the directory is missing.`,
       auth: 'session',
       permission: admin,
       mutates: true,
@@ -344,7 +349,7 @@ export const netinterfaceservices = service({
       async run(ctx, { server_name }) {
         const node = ctx.node(server_name);
         const directory = configDirOf(node);
-        const files = renderConfig(await readBridgeStates(node), node.name);
+        const files = renderConfig(await readNetConfig(node), node.name);
         const written: string[] = [];
         for (const [name, content] of Object.entries(files)) {
           await persistRun(node, writeConfigFile(directory, name), directory, content);

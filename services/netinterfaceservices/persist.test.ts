@@ -52,7 +52,7 @@ describe('netinterfaceservices/persist', () => {
         '',
       ].join('\n'),
     );
-    expect(Object.keys(renderConfig(states, 'omsnode1'))).to.deep.equal(['oms-lxcbr0', 'oms-hbrcap']);
+    expect(Object.keys(renderConfig({ bridges: states, routed: [] }, 'omsnode1'))).to.deep.equal(['oms-lxcbr0', 'oms-hbrcap']);
   });
 
   it('a bridge without address is manual; a default route through it becomes its gateway; extra addresses are up lines', () => {
@@ -65,7 +65,7 @@ describe('netinterfaceservices/persist', () => {
   it('writes files atomically in a directory (temp name, then rename), replacing the old one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'oms-ifaces-'));
     try {
-      const files = renderConfig(states, 'omsnode1');
+      const files = renderConfig({ bridges: states, routed: [] }, 'omsnode1');
       for (const [name, content] of Object.entries(files)) expect(await write(dir, name, content)).to.equal(0);
       expect(readdirSync(dir).sort()).to.deep.equal(['oms-hbrcap', 'oms-lxcbr0']);
       expect(readFileSync(join(dir, 'oms-hbrcap'), 'utf8')).to.equal(files['oms-hbrcap']);

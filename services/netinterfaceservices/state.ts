@@ -4,7 +4,7 @@ import type { Argv } from '../../src/nodes/command.ts';
 import { isOmsError, oms } from '../../src/rpc/errors.ts';
 import { showAddrs, showLinks, showRoutes, sshPath } from './commands.ts';
 import { parseAddrs, parseLinks, parseRoutes, parseSshPath, type Links, type Route, type SshPath } from './parse.ts';
-import { bridgeStates, type BridgeState } from './persist.ts';
+import { netConfig, type NetConfig } from './persist.ts';
 
 export interface NetState {
   routes: Route[];
@@ -17,10 +17,10 @@ export async function readState(node: NodeHandle): Promise<NetState> {
   return { routes: parseRoutes(routes.stdout), links: parseLinks(links.stdout), path: parseSshPath(path.stdout) };
 }
 
-/** The live bridges with their addresses and static routes: what get/save_network_config render. */
-export async function readBridgeStates(node: NodeHandle): Promise<BridgeState[]> {
+/** The live bridges and the routes through every interface: what get/save_network_config render. */
+export async function readNetConfig(node: NodeHandle): Promise<NetConfig> {
   const [routes, links, addrs] = await Promise.all([node.exec(showRoutes()), node.exec(showLinks()), node.exec(showAddrs())]);
-  return bridgeStates(parseLinks(links.stdout), parseAddrs(addrs.stdout), parseRoutes(routes.stdout));
+  return netConfig(parseLinks(links.stdout), parseAddrs(addrs.stdout), parseRoutes(routes.stdout));
 }
 
 /** Runs one change; the node's refusal (iproute2's message) becomes NetworkChangeError. */
