@@ -231,6 +231,8 @@ describe('kvmservices on the lab', function () {
     // each restart is a new boot line, and an ACPI reboot also shows the button was heard. The
     // domain id and QEMU's pid must not change: a restart, not a destroy and a fresh start.
     const vm = 'labt-acpi';
+    /** SeaBIOS takes 5-10 s to reach the boot sector here; more on a loaded machine. */
+    const BOOT_MS = 60_000;
     const DIR = '/var/lib/oms-node/labt';
     const hostDir = () => join(node.stateDir, 'node', 'labt');
     const serial = () => readFileSync(join(hostDir(), 'serial.log'), 'latin1');
@@ -261,11 +263,11 @@ describe('kvmservices on the lab', function () {
 
     it('reset_vm: the guest boots again, in the same QEMU, without a power-button event', async () => {
       expect((await ok('start_vm', [vm])).result).to.equal(0);
-      await waitFor('first boot', async () => serial(), (t) => count(t, BOOTED) === 1);
+      await waitFor('first boot', async () => serial(), (t) => count(t, BOOTED) === 1, BOOT_MS);
       const before = await identity();
       expect(before.pid).to.match(/^\d+$/);
       expect((await ok('reset_vm', [vm])).result).to.equal(0);
-      const t = await waitFor('boot after reset_vm', async () => serial(), (x) => count(x, BOOTED) === 2);
+      const t = await waitFor('boot after reset_vm', async () => serial(), (x) => count(x, BOOTED) === 2, BOOT_MS);
       expect(count(t, POWER_BUTTON)).to.equal(0);
       expect(await identity()).to.deep.equal(before);
       expect(await state(node, vm)).to.equal('running');
@@ -274,7 +276,7 @@ describe('kvmservices on the lab', function () {
     it('reboot_vm: the guest hears the ACPI power button, goes down and boots again in the same QEMU', async () => {
       const before = await identity();
       expect((await ok('reboot_vm', [vm])).result).to.equal(0);
-      const t = await waitFor('boot after reboot_vm', async () => serial(), (x) => count(x, BOOTED) === 3);
+      const t = await waitFor('boot after reboot_vm', async () => serial(), (x) => count(x, BOOTED) === 3, BOOT_MS);
       expect(count(t, POWER_BUTTON)).to.equal(1);
       expect(t.lastIndexOf(POWER_BUTTON)).to.be.below(t.lastIndexOf(BOOTED));
       expect(await identity()).to.deep.equal(before);
