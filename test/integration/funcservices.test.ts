@@ -1,11 +1,12 @@
 /**
  * Enrollment against real lab nodes through the real gateway process: requests carry the host
  * key the node's sshd really offers; signing pins it; a changed key is refused until re-signed;
- * removal takes the gateway key off the node.
+ * removal takes the gateway key off the node, or names the node it could not take it off; the
+ * guest count of list_signed is the node's own. Objects: guest labt-count, container 9470.
  */
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { canary, rotateHostKey } from '../lab/index.ts';
+import { canary, killSshd, nodeExec, rotateHostKey, startSshd, type LabNode } from '../lab/index.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
 
 describe('funcservices on the lab', function () {
@@ -132,5 +133,87 @@ describe('funcservices on the lab', function () {
     // An auditor sees nodes but not requests.
     expect((await e.ok('funcservices', 'list_signed', [v, 0])).length).to.equal(3);
     expect((await e.call('funcservices', 'list_requests', [v, 0])).error.code).to.equal(6);
+  });
+  it('list_signed vmcount is the number of libvirt guests and containers the node itself lists', async () => {
+    // One guest (defined, not started) and one container of ours on the first node, so a count
+    // that left out either kind would be wrong there; every node is compared.
+    const node = e.lab.nodes[0];
+    const xml = "<domain type='kvm'><name>labt-count</name><memory unit='MiB'>16</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os></domain>";
+    const def = await nodeExec(node, ['sh', '-c', 'f=$(mktemp) && cat > "$f" && virsh -c qemu:///system define "$f"; rc=$?; rm -f "$f"; exit $rc'], { input: xml });
+    expect(def.code, def.stderr).to.equal(0);
+    const ct = await nodeExec(node, ['lxc-create', '-t', 'busybox', '-n', '9470']);
+    try {
+      expect(ct.code, ct.stderr).to.equal(0);
+      const names = async (n: LabNode, argv: string[]) => (await nodeExec(n, argv)).stdout.split('\n').filter((l) => l.trim() !== '');
+      const onNode = async (n: LabNode) => {
+        const [vms, cts] = await Promise.all([names(n, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']), names(n, ['lxc-ls', '-1'])]);
+        return { vms, cts };
+      };
+      const mine = await onNode(node);
+      expect(mine.vms).to.include('labt-count');
+      expect(mine.cts).to.include('9470');
+      for (const n of e.lab.nodes.slice(0, 3)) {
+        // Other tests make and remove guests on these nodes too: compare only when the node's own
+        // count was the same just before and just after the gateway's.
+        let compared = false;
+        for (let i = 0; i < 10 && !compared; i++) {
+          const before = await onNode(n);
+          const listed = (await e.ok('funcservices', 'list_signed', [e.sid, 0])).find((s: any) => s.name === n.name);
+          const after = await onNode(n);
+          const count = before.vms.length + before.cts.length;
+          if (count !== after.vms.length + after.cts.length) continue;
+          expect(listed.vmcount, `${n.name}: ${JSON.stringify(before)}`).to.equal(count);
+          compared = true;
+        }
+        expect(compared, `${n.name} held still long enough to compare`).to.equal(true);
+      }
+    } finally {
+      await nodeExec(node, ['lxc-destroy', '-n', '9470']);
+      await nodeExec(node, ['virsh', '-c', 'qemu:///system', 'undefine', 'labt-count']);
+    }
+  });
+
+  describe('remove_signed where the key cannot be removed', () => {
+    // As documented: the node is listed in failed_removals and forgotten all the same (its pinned
+    // key too); the gateway key stays on the node, so the node's administrator must remove it.
+    const forgotten = async (name: string) => {
+      expect((await e.ok('funcservices', 'list_signed', [e.sid, 0])).map((s: any) => s.name)).to.not.include(name);
+      expect((await e.ok('funcservices', 'list_requests', [e.sid, 0])).map((s: any) => s.name)).to.not.include(name);
+      expect((await e.call('funcservices', 'remove_signed', [e.sid, 0, [name]])).error.message).to.equal(`UnknownRemoveSignedError: ${name}`);
+      const r = await e.call('statsservices', 'get_stats', [e.sid, 0, name, 'uptime']);
+      expect(r.error.message).to.equal(`UnknownNodeError: Unknown node: ${name}`);
+    };
+
+    it('the authorized keys file named in the node settings does not exist: failed, forgotten, key left', async () => {
+      const node = e.lab.nodes[0];
+      const keys = readFileSync(node.authorizedKeysFile!, 'utf8');
+      const gatewayKey = (await e.ok('funcservices', 'get_gateway_key', [e.sid, 0])).split(/\s+/)[1];
+      expect(keys).to.include(gatewayKey);
+      await e.ok('funcservices', 'set_node_settings', [e.sid, 0, node.name, { authorizedKeysFile: '/root/.ssh/labt-no-such-file' }]);
+      expect(await e.ok('funcservices', 'remove_signed', [e.sid, 0, [node.name]])).to.deep.equal({ failed_removals: [node.name] });
+      await forgotten(node.name);
+      expect(readFileSync(node.authorizedKeysFile!, 'utf8')).to.equal(keys);
+      expect((await nodeExec(node, ['test', '-e', '/root/.ssh/labt-no-such-file'])).code).to.equal(1);
+      // The key is still authorized there: the node enrolls again at once.
+      await enroll(e, [node]);
+      expect((await e.ok('funcservices', 'list_signed', [e.sid, 0])).find((s: any) => s.name === node.name).status).to.equal(1);
+    });
+
+    it('the node is unreachable (sshd killed): failed, forgotten, key left', async () => {
+      const node = e.lab.nodes[2];
+      const keys = readFileSync(node.authorizedKeysFile!, 'utf8');
+      await killSshd(node);
+      try {
+        const started = Date.now();
+        expect(await e.ok('funcservices', 'remove_signed', [e.sid, 0, [node.name]])).to.deep.equal({ failed_removals: [node.name] });
+        expect(Date.now() - started).to.be.below(15_000);
+      } finally {
+        await startSshd(node);
+      }
+      await forgotten(node.name);
+      expect(readFileSync(node.authorizedKeysFile!, 'utf8')).to.equal(keys);
+      await enroll(e, [node]);
+      expect((await e.ok('funcservices', 'list_signed', [e.sid, 0])).find((s: any) => s.name === node.name).status).to.equal(1);
+    });
   });
 });

@@ -1,10 +1,9 @@
 /**
  * lvmservices on a real lab node: each change checked with the node's own `lvs`; space, name and
- * guest-use refusals; hostile input refused before anything runs. Objects: LVs hostt-*, a defined
- * (never started) libvirt domain hostt-lvuser; all removed after.
+ * guest-use refusals; hostile input refused before anything runs; the lvmDriverLoaded node setting.
+ * Objects: LVs hostt-* and labt-*, a defined (never started) libvirt domain hostt-lvuser, and for
+ * the setting's tests a wrapper in the node's /usr/local/sbin (see there); all removed after.
  */
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { canary, nodeExec, type LabNode } from '../lab/index.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
@@ -124,21 +123,71 @@ describe('lvmservices on the lab', function () {
     expect(await lvsOnNode()).to.deep.equal(lvs);
   });
 
-  it('node setting lvmDriverLoaded: false: the commands with --driverloaded n (argv: commands.test.ts) work on the node', async () => {
-    // No RPC sets this yet (funcservices' settings schema is strict): written to the gateway's database.
-    const db = new Database(join(e.gw.dataDir, 'oms.db'));
-    const set = (settings: object) => db.prepare('UPDATE nodes SET settings = ? WHERE name = ?').run(JSON.stringify(settings), node.name);
-    try {
-      set({ lvmDriverLoaded: false });
-      const created = await ok('create_lv', [vg, 'hostt-nodm', 4]);
-      expect(created).to.include({ name: 'hostt-nodm', size: 4 * 1048576 });
-      expect((await ok('resize_lv', [vg, 'hostt-nodm', 8])).size).to.equal(8 * 1048576);
-      expect((await ok('list_vg', [])).some((g: string[][]) => g[0][2] === vg)).to.equal(true);
-      expect(await ok('remove_lv', [vg, 'hostt-nodm'])).to.equal(0);
-      expect(await mine()).to.deep.equal([]);
-    } finally {
-      set({});
-      db.close();
-    }
+  describe('node setting lvmDriverLoaded, set with funcservices.set_node_settings', () => {
+    // The lab's lvm.conf disables activation for every command, so on it --driverloaded n changes
+    // nothing and a gateway that ignored the setting would pass. Here the node gets, for LVs named
+    // labt-* only, what a stock host without device-mapper has: a wrapper early in root's PATH
+    // (/usr/local/sbin, bind-mounted in this node's mount namespace only) runs the real tool with
+    // LVM_SYSTEM_DIR pointing at a copy of the node's /etc/lvm with activation on, and notes the
+    // argv it was given. There lvcreate and lvresize fail unless they carry --driverloaded n, as
+    // on such a host. Other LVs (other tests on the shared node) pass straight through.
+    const DIR = '/run/labt-lvm';
+    const WRAPPER = `#!/bin/sh
+tool=\${0##*/}
+case " $* " in
+  *" labt-"*|*"/labt-"*) printf '%s\\n' "$tool $*" >> ${DIR}/argv.log; LVM_SYSTEM_DIR=${DIR}/etc; export LVM_SYSTEM_DIR ;;
+esac
+exec /usr/sbin/"$tool" "$@"
+`;
+    const SETUP = `set -eu
+rm -rf ${DIR}; mkdir -p ${DIR}/sbin
+cp -a /etc/lvm ${DIR}/etc
+sed -i 's/^\\([[:space:]]*\\)activation = 0$/\\1activation = 1/' ${DIR}/etc/lvmlocal.conf
+grep -q '^[[:space:]]*activation = 1$' ${DIR}/etc/lvmlocal.conf
+cat > ${DIR}/sbin/lvcreate
+chmod 755 ${DIR}/sbin/lvcreate
+for t in lvresize lvremove; do ln -s lvcreate ${DIR}/sbin/$t; done
+mount --bind ${DIR}/sbin /usr/local/sbin`;
+    const argvLog = async () => (await nodeExec(node, ['sh', '-c', `cat ${DIR}/argv.log 2>/dev/null; : > ${DIR}/argv.log`])).stdout.split('\n').filter(Boolean);
+    const settings = async (s: { lvmDriverLoaded: boolean }) =>
+      expect((await e.ok('funcservices', 'set_node_settings', [e.sid, 0, node.name, s])).result).to.include(s);
+
+    before(async () => {
+      const r = await nodeExec(node, ['sh', '-c', SETUP], { input: WRAPPER });
+      expect(r.code, r.stderr).to.equal(0);
+      // The wrapper is what an SSH session on this node runs for lvcreate now, and only there.
+      const which = await nodeExec(node, ['sh', '-c', 'command -v lvcreate']);
+      expect(which.stdout.trim()).to.equal('/usr/local/sbin/lvcreate');
+    });
+    after(async () => {
+      await e.call('funcservices', 'set_node_settings', [e.sid, 0, node.name, { lvmDriverLoaded: true }]);
+      for (const l of (await lvsOnNode()).filter((x) => x.lv_name.startsWith('labt-'))) await nodeExec(node, ['lvremove', '-y', `${vg}/${l.lv_name}`]);
+      await nodeExec(node, ['sh', '-c', `umount /usr/local/sbin; rm -rf ${DIR}`]);
+    });
+
+    it('false: create and resize carry --driverloaded n and work where device-mapper is missing', async () => {
+      await settings({ lvmDriverLoaded: false });
+      await argvLog();
+      expect(await ok('create_lv', [vg, 'labt-nodm', 4])).to.include({ name: 'labt-nodm', size: 4 * 1048576 });
+      expect((await ok('resize_lv', [vg, 'labt-nodm', 8])).size).to.equal(8 * 1048576);
+      expect((await lvsOnNode()).find((l) => l.lv_name === 'labt-nodm')?.lv_size).to.equal(String(8 * 1048576));
+      expect(await ok('remove_lv', [vg, 'labt-nodm'])).to.equal(0);
+      expect((await lvsOnNode()).map((l) => l.lv_name)).to.not.include('labt-nodm');
+      const seen = await argvLog();
+      expect(seen.map((l) => l.split(' ')[0])).to.deep.equal(['lvcreate', 'lvresize', 'lvremove']);
+      for (const l of seen) expect(l, l).to.include(' --driverloaded n ');
+    });
+
+    it('true (the default): the same create runs without it, fails there with LvmCommandError and makes no LV', async () => {
+      await settings({ lvmDriverLoaded: true });
+      await argvLog();
+      const r = await S('create_lv', [vg, 'labt-dm', 4]);
+      expect(r.error?.message, JSON.stringify(r)).to.match(/^LvmCommandError: /);
+      expect((await lvsOnNode()).map((l) => l.lv_name)).to.not.include('labt-dm');
+      const seen = await argvLog();
+      expect(seen).to.have.length(1);
+      expect(seen[0]).to.match(/^lvcreate /);
+      expect(seen[0]).to.not.include('--driverloaded');
+    });
   });
 });

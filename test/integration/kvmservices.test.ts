@@ -1,9 +1,13 @@
 /**
  * kvmservices on real lab nodes: every answer checked against what virsh / qemu-img on the node
- * say (nodeExec). Guests are 64-128 MiB, named kvmt-*, and removed afterwards (also on failure).
+ * say (nodeExec). Guests are 64-128 MiB, named kvmt-*, and removed afterwards (also on failure);
+ * the restart tests use their own guest, labt-acpi, with its files in the node's oms-node/labt/.
  */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { canary, nodeExec, type LabNode } from '../lab/index.ts';
+import { acpiGuestImage, acpiGuestSourceMatches, BOOTED, POWER_BUTTON } from '../lab/acpi-guest.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
 
 const IMAGES = '/var/lib/oms-node/images';
@@ -217,6 +221,66 @@ describe('kvmservices on the lab', function () {
         expect((await virsh(node, 'dominfo', v)).code).to.not.equal(0);
       }
       expect((await nodeExec(node, ['test', '-f', `${IMAGES}/${vm}.qcow2`])).code).to.equal(0);
+    });
+  });
+
+  describe('reboot_vm and reset_vm, seen from inside the guest', () => {
+    // A return value of 0 says nothing about the guest. This guest (test/lab/acpi-guest.S) prints
+    // a line on its serial port at every boot and powers off on the ACPI power button, as an OS
+    // does; the serial port is a file on the node, which QEMU keeps open across guest resets. So
+    // each restart is a new boot line, and an ACPI reboot also shows the button was heard. The
+    // domain id and QEMU's pid must not change: a restart, not a destroy and a fresh start.
+    const vm = 'labt-acpi';
+    /** SeaBIOS takes 5-10 s to reach the boot sector here; more on a loaded machine. */
+    const BOOT_MS = 60_000;
+    const DIR = '/var/lib/oms-node/labt';
+    const hostDir = () => join(node.stateDir, 'node', 'labt');
+    const serial = () => readFileSync(join(hostDir(), 'serial.log'), 'latin1');
+    const count = (text: string, line: string) => text.split('\r\n').filter((l) => l === line).length;
+    const identity = async () => ({
+      domid: (await virsh(node, 'domid', vm)).stdout.trim(),
+      pid: (await nodeExec(node, ['cat', `/run/libvirt/qemu/${vm}.pid`])).stdout.trim(),
+    });
+    const xml = `<domain type='kvm'><name>${vm}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+      <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><features><acpi/></features>
+      <devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${DIR}/acpi-guest.img'/><target dev='hda' bus='ide'/></disk>
+      <serial type='file'><source path='${DIR}/serial.log'/><target port='0'/></serial></devices></domain>`;
+    const remove = async () => {
+      await virsh(node, 'destroy', vm);
+      await virsh(node, 'undefine', vm);
+      rmSync(hostDir(), { recursive: true, force: true });
+    };
+
+    before(async () => {
+      expect(await acpiGuestSourceMatches(), 'acpi-guest.ts holds the assembly of acpi-guest.S').to.not.equal(false);
+      await remove();
+      mkdirSync(hostDir());
+      writeFileSync(join(hostDir(), 'acpi-guest.img'), acpiGuestImage());
+      const def = await nodeExec(node, ['sh', '-c', 'f=$(mktemp) && cat > "$f" && virsh -c qemu:///system define "$f"; rc=$?; rm -f "$f"; exit $rc'], { input: xml });
+      expect(def.code, def.stderr).to.equal(0);
+    });
+    after(() => remove());
+
+    it('reset_vm: the guest boots again, in the same QEMU, without a power-button event', async () => {
+      expect((await ok('start_vm', [vm])).result).to.equal(0);
+      await waitFor('first boot', async () => serial(), (t) => count(t, BOOTED) === 1, BOOT_MS);
+      const before = await identity();
+      expect(before.pid).to.match(/^\d+$/);
+      expect((await ok('reset_vm', [vm])).result).to.equal(0);
+      const t = await waitFor('boot after reset_vm', async () => serial(), (x) => count(x, BOOTED) === 2, BOOT_MS);
+      expect(count(t, POWER_BUTTON)).to.equal(0);
+      expect(await identity()).to.deep.equal(before);
+      expect(await state(node, vm)).to.equal('running');
+    });
+
+    it('reboot_vm: the guest hears the ACPI power button, goes down and boots again in the same QEMU', async () => {
+      const before = await identity();
+      expect((await ok('reboot_vm', [vm])).result).to.equal(0);
+      const t = await waitFor('boot after reboot_vm', async () => serial(), (x) => count(x, BOOTED) === 3, BOOT_MS);
+      expect(count(t, POWER_BUTTON)).to.equal(1);
+      expect(t.lastIndexOf(POWER_BUTTON)).to.be.below(t.lastIndexOf(BOOTED));
+      expect(await identity()).to.deep.equal(before);
+      expect(await state(node, vm)).to.equal('running');
     });
   });
 

@@ -1,9 +1,9 @@
 /**
  * get_stats on real lab nodes, checked against what the node itself says; hostile arguments;
- * faults: sshd killed mid-call, node back, changed host key.
+ * a changed host key. sshd killed while a call runs on the node: test/security/faults.test.ts.
  */
 import { expect } from 'chai';
-import { canary, killSshd, nodeExec, rotateHostKey, startSshd } from '../lab/index.ts';
+import { canary, nodeExec, rotateHostKey } from '../lab/index.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
 
 describe('statsservices on the lab', function () {
@@ -80,29 +80,6 @@ describe('statsservices on the lab', function () {
     const a = await e.call('statsservices', 'get_stats', [e.sid, 30, node, 'uptime']);
     const b = await e.call('statsservices', 'get_stats', [e.sid, 30, node, 'uptime']);
     expect(b.result).to.deep.equal({ type: 'tmp_cache', result: a.result.result });
-  });
-
-  it('sshd killed mid-call: a typed error, other nodes unaffected, recovery without restart', async () => {
-    const [victim, other] = [e.lab.nodes[2], e.lab.nodes[0]];
-    const call = e.call('statsservices', 'get_stats', [e.sid, 0, victim.name]);
-    await new Promise((r) => setTimeout(r, 100));
-    await killSshd(victim);
-    const started = Date.now();
-    const r = await call;
-    // Either the call finished before the kill, or it failed with a node error — never hangs.
-    if (r.error) expect(r.error.message).to.match(/^(NodeUnreachableError|FuncMethodTimeoutError)/);
-    const down = await e.call('statsservices', 'get_stats', [e.sid, 0, victim.name, 'uptime']);
-    expect(down.error.message).to.match(new RegExp(`^(NodeUnreachableError|FuncMethodTimeoutError): .*${victim.name}`));
-    expect(Date.now() - started).to.be.below(15_000);
-    expect((await e.call('statsservices', 'get_stats', [e.sid, 0, other.name, 'uptime'])).error).to.equal(null);
-    await startSshd(victim);
-    let back: any;
-    for (let i = 0; i < 40; i++) {
-      back = await e.call('statsservices', 'get_stats', [e.sid, 0, victim.name, 'uptime']);
-      if (!back.error) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    expect(back.error).to.equal(null);
   });
 
   it('a changed host key is refused with HostKeyMismatchError until re-signed', async () => {
