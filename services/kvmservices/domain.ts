@@ -6,7 +6,7 @@
  * only (reached through the gateway's SSH tunnel, never from the network); a serial pty with a
  * console on it; NICs only on a named bridge or libvirt network, never a host device.
  */
-import { child, elements, parseXml, textOf, writeXml, x, type XmlElement } from './xml.ts';
+import { attr, child, elements, parseXml, removeElement, serializeXml, setText, textOf, writeXml, x, type XmlElement } from './xml.ts';
 
 export interface DiskInfo {
   /** `file` or `block`. */
@@ -59,29 +59,29 @@ const UNIT_KIB: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, k
 
 function kib(el: XmlElement | undefined): number {
   if (!el) return 0;
-  const unit = (el.attrs.unit ?? 'KiB').toLowerCase();
+  const unit = (attr(el, 'unit') ?? 'KiB').toLowerCase();
   return Math.round(Number(textOf(el)) * (UNIT_KIB[unit] ?? 1));
 }
 
 export function readDomain(xml: string): DomainInfo {
   const d = parseXml(xml);
-  if (d.name !== 'domain') throw new Error(`expected <domain>, got <${d.name}>`);
+  if (d.tagName !== 'domain') throw new Error(`expected <domain>, got <${d.tagName}>`);
   const os = child(d, 'os');
   const devices = child(d, 'devices');
   const gfx = child(devices, 'graphics');
-  const mouse = elements(devices, 'input').find((i) => i.attrs.type === 'mouse');
+  const mouse = elements(devices, 'input').find((i) => attr(i, 'type') === 'mouse');
   return {
     name: textOf(child(d, 'name')),
     uuid: textOf(child(d, 'uuid')),
-    domainType: d.attrs.type ?? '',
+    domainType: attr(d, 'type') ?? '',
     virtType: textOf(child(os, 'type')),
-    arch: child(os, 'type')?.attrs.arch ?? '',
+    arch: attr(child(os, 'type'), 'arch') ?? '',
     memoryKiB: kib(child(d, 'memory')),
     currentMemoryKiB: kib(child(d, 'currentMemory') ?? child(d, 'memory')),
     vcpu: Number(textOf(child(d, 'vcpu')) || 1),
-    bootDevs: elements(os, 'boot').map((b) => b.attrs.dev ?? ''),
-    features: elements(child(d, 'features')).map((f) => f.name),
-    clockOffset: child(d, 'clock')?.attrs.offset ?? '',
+    bootDevs: elements(os, 'boot').map((b) => attr(b, 'dev') ?? ''),
+    features: elements(child(d, 'features')).map((f) => f.tagName),
+    clockOffset: attr(child(d, 'clock'), 'offset') ?? '',
     onPoweroff: textOf(child(d, 'on_poweroff')),
     onReboot: textOf(child(d, 'on_reboot')),
     onCrash: textOf(child(d, 'on_crash')),
@@ -89,32 +89,32 @@ export function readDomain(xml: string): DomainInfo {
     disks: elements(devices, 'disk').map((k) => {
       const src = child(k, 'source');
       return {
-        type: k.attrs.type ?? '',
-        device: k.attrs.device ?? 'disk',
-        source: src?.attrs.file ?? src?.attrs.dev ?? '',
-        format: child(k, 'driver')?.attrs.type ?? '',
-        targetDev: child(k, 'target')?.attrs.dev ?? '',
-        targetBus: child(k, 'target')?.attrs.bus ?? '',
+        type: attr(k, 'type') ?? '',
+        device: attr(k, 'device') ?? 'disk',
+        source: attr(src, 'file') ?? attr(src, 'dev') ?? '',
+        format: attr(child(k, 'driver'), 'type') ?? '',
+        targetDev: attr(child(k, 'target'), 'dev') ?? '',
+        targetBus: attr(child(k, 'target'), 'bus') ?? '',
       };
     }),
     interfaces: elements(devices, 'interface').map((n) => {
       const src = child(n, 'source');
       return {
-        type: n.attrs.type ?? '',
-        source: src?.attrs.bridge ?? src?.attrs.network ?? '',
-        mac: child(n, 'mac')?.attrs.address ?? '',
-        model: child(n, 'model')?.attrs.type ?? '',
-        targetDev: child(n, 'target')?.attrs.dev ?? '',
+        type: attr(n, 'type') ?? '',
+        source: attr(src, 'bridge') ?? attr(src, 'network') ?? '',
+        mac: attr(child(n, 'mac'), 'address') ?? '',
+        model: attr(child(n, 'model'), 'type') ?? '',
+        targetDev: attr(child(n, 'target'), 'dev') ?? '',
       };
     }),
     graphics: gfx && {
-      type: gfx.attrs.type ?? '',
-      port: gfx.attrs.port ?? '-1',
-      autoport: gfx.attrs.autoport ?? 'no',
-      listen: gfx.attrs.listen ?? child(gfx, 'listen')?.attrs.address ?? '',
-      keymap: gfx.attrs.keymap ?? '',
+      type: attr(gfx, 'type') ?? '',
+      port: attr(gfx, 'port') ?? '-1',
+      autoport: attr(gfx, 'autoport') ?? 'no',
+      listen: attr(gfx, 'listen') ?? attr(child(gfx, 'listen'), 'address') ?? '',
+      keymap: attr(gfx, 'keymap') ?? '',
     },
-    mouseBus: mouse?.attrs.bus ?? '',
+    mouseBus: attr(mouse, 'bus') ?? '',
     hasSerial: elements(devices, 'serial').length > 0,
     hasConsole: elements(devices, 'console').length > 0,
   };
@@ -218,26 +218,27 @@ export const interfaceXml = (n: InterfaceSpec): string =>
  * The XML of a copy of a guest (clone): new name, no uuid (libvirt makes one), no MAC addresses
  * (libvirt makes new ones), no fixed VNC port, runtime-only elements dropped, and each writable
  * disk's source replaced by `newDisks[targetDev]`. CD-ROMs keep their source: they are shared.
+ * Everything else (description, title, metadata of any namespace, comments) is written back by the
+ * library exactly as libvirt gave it.
  */
 export function cloneXml(inactiveXml: string, newName: string, newDisks: Record<string, string>): string {
   const d = parseXml(inactiveXml);
-  const drop = new Set(['uuid', 'id']);
-  d.children = d.children.filter((c) => typeof c === 'string' || !drop.has(c.name));
-  delete d.attrs.id;
+  for (const c of elements(d)) if (c.tagName === 'uuid' || c.tagName === 'id') removeElement(c);
+  d.removeAttribute('id');
   const name = child(d, 'name');
   if (!name) throw new Error('domain XML without <name>');
-  name.children = [newName];
+  setText(name, newName);
   for (const dev of elements(child(d, 'devices'))) {
-    if (dev.name === 'disk' && dev.attrs.device !== 'cdrom') {
-      const target = child(dev, 'target')?.attrs.dev ?? '';
+    if (dev.tagName === 'disk' && attr(dev, 'device') !== 'cdrom') {
+      const target = attr(child(dev, 'target'), 'dev') ?? '';
       const src = child(dev, 'source');
       if (src && newDisks[target]) {
-        if ('file' in src.attrs) src.attrs.file = newDisks[target];
+        if (src.hasAttribute('file')) src.setAttribute('file', newDisks[target]);
         else throw new Error(`disk ${target} is not file-based`);
       }
     }
-    if (dev.name === 'interface') dev.children = dev.children.filter((c) => typeof c === 'string' || (c.name !== 'mac' && c.name !== 'target' && c.name !== 'alias'));
-    if (dev.name === 'graphics' && dev.attrs.autoport === 'yes') dev.attrs.port = '-1';
+    if (dev.tagName === 'interface') for (const c of elements(dev)) if (c.tagName === 'mac' || c.tagName === 'target' || c.tagName === 'alias') removeElement(c);
+    if (dev.tagName === 'graphics' && attr(dev, 'autoport') === 'yes') dev.setAttribute('port', '-1');
   }
-  return writeXml(d as XmlElement);
+  return serializeXml(d);
 }

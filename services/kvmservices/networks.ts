@@ -11,7 +11,7 @@ import * as cmd from './commands.ts';
 import { onNode, serverParam } from './common.ts';
 import { kvmNode, test, virshRun } from './node.ts';
 import { parseNetList } from './parse.ts';
-import { child, elements, parseXml, writeXml, x } from './xml.ts';
+import { attr, child, elements, parseXml, textOf, writeXml, x } from './xml.ts';
 
 export interface NetworkSpec {
   name: string;
@@ -39,11 +39,11 @@ export const networkXml = (s: NetworkSpec): string =>
 export function readNetwork(xml: string): { name: string; bridge: string; forward: string; ovs: boolean; vlans: number[] } {
   const n = parseXml(xml);
   return {
-    name: elements(n, 'name')[0]?.children.join('') ?? '',
-    bridge: child(n, 'bridge')?.attrs.name ?? '',
-    forward: child(n, 'forward')?.attrs.mode ?? '',
-    ovs: child(n, 'virtualport')?.attrs.type === 'openvswitch',
-    vlans: elements(child(n, 'vlan'), 'tag').map((t) => Number(t.attrs.id)),
+    name: textOf(child(n, 'name')),
+    bridge: attr(child(n, 'bridge'), 'name') ?? '',
+    forward: attr(child(n, 'forward'), 'mode') ?? '',
+    ovs: attr(child(n, 'virtualport'), 'type') === 'openvswitch',
+    vlans: elements(child(n, 'vlan'), 'tag').map((t) => Number(attr(t, 'id'))),
   };
 }
 

@@ -1,14 +1,7 @@
 /**
- * The `oms` command.
- *   oms serve                      run the gateway (config from the environment, see README)
- *   oms migrate                    apply pending database migrations and exit
- *   oms user list                  list users
- *   oms user add NAME [--role R]   add a user (password read from stdin or prompted), role on /
- *   oms user passwd NAME           set a user's password
- *   oms node key                   print the gateway's SSH public key (for nodes' authorized_keys)
- *   oms node request NAME ADDRESS [--port P] [--authorized-keys-file F]
- *                                  record a request to manage a node (read its host key)
- *   oms node list                  requests and signed nodes with their fingerprints
+ * The `oms` command: parses its arguments (args.ts, which also holds every subcommand's help) and
+ * runs the command. `oms --help` lists the subcommands; `oms user add --help` and the like say
+ * what each takes. Exit codes: 0 done, 1 the command failed (`oms: ...` on stderr), 2 a usage error.
  */
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../config.ts';
@@ -19,16 +12,7 @@ import { createApp, databasePath } from '../app.ts';
 import { startServer } from '../server.ts';
 import { isOmsError } from '../rpc/errors.ts';
 import { userName, nodeName, ipv4 } from '../rpc/fields.ts';
-
-const usage = `usage:
-  oms serve
-  oms migrate
-  oms user list
-  oms user add NAME [--role ROLE]     (password from stdin, or prompted on a terminal)
-  oms user passwd NAME
-  oms node key
-  oms node request NAME ADDRESS [--port P] [--authorized-keys-file F]
-  oms node list`;
+import { parseCli, type CliCommand } from './args.ts';
 
 async function readPassword(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -65,12 +49,11 @@ function argName(v: string | undefined): string {
   return r.data;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [cmd, sub, ...rest] = argv;
+async function run(c: CliCommand): Promise<number> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
 
-  if (cmd === 'serve') {
+  if (c.cmd === 'serve') {
     const running = await startServer(config, log);
     // One plain line whatever the log level, for operators and for scripts waiting on start-up.
     process.stdout.write(`OMS listening on ${running.url}\n`);
@@ -83,71 +66,61 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGTERM', () => void stop('SIGTERM'));
     return -1; // keep running
   }
-  if (cmd === 'migrate') {
+  if (c.cmd === 'migrate') {
     const db = openDatabase(databasePath(config));
     process.stdout.write(`database ${databasePath(config)} at schema version ${schemaVersion(db)}\n`);
     db.close();
     return 0;
   }
-  if (cmd === 'user') {
-    const app = createApp(config, log);
-    try {
-      if (sub === 'list') {
+  const app = createApp(config, log);
+  try {
+    switch (c.cmd) {
+      case 'user list':
         for (const u of app.users.list()) process.stdout.write(`${u.name}\t${u.disabled ? 'disabled' : 'active'}\t${u.grants.map((g) => `${g.role}@${g.path}`).join(',')}\n`);
         return 0;
-      }
-      if (sub === 'add') {
-        const name = argName(rest[0]);
-        const roleAt = rest.indexOf('--role');
-        const role = roleAt >= 0 ? rest[roleAt + 1] : undefined;
-        if (role) app.users.requireRole(role);
-        await app.users.add(name, await readPassword(`password for ${name}: `), role ? [{ path: '/', role }] : []);
+      case 'user add': {
+        const name = argName(c.name);
+        if (c.role) app.users.requireRole(c.role);
+        await app.users.add(name, await readPassword(`password for ${name}: `), c.role ? [{ path: '/', role: c.role }] : []);
         process.stdout.write(`added ${name}\n`);
         return 0;
       }
-      if (sub === 'passwd') {
-        const name = argName(rest[0]);
+      case 'user passwd': {
+        const name = argName(c.name);
         app.users.require(name);
         await app.users.setPassword(name, await readPassword(`new password for ${name}: `));
         app.sessions.destroyForUser(app.users.require(name).id);
         process.stdout.write(`password of ${name} changed; their sessions ended\n`);
         return 0;
       }
-    } finally {
-      app.close();
-    }
-  }
-  if (cmd === 'node') {
-    const app = createApp(config, log);
-    try {
-      if (sub === 'key') {
+      case 'node key':
         process.stdout.write(`${app.gatewayKey.publicKey}\n`);
         return 0;
-      }
-      if (sub === 'list') {
+      case 'node list':
         for (const n of app.nodes.listSigned()) process.stdout.write(`signed\t${n.name}\t${n.address}:${n.port}\t${n.hostKeyFingerprint}\n`);
         for (const n of app.nodes.listRequests()) process.stdout.write(`request\t${n.name}\t${n.request!.address}:${n.request!.port}\t${n.request!.fingerprint}\n`);
         return 0;
-      }
-      if (sub === 'request') {
-        const name = nodeName.parse(rest[0]);
-        const address = ipv4.or(nodeName).parse(rest[1]);
-        const flag = (f: string) => (rest.indexOf(f) >= 0 ? rest[rest.indexOf(f) + 1] : undefined);
-        const port = Number(flag('--port') ?? 22);
+      case 'node request': {
+        const name = nodeName.parse(c.name);
+        const address = ipv4.or(nodeName).parse(c.address);
+        const port = Number(c.port ?? 22);
         if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error('--port must be 1..65535');
-        const keysFile = flag('--authorized-keys-file');
+        const keysFile = c.authorizedKeysFile;
         if (keysFile !== undefined && !/^\/[A-Za-z0-9_.\/-]+$/.test(keysFile)) throw new Error('--authorized-keys-file must be an absolute path');
         const probe = await app.access.pool.probeHostKey(address, port, 10_000);
         app.nodes.request(name, address, port, probe.fingerprint, probe.publicKey, 'cli', keysFile ? { authorizedKeysFile: keysFile } : undefined);
         process.stdout.write(`requested ${name} at ${address}:${port}, host key ${probe.fingerprint}\nsign it with funcservices.sign_requests after comparing the fingerprint\n`);
         return 0;
       }
-    } finally {
-      app.close();
     }
+  } finally {
+    app.close();
   }
-  process.stderr.write(`${usage}\n`);
-  return 2;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const parsed = parseCli(argv, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+  return 'exit' in parsed ? parsed.exit : run(parsed.run);
 }
 
 main(process.argv.slice(2)).then(
