@@ -1,7 +1,8 @@
 /**
  * The HTTP routes: every wire format on one port.
  *   GET  /?service=..&method=..&params=[..]&id=..     OMS query string
- *   GET  /?_ScriptTransport_id=N&_ScriptTransport_data=..  qooxdoo ScriptTransport (JavaScript answer)
+ *   GET  /?_ScriptTransport_id=N&_ScriptTransport_data=..  qooxdoo ScriptTransport (JavaScript answer),
+ *                                                      qx 1.x body or qooxdoo 2.0 mode (JSON-RPC 2.0)
  *   POST /                                             qooxdoo RPC, or qooxdoo 2.0 mode (JSON-RPC 2.0)
  *   POST /jsonrpc                                      JSON-RPC 2.0 (single, batch, notifications)
  *   GET  /ws (upgrade)                                 JSON-RPC 2.0 over websocket (see ws.ts)
@@ -11,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppServices } from '../app.ts';
 import { oms } from '../rpc/errors.ts';
 import { parseRequestBody } from '../rpc/json.ts';
-import { errorResponse, handleJsonRpc } from './jsonrpc.ts';
+import { errorResponse, handleJsonRpc, type JsonRpcResponse } from './jsonrpc.ts';
 import { handleQooxdoo, qooxdooError, queryId, type QooxdooResponse } from './qooxdoo.ts';
 import type { Transport } from '../rpc/context.ts';
 import { isoUploadRoute } from '../../services/isoservices/http-upload.ts';
@@ -33,7 +34,7 @@ const sendJson = (res: Response, body: unknown, status = 200) => res.status(stat
 
 /** The ScriptTransport answer is JavaScript evaluated by the page: the id must be a plain integer. */
 const scriptId = /^\d{1,15}$/;
-const sendScript = (res: Response, id: string, body: QooxdooResponse) =>
+const sendScript = (res: Response, id: string, body: QooxdooResponse | JsonRpcResponse | JsonRpcResponse[]) =>
   res
     .status(200)
     .type('application/javascript')
@@ -70,6 +71,11 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
       } catch (e) {
         return sendScript(res, id, qooxdooError(null, e as never));
       }
+      // qx.io.remote.Rpc in its 2.0 mode (the default since qooxdoo 6) sends JSON-RPC 2.0 here too.
+      if (isJsonRpc(payload)) {
+        const answer = await handleJsonRpc(app, payload, callerOf(req, res, 'qooxdoo-script'));
+        return answer === undefined ? res.status(204).end() : sendScript(res, id, answer);
+      }
       return sendScript(res, id, await handleQooxdoo(app, payload, callerOf(req, res, 'qooxdoo-script')));
     }
     if (q.service === undefined && q.method === undefined) {
@@ -93,8 +99,7 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
     } catch (e) {
       return sendJson(res, qooxdooError(null, e as never));
     }
-    // qooxdoo's 2.0 mode posts JSON-RPC 2.0 to the same URL; a batch can only be JSON-RPC 2.0.
-    if (Array.isArray(payload) || (typeof payload === 'object' && payload !== null && (payload as { jsonrpc?: unknown }).jsonrpc === '2.0')) {
+    if (isJsonRpc(payload)) {
       const answer = await handleJsonRpc(app, payload, callerOf(req, res, 'qooxdoo'));
       return answer === undefined ? res.status(204).end() : sendJson(res, answer);
     }
@@ -140,6 +145,13 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
   http.use((_req, res) => sendJson(res, { error: 'not found' }, 404));
   return http;
 }
+
+/**
+ * qooxdoo's 2.0 mode sends JSON-RPC 2.0 to the same URL as its qx 1.x form, by POST and by
+ * ScriptTransport alike; a batch can only be JSON-RPC 2.0.
+ */
+const isJsonRpc = (payload: unknown): boolean =>
+  Array.isArray(payload) || (typeof payload === 'object' && payload !== null && (payload as { jsonrpc?: unknown }).jsonrpc === '2.0');
 
 /** express.raw leaves `{}` when there was no body at all. */
 const bodyOf = (req: Request): Buffer | string => (Buffer.isBuffer(req.body) ? req.body : '');

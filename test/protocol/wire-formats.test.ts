@@ -69,6 +69,32 @@ describe('wire formats', () => {
     expect(finished[0]).to.deep.equal([9, { error: null, id: 9, result: '<!DOCTYPE HTML "-//IETF//DTD HTML 2.0//EN">' }]);
   });
 
+  /** Fetches a ScriptTransport URL and evaluates the answer as the page would: the callback's arguments. */
+  async function scriptCall(id: number, data: unknown): Promise<unknown[]> {
+    const res = await fetch(`${gw.url}/?_ScriptTransport_id=${id}&_ScriptTransport_data=${encodeURIComponent(JSON.stringify(data))}`);
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/^application\/javascript/);
+    const finished: unknown[][] = [];
+    new Function('qx', await res.text())({ io: { remote: { transport: { Script: { _requestFinished: (...a: unknown[]) => finished.push(a) } } } } });
+    expect(finished).to.have.length(1);
+    return finished[0];
+  }
+
+  it("ScriptTransport in qooxdoo's 2.0 mode: a JSON-RPC 2.0 body is answered in JSON-RPC 2.0, errors included", async () => {
+    // What qx.io.remote.Rpc sends with protocol "2.0" and crossDomain true.
+    expect(await scriptCall(4, { jsonrpc: '2.0', method: 'qooxdoo.test.echo', id: 7, params: ['v2'] })).to.deep.equal([4, { jsonrpc: '2.0', id: 7, result: 'Client said: [v2]' }]);
+    expect(await scriptCall(5, { jsonrpc: '2.0', method: 'authservices.checksessid', id: 8, params: [sid] })).to.deep.equal([5, { jsonrpc: '2.0', id: 8, result: { type: 'auth', result: 0 } }]);
+    const [, unknown] = (await scriptCall(6, { jsonrpc: '2.0', method: 'qooxdoo.test.nope', id: 9, params: [] })) as [number, any];
+    expect(unknown).to.deep.include({ jsonrpc: '2.0', id: 9 });
+    expect(unknown.error).to.include({ code: -32601 });
+    expect(unknown.error.data).to.include({ name: 'MethodNotFound', origin: 1 });
+    const [, app] = (await scriptCall(7, { jsonrpc: '2.0', method: 'qooxdoo.test.getError', id: 10, params: [] })) as [number, any];
+    expect(app.error).to.include({ code: 900 });
+    expect(app.error.data).to.include({ name: 'QooxdooTestError', origin: 2 });
+    // The qx 1.x body on the same transport still gets the qx 1.x answer.
+    expect(await scriptCall(8, { service: 'qooxdoo.test', method: 'echo', id: 11, params: ['qx1'] })).to.deep.equal([8, { error: null, id: 11, result: 'Client said: [qx1]' }]);
+  });
+
   it('ScriptTransport refuses a non-integer callback id (no script injection)', async () => {
     const res = await fetch(`${gw.url}/?_ScriptTransport_id=${encodeURIComponent('1);alert(1')}&_ScriptTransport_data=%7B%7D`);
     expect(res.status).to.equal(400);
