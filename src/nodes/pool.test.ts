@@ -421,19 +421,22 @@ describe('nodes/pool against a real sshd', function () {
 
   describe('resident commands', () => {
     const sh: ResidentSpec = { key: 'sh', argv: ['sh'], echo: (m) => ['echo', m], idleMs: 400 };
-    const ppid = async (p: NodePool, opts = {}) => /PPid:\s+(\d+)/.exec(await p.converse(node, sh, ['grep', 'PPid', '/proc/self/status'], opts))![1];
+    const ppid = async (p: NodePool, spec = sh) => /PPid:\s+(\d+)/.exec(await p.converse(node, spec, ['grep', 'PPid', '/proc/self/status']))![1];
 
     it('answers requests in order from one running program, without taking a command slot', async () => {
+      // A long idle time: on a loaded machine the exec below can outlast the 400 ms of `sh`,
+      // and the program would end in between for the right reason, failing the test for a wrong one.
+      const steady: ResidentSpec = { ...sh, key: 'sh-steady', idleMs: 60_000 };
       const p = newPool({ maxChannelsPerNode: 1, maxQueuedPerNode: 0 });
-      const first = await ppid(p);
-      const answers = await Promise.all(['a1', 'b2', 'c3'].map((w) => p.converse(node, sh, ['echo', w])));
+      const first = await ppid(p, steady);
+      const answers = await Promise.all(['a1', 'b2', 'c3'].map((w) => p.converse(node, steady, ['echo', w])));
       expect(answers).to.deep.equal(['a1\n', 'b2\n', 'c3\n']);
-      expect(await ppid(p)).to.equal(first);
+      expect(await ppid(p, steady)).to.equal(first);
       // The one command slot is free for commands meanwhile.
       expect((await p.exec(node, ['echo', 'beside'])).stdout).to.equal('beside\n');
       expect(p.stats().nodes[0]).to.deep.include({ shellsOpen: 1, channelsInUse: 0 });
       // stderr comes inside the answer, in order.
-      expect(await p.converse(node, sh, ['ls', '/nonexistent-oms'])).to.match(/nonexistent-oms.*No such file/);
+      expect(await p.converse(node, steady, ['ls', '/nonexistent-oms'])).to.match(/nonexistent-oms.*No such file/);
       p.closeAll();
     });
 
