@@ -73,6 +73,12 @@ function pagesApp(index: string): express.Express {
   pageRoutes(router, '', index);
   app.use(router);
   app.use((_req, res) => res.status(404).type('text/plain').send('not found\n'));
+  // A malformed path and the like: a status, never a stack trace or the address (which may hold a session id).
+  app.use((err: { status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (!res.headersSent) res.status(status).type('text/plain').send(status === 500 ? 'error\n' : 'bad request\n');
+    else res.end();
+  });
   return app;
 }
 

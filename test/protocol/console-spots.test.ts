@@ -103,6 +103,9 @@ describe('console spots on their own ports', () => {
       expect((await fetch(`http://127.0.0.1:${port}${path}`)).status, path).to.equal(200);
     }
     for (const path of ['/package.json', '/xterm/package.json', '/%2e%2e/package.json', '/jsonrpc']) expect((await fetch(`http://127.0.0.1:${port}${path}`)).status, path).to.equal(404);
+    const malformed = await fetch(`http://127.0.0.1:${port}/%E0%A4%A?SESSID=${sid}`);
+    expect(malformed.status).to.equal(404);
+    expect(await malformed.text(), 'no stack, no address').to.equal('not found\n');
     expect(await wsOutcome(`ws://127.0.0.1:${port}/?SESSID=${sid}&cols=100&rows=30`)).to.equal('closed 4002 UnknownNodeError');
   });
 
