@@ -24,6 +24,7 @@ import { NodePool } from './nodes/pool.ts';
 import { loadOrCreateGatewayKey, type GatewayKey } from './nodes/keys.ts';
 import { readFileSync } from 'node:fs';
 import { Tasks } from './tasks/tasks.ts';
+import { ConsoleSpots } from './consoles/spots.ts';
 
 export interface AppServices {
   readonly config: Config;
@@ -46,6 +47,8 @@ export interface AppServices {
   readonly gatewayKey: Pick<GatewayKey, 'publicKey'>;
   /** In-process events between layers ('session-ended' with the session digest); never state. */
   readonly events: EventEmitter;
+  /** Opens a reserved console spot's own port; the listeners are attached by src/consoles/mount.ts. */
+  readonly consoleSpots: ConsoleSpots;
   close(): void;
 }
 
@@ -73,6 +76,7 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     cache: new ResultCache(db),
     audit: new AuditLog(db),
     events,
+    consoleSpots: new ConsoleSpots(),
     nodes,
     tags: new TagStore(db),
     access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),

@@ -38,6 +38,17 @@ export interface Config {
   consolePoolSize: number;
   /** Seconds a console ticket stays valid before the websocket must have used it. */
   consoleTicketTtlSeconds: number;
+  /**
+   * Port serving the VNC page where the OMS document opens it (`https://host:8002/vnc.html?...`);
+   * null: not served (the same page stays at /web-vnc/ on the main port); 0: any free port.
+   */
+  consolePagePort: number | null;
+  /** Each reserved VNC/SSH spot listens on its own port (the number set-up returned) while reserved. */
+  consoleSpotPorts: boolean;
+  /** First spot ("port") of each console kind's pool; the OMS document shows VNC 6801 and SSH 6900. */
+  consoleVncBase: number;
+  consoleSshBase: number;
+  consoleSerialBase: number;
 }
 
 const defaults: Config = {
@@ -58,6 +69,11 @@ const defaults: Config = {
   nodeMaxQueued: 1024,
   consolePoolSize: 100,
   consoleTicketTtlSeconds: 30,
+  consolePagePort: 8002,
+  consoleSpotPorts: true,
+  consoleVncBase: 6801,
+  consoleSshBase: 6900,
+  consoleSerialBase: 7000,
 };
 
 const env: Record<keyof Config, string> = {
@@ -80,15 +96,26 @@ const env: Record<keyof Config, string> = {
   nodeMaxQueued: 'OMS_NODE_QUEUE',
   consolePoolSize: 'OMS_CONSOLE_POOL',
   consoleTicketTtlSeconds: 'OMS_CONSOLE_TICKET_TTL',
+  consolePagePort: 'OMS_CONSOLE_PAGE_PORT',
+  consoleSpotPorts: 'OMS_CONSOLE_SPOT_PORTS',
+  consoleVncBase: 'OMS_CONSOLE_VNC_BASE',
+  consoleSshBase: 'OMS_CONSOLE_SSH_BASE',
+  consoleSerialBase: 'OMS_CONSOLE_SERIAL_BASE',
 };
+
+/** Settings that are TCP ports (0: any free port where that makes sense), and those that may be `off`. */
+const portKeys = new Set<keyof Config>(['port', 'consolePagePort', 'consoleVncBase', 'consoleSshBase', 'consoleSerialBase']);
+const offKeys = new Set<keyof Config>(['consolePagePort']);
 
 export const configEnvNames = env;
 
 function coerce(key: keyof Config, raw: unknown): Config[keyof Config] {
   const def = defaults[key];
-  if (typeof def === 'number' || key === 'port') {
+  if (offKeys.has(key) && (raw === null || raw === false || ['off', 'no', 'false'].includes(String(raw).toLowerCase()))) return null;
+  if (typeof def === 'number' || portKeys.has(key)) {
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${env[key]} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${env[key]} must be a non-negative integer${offKeys.has(key) ? ' or off' : ''}, got ${JSON.stringify(raw)}`);
+    if (portKeys.has(key) && n > 65535) throw new Error(`${env[key]} must be a TCP port (0-65535), got ${JSON.stringify(raw)}`);
     return n;
   }
   if (typeof def === 'boolean') {
@@ -117,5 +144,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   }
   Object.assign(cfg, overrides);
   cfg.dataDir = resolve(cfg.dataDir);
+  // A console spot is a port number clients connect to: every pool must stay inside the port range.
+  for (const key of ['consoleVncBase', 'consoleSshBase', 'consoleSerialBase'] as const) {
+    if (cfg[key] < 1 || cfg[key] + cfg.consolePoolSize - 1 > 65535) throw new Error(`${env[key]} ${cfg[key]} with OMS_CONSOLE_POOL ${cfg.consolePoolSize} leaves the TCP port range`);
+  }
   return cfg;
 }

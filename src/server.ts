@@ -19,6 +19,8 @@ export interface RunningServer {
   server: Server;
   url: string;
   port: number;
+  /** The VNC page as the OMS document opens it (OMS_CONSOLE_PAGE_PORT); undefined when off. */
+  pagesUrl?: string;
   close(): Promise<void>;
 }
 
@@ -33,15 +35,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     process.stderr.write(`\nOMS: created user "admin" with password ${admin.generatedPassword}\nOMS: store it now; it is not shown again (set OMS_ADMIN_PASSWORD to choose it).\n\n`);
   } else if (admin.created) log.info('created user admin with OMS_ADMIN_PASSWORD');
 
-  // Consoles: static /web-vnc/ pages and the /consoles/ws ticket websocket (src/consoles).
-  const consoles = mountConsoles(app);
+  const tls = config.tls ? await loadOrCreateCertificate(config.dataDir) : undefined;
+  if (tls?.generated) log.info({ dir: `${config.dataDir}/tls` }, 'generated a self-signed TLS certificate');
+  // Consoles: static /web-vnc/ pages and the /consoles/ws ticket websocket, the VNC page port and
+  // the spots' own ports, all with the same certificate (src/consoles).
+  const consoles = mountConsoles(app, { tls });
   const handler = createHttpApp(app, consoles.routes);
-  let server: Server;
-  if (config.tls) {
-    const tls = await loadOrCreateCertificate(config.dataDir);
-    if (tls.generated) log.info({ dir: `${config.dataDir}/tls` }, 'generated a self-signed TLS certificate');
-    server = createHttps({ key: tls.key, cert: tls.cert, connectionsCheckingInterval: CHECK_MS }, handler);
-  } else server = createHttp({ connectionsCheckingInterval: CHECK_MS }, handler);
+  const server: Server = tls
+    ? createHttps({ key: tls.key, cert: tls.cert, connectionsCheckingInterval: CHECK_MS }, handler)
+    : createHttp({ connectionsCheckingInterval: CHECK_MS }, handler);
   answerClientErrors(server);
   // Slow-body clients must not hold sockets forever.
   server.requestTimeout = config.requestTimeoutSeconds * 1000;
@@ -61,14 +63,18 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.bind === '0.0.0.0' || config.bind === '::' ? '127.0.0.1' : config.bind;
-  const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
-  log.info({ url }, 'OMS listening');
+  const scheme = config.tls ? 'https' : 'http';
+  const url = `${scheme}://${host}:${port}`;
+  const pagePort = await consoles.listenPages();
+  const pagesUrl = pagePort === undefined ? undefined : `${scheme}://${host}:${pagePort}/vnc.html`;
+  log.info({ url, ...(pagesUrl ? { vncPage: pagesUrl } : {}) }, 'OMS listening');
 
   return {
     app,
     server,
     url,
     port,
+    pagesUrl,
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();

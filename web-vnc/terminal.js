@@ -3,7 +3,7 @@
 // tells the gateway the window size.
 import { Terminal } from './xterm/lib/xterm.mjs';
 import { FitAddon } from './xterm-fit/addon-fit.mjs';
-import { setState, socketUrl, takeTicket } from './connect.js';
+import { consoleSocket, setState } from './connect.js';
 
 async function main() {
   const term = new Terminal({ cursorBlink: true, scrollback: 5000, fontSize: 14 });
@@ -13,14 +13,14 @@ async function main() {
   fit.fit();
   window.omsTerm = term;
 
-  let ticket;
+  let url;
   try {
-    ticket = await takeTicket('sshservices.get_ssh_ticket');
+    url = await consoleSocket('sshservices.get_ssh_ticket', { cols: String(term.cols), rows: String(term.rows) });
   } catch (e) {
     setState('failed', String(e.message || e));
     return;
   }
-  const ws = new WebSocket(socketUrl(ticket, { cols: String(term.cols), rows: String(term.rows) }));
+  const ws = new WebSocket(url);
   ws.binaryType = 'arraybuffer';
   const encoder = new TextEncoder();
   ws.onopen = () => {

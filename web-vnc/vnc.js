@@ -1,22 +1,23 @@
 // The VNC page: noVNC (served from the npm package at ./novnc/) against the gateway's console
-// websocket. Guest VNC passwords: noVNC asks for one when the server wants it; a front-end that
-// knows it may pass it in the fragment (#password=...), which never reaches a server.
+// websocket (connect.js says where that is). Guest VNC passwords: noVNC asks for one when the
+// server wants it; a front-end that knows it may pass it in the fragment (#password=...), which
+// never reaches a server.
 import RFB from './novnc/core/rfb.js';
-import { setState, socketUrl, takeTicket } from './connect.js';
+import { consoleSocket, setState } from './connect.js';
 
 const fragment = new URLSearchParams(location.hash.slice(1));
 const knownPassword = fragment.get('password');
 if (location.hash) history.replaceState(null, '', location.pathname + location.search);
 
 async function main() {
-  let ticket;
+  let url;
   try {
-    ticket = await takeTicket('kvmservices.get_vnc_ticket');
+    url = await consoleSocket('kvmservices.get_vnc_ticket');
   } catch (e) {
     setState('failed', String(e.message || e));
     return;
   }
-  const rfb = new RFB(document.getElementById('screen'), socketUrl(ticket), knownPassword ? { credentials: { password: knownPassword } } : {});
+  const rfb = new RFB(document.getElementById('screen'), url, knownPassword ? { credentials: { password: knownPassword } } : {});
   rfb.scaleViewport = true;
   rfb.focusOnClick = true;
   window.omsRfb = rfb;

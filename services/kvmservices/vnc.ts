@@ -5,8 +5,9 @@
  * the guest serial console (open_console/close_console, after CloudSigma's actions).
  *
  * A tunnel is a spot of a pool ("port" in the OMS results) owned by the calling session; the page
- * connects with a single-use ticket to /consoles/ws (src/consoles/hub.ts), which reaches the
- * guest's VNC server on the node's loopback through the node's SSH connection.
+ * connects to that port with the session id (the OMS document's vnc.html on the page port), or
+ * with a single-use ticket to /consoles/ws (src/consoles/hub.ts); either reaches the guest's VNC
+ * server on the node's loopback through the node's SSH connection.
  */
 import { z } from 'zod';
 import { method, type MethodDecl } from '../../src/rpc/declare.ts';
@@ -16,7 +17,7 @@ import { paths } from '../../src/auth/permissions.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import { ttyConsole, vncDisplay } from '../../src/consoles/commands.ts';
 import { reasonOf, ttyPath, vncPort } from '../../src/consoles/parse.ts';
-import { closeTunnels, consolePage, consoleStore, type ConsoleRow } from '../../src/consoles/tunnels.ts';
+import { closeTunnels, consolePage, consoleStore, reserveSpot, type ConsoleRow } from '../../src/consoles/tunnels.ts';
 
 const CHECK_TIMEOUT_MS = 15_000;
 /** Handles as the OMS document shows them: numbers, or their decimal strings from query URLs. */
@@ -74,7 +75,7 @@ export const vncMethods: MethodDecl[] = [
   method({
     name: 'set_up_vnc_connection',
     description:
-      'Sets up a VNC connection to a running guest for this session and returns its port (a string, as in the OMS document). The page then opens /web-vnc/vnc.html?SESSID=..&port=.. (or ?ticket= from get_vnc_ticket). The guest\'s VNC server stays on the node\'s loopback; bytes go through the node\'s SSH connection.',
+      'Sets up a VNC connection to a running guest for this session and returns its port (a string, as in the OMS document), on which the gateway then accepts the console websocket. Open https://gateway:8002/vnc.html?SESSID=..&host=gateway&port=.. as the OMS document says, or /web-vnc/vnc.html?SESSID=..&port=.. (or ?ticket= from get_vnc_ticket) on the gateway\'s own port. The guest\'s VNC server stays on the node\'s loopback; bytes go through the node\'s SSH connection.',
     auth: 'session',
     permission: onVm,
     mutates: true,
@@ -87,9 +88,10 @@ export const vncMethods: MethodDecl[] = [
       const existing = store.find('vnc', node, vm);
       if (existing) throw refuse(existing);
       await probeTunnel(ctx, node, vm, await vncTarget(ctx, node, vm));
-      const made = store.create('vnc', me.sessionKey, me.userName, node, vm);
+      const made = await reserveSpot(ctx.app, 'vnc', me, node, vm);
       if ('conflict' in made) throw refuse(made.conflict);
       if ('full' in made) throw oms('VNCPoolSpotSetUpError', { size: store.settings.poolSize });
+      if ('portFailed' in made) throw oms('VNCSpotPortError', made.portFailed);
       return String(made.row.handle);
     },
   }),

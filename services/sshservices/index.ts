@@ -1,8 +1,10 @@
 /**
  * SSHService: SSH terminals to nodes in the browser. set_up_ssh_connection reserves a spot
- * ("port") for this session; the terminal page opens it with a single-use ticket
- * (get_ssh_ticket, or the page itself given ?SESSID=..&port=..) at /consoles/ws, where the
- * gateway opens a pty shell on the node over its SSH connection.
+ * ("port") for this session, and the gateway serves the terminal page on that port while it is
+ * reserved (`https://gateway:6900/?SESSID=..`, as the OMS document opens it). The page connects
+ * with the session id there, or with a single-use ticket (get_ssh_ticket, or the page at
+ * /web-vnc/terminal.html?SESSID=..&port=..) at /consoles/ws; the gateway opens a pty shell on
+ * the node over its SSH connection.
  */
 import { z } from 'zod';
 import { method, service } from '../../src/rpc/declare.ts';
@@ -10,7 +12,7 @@ import { isOmsError, oms } from '../../src/rpc/errors.ts';
 import { nodeName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import { nodeAlive } from '../../src/consoles/commands.ts';
-import { closeTunnels, consolePage, consoleStore, type ConsoleRow } from '../../src/consoles/tunnels.ts';
+import { closeTunnels, consolePage, consoleStore, reserveSpot, type ConsoleRow } from '../../src/consoles/tunnels.ts';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
@@ -22,7 +24,8 @@ export const sshservices = service({
   methods: [
     method({
       name: 'set_up_ssh_connection',
-      description: 'Sets up an SSH terminal connection to the node for this session and returns its port (a string, as in the OMS document). Open /web-vnc/terminal.html?SESSID=..&port=.. (or ?ticket= from get_ssh_ticket).',
+      description:
+        'Sets up an SSH terminal connection to the node for this session and returns its port (a string, as in the OMS document), on which the gateway then serves the terminal page: open https://gateway:PORT/?SESSID=.. as the OMS document says, or /web-vnc/terminal.html?SESSID=..&port=.. (or ?ticket= from get_ssh_ticket) on the gateway\'s own port.',
       auth: 'session',
       permission: { privilege: 'node.admin', path: (p: { server_hostname: string }) => paths.node(p.server_hostname) },
       mutates: true,
@@ -40,9 +43,10 @@ export const sshservices = service({
           if (isOmsError(e) && e.omsName !== 'UnknownNodeError') throw oms('SSHRemoteSetUpError', { node, reason: e.omsName });
           throw e;
         }
-        const made = store.create('ssh', me.sessionKey, me.userName, node, '');
+        const made = await reserveSpot(ctx.app, 'ssh', me, node, '');
         if ('conflict' in made) throw refuse(made.conflict);
         if ('full' in made) throw oms('SSHPoolSpotSetUpError', { size: store.settings.poolSize });
+        if ('portFailed' in made) throw oms('SSHSpotPortError', made.portFailed);
         return String(made.row.handle);
       },
     }),

@@ -55,7 +55,8 @@ async function run(c: CliCommand): Promise<number> {
 
   if (c.cmd === 'serve') {
     const running = await startServer(config, log);
-    // One plain line whatever the log level, for operators and for scripts waiting on start-up.
+    // Plain lines whatever the log level, for operators and for scripts waiting on start-up (the VNC page first).
+    if (running.pagesUrl) process.stdout.write(`OMS VNC page on ${running.pagesUrl}\n`);
     process.stdout.write(`OMS listening on ${running.url}\n`);
     const stop = async (signal: string) => {
       log.info({ signal }, 'shutting down');

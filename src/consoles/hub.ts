@@ -1,7 +1,10 @@
 /**
  * The websocket side of consoles: `/consoles/ws?ticket=...` accepts only a valid ticket (see
  * store.ts), then opens the node-side stream through the node's SSH connection and pipes bytes.
- * Guest VNC servers stay bound to the node's loopback; no node port is ever opened.
+ * A spot's own port (spot-listeners.ts) accepts a ticket for that spot, or the session id of the
+ * session that reserved it (`?SESSID=`, as the OMS document's pages connect), with the guest's or
+ * node's console permission checked again. Guest VNC servers stay bound to the node's loopback;
+ * no node port is ever opened.
  *
  * Live connections are the one thing that cannot live in SQLite; they are held by this object
  * (one per server), keyed by tunnel, and end when their tunnel is removed or its session ends.
@@ -15,8 +18,9 @@ import { shellLine } from '../nodes/command.ts';
 import { bridge } from './bridge.ts';
 import { serialConsole, vncDisplay } from './commands.ts';
 import { reasonOf, vncPort } from './parse.ts';
-import { CONSOLE_CLOSED, consoleStore, type ConsoleClosed } from './tunnels.ts';
+import { CONSOLE_CLOSED, closeTunnels, consoleStore, type ConsoleClosed } from './tunnels.ts';
 import type { ConsoleKind, Ticket } from './store.ts';
+import { paths } from '../auth/permissions.ts';
 
 export const CONSOLE_WS_PATH = '/consoles/ws';
 
@@ -48,7 +52,8 @@ export class ConsoleHub {
     if (stale) app.log.info({ tunnels: stale }, 'dropped console tunnels of a previous gateway process');
     this.#onSessionEnded = (key) => {
       const rows = store.removeSession(key);
-      for (const r of rows) this.#closeLive(r.kind, r.handle);
+      // Announced like any removal, so the spots' own ports close too.
+      closeTunnels(app, rows);
       // Connections whose tunnel row was already gone still belong to the session.
       for (const set of this.#live.values()) for (const l of [...set]) if (l.sessionKey === key) l.close();
       if (rows.length) app.log.info({ tunnels: rows.length }, 'console tunnels closed with their session');
@@ -68,14 +73,43 @@ export class ConsoleHub {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const ticket = consoleStore(this.#app).redeem(url.searchParams.get('ticket'));
-    if (!ticket) {
-      // Same answer for unknown, used, expired and foreign tickets: nothing to learn by probing.
-      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 29\r\n\r\nconsole ticket is not valid.\n');
-      return;
-    }
+    if (!ticket) return refuse(socket);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       void this.#open(ws, ticket, url);
     });
+  }
+
+  /** A websocket on a spot's own port: a ticket for this spot, or the id of the session that reserved it. */
+  handleSpotUpgrade(kind: ConsoleKind, handle: number, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const access = this.#spotAccess(kind, handle, url);
+    if (!access) return refuse(socket);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      void this.#open(ws, access, url);
+    });
+  }
+
+  #spotAccess(kind: ConsoleKind, handle: number, url: URL): Ticket | undefined {
+    const store = consoleStore(this.#app);
+    if (url.searchParams.has('ticket')) {
+      const t = store.redeem(url.searchParams.get('ticket'));
+      return t && t.kind === kind && t.handle === handle ? t : undefined;
+    }
+    const sessid = url.searchParams.get('SESSID');
+    if (!sessid) return undefined;
+    let principal;
+    try {
+      // Also ends an expired session, which closes this very spot.
+      principal = this.#app.sessions.resolve(sessid);
+    } catch {
+      return undefined;
+    }
+    const row = store.mine(kind, handle, principal.sessionKey);
+    if (!row) return undefined;
+    // Set-up checked the permission; it may have been taken away since.
+    const [privilege, path] = kind === 'vnc' || kind === 'serial' ? (['vm.console', paths.vm(row.node, row.vm)] as const) : (['node.admin', paths.node(row.node)] as const);
+    if (!this.#app.permissions.has(principal.userId, principal.userName, privilege, path)) return undefined;
+    return { kind, handle, sessionKey: row.sessionKey, node: row.node, vm: row.vm };
   }
 
   close(): void {
@@ -162,6 +196,11 @@ export class ConsoleHub {
     if (t.kind === 'serial') ch.write(`${shellLine(serialConsole(uri, t.vm))}\n`);
     return ch;
   }
+}
+
+/** Same answer for unknown, used, expired and foreign tickets or sessions: nothing to learn by probing. */
+function refuse(socket: Duplex): void {
+  socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 29\r\n\r\nconsole ticket is not valid.\n');
 }
 
 function resizeFrom(text: string, ch: { setWindow(rows: number, cols: number, height: number, width: number): void }): void {

@@ -1,4 +1,4 @@
-/** Console settings, derived from the gateway configuration (OMS_CONSOLE_POOL, OMS_CONSOLE_TICKET_TTL). */
+/** Console settings, derived from the gateway configuration (OMS_CONSOLE_*). */
 import type { ConsoleKind } from './store.ts';
 import type { Config } from '../config.ts';
 
@@ -7,11 +7,16 @@ export interface ConsoleSettings {
   readonly poolSize: number;
   /** A ticket must be redeemed (websocket opened) within this many milliseconds. */
   readonly ticketTtlMs: number;
+  /** First handle ("port") of each kind's pool; the OMS document shows VNC 6801 and SSH 6900. */
+  readonly bases: Readonly<Record<ConsoleKind, number>>;
 }
 
-/** First handle ("port") of each kind's pool; the OMS document shows VNC 6801 and SSH 6900. */
-export const poolBase: Record<ConsoleKind, number> = { vnc: 6801, ssh: 6900, serial: 7000 };
+/** Kinds whose spots listen on their own port (OMS_CONSOLE_SPOT_PORTS): the two the OMS document opens by port. */
+export const listeningKinds: readonly ConsoleKind[] = ['vnc', 'ssh'];
 
-export function consoleSettings(config: Pick<Config, 'consolePoolSize' | 'consoleTicketTtlSeconds'>): ConsoleSettings {
-  return { poolSize: config.consolePoolSize, ticketTtlMs: config.consoleTicketTtlSeconds * 1000 };
+type ConsoleConfig = Pick<Config, 'consolePoolSize' | 'consoleTicketTtlSeconds' | 'consoleVncBase' | 'consoleSshBase' | 'consoleSerialBase'>;
+
+export function consoleSettings(config: ConsoleConfig): ConsoleSettings {
+  const bases = { vnc: config.consoleVncBase, ssh: config.consoleSshBase, serial: config.consoleSerialBase };
+  return { poolSize: config.consolePoolSize, ticketTtlMs: config.consoleTicketTtlSeconds * 1000, bases };
 }

@@ -13,7 +13,7 @@ describe('consoles/store', () => {
     db = openDatabase(':memory:');
     db.prepare("INSERT INTO users (id, name, password_hash, created_at) VALUES (1, 'u', 'x', 0)").run();
     for (const k of [A, B]) db.prepare('INSERT INTO sessions (id_hash, user_id, created_at, last_seen) VALUES (?, 1, 0, 0)').run(k);
-    store = new ConsoleStore(db, { poolSize: 2, ticketTtlMs: 1000 });
+    store = new ConsoleStore(db, { poolSize: 2, ticketTtlMs: 1000, bases: { vnc: 6801, ssh: 6900, serial: 7000 } });
   });
   afterEach(() => db.close());
 
@@ -64,8 +64,36 @@ describe('consoles/store', () => {
   });
 
   it('settings from the environment, refusing nonsense', () => {
-    expect(consoleSettings(loadConfig({}))).to.deep.equal({ poolSize: 100, ticketTtlMs: 30_000 });
-    expect(consoleSettings(loadConfig({ OMS_CONSOLE_POOL: '5', OMS_CONSOLE_TICKET_TTL: '2' }))).to.deep.equal({ poolSize: 5, ticketTtlMs: 2000 });
+    expect(consoleSettings(loadConfig({}))).to.deep.equal({ poolSize: 100, ticketTtlMs: 30_000, bases: { vnc: 6801, ssh: 6900, serial: 7000 } });
+    expect(consoleSettings(loadConfig({ OMS_CONSOLE_POOL: '5', OMS_CONSOLE_TICKET_TTL: '2', OMS_CONSOLE_VNC_BASE: '20000', OMS_CONSOLE_SSH_BASE: '20010', OMS_CONSOLE_SERIAL_BASE: '20020' }))).to.deep.equal({
+      poolSize: 5,
+      ticketTtlMs: 2000,
+      bases: { vnc: 20000, ssh: 20010, serial: 20020 },
+    });
     expect(() => loadConfig({ OMS_CONSOLE_POOL: 'x' })).to.throw(/OMS_CONSOLE_POOL/);
+    expect(() => loadConfig({ OMS_CONSOLE_VNC_BASE: '65500' })).to.throw(/OMS_CONSOLE_VNC_BASE 65500 with OMS_CONSOLE_POOL 100 leaves the TCP port range/);
+    expect(() => loadConfig({ OMS_CONSOLE_SSH_BASE: '0' })).to.throw(/OMS_CONSOLE_SSH_BASE/);
+    expect(() => loadConfig({ OMS_CONSOLE_SERIAL_BASE: '70000' })).to.throw(/OMS_CONSOLE_SERIAL_BASE must be a TCP port/);
+  });
+
+  it('the page port and the spot ports: defaults as the OMS document, off, any free port', () => {
+    expect(loadConfig({})).to.include({ consolePagePort: 8002, consoleSpotPorts: true });
+    expect(loadConfig({ OMS_CONSOLE_PAGE_PORT: 'off', OMS_CONSOLE_SPOT_PORTS: 'off' })).to.include({ consolePagePort: null, consoleSpotPorts: false });
+    expect(loadConfig({ OMS_CONSOLE_PAGE_PORT: '0' })).to.include({ consolePagePort: 0 });
+    expect(loadConfig({ OMS_CONSOLE_PAGE_PORT: '18002' })).to.include({ consolePagePort: 18002 });
+    expect(() => loadConfig({ OMS_CONSOLE_PAGE_PORT: 'maybe' })).to.throw(/OMS_CONSOLE_PAGE_PORT must be a non-negative integer or off/);
+    expect(() => loadConfig({ OMS_CONSOLE_PAGE_PORT: '65536' })).to.throw(/OMS_CONSOLE_PAGE_PORT must be a TCP port/);
+  });
+
+  it('a spot number is never held by two kinds at once (the default VNC pool reaches 6900)', () => {
+    const wide = new ConsoleStore(db, { poolSize: 100, ticketTtlMs: 1000, bases: { vnc: 6801, ssh: 6900, serial: 7000 } });
+    for (let i = 0; i < 99; i++) wide.create('vnc', A, 'u', 'n1', `g${i}`);
+    expect(wide.create('ssh', A, 'u', 'n1', '')).to.have.nested.property('row.handle', 6900);
+    expect(wide.create('vnc', A, 'u', 'n1', 'g99'), 'the VNC pool skips the port SSH holds').to.deep.equal({ full: true });
+  });
+
+  it('create() skips spots whose port another program holds', () => {
+    expect(store.create('vnc', A, 'u', 'n1', 'g1', new Set([6801]))).to.have.nested.property('row.handle', 6802);
+    expect(store.create('vnc', A, 'u', 'n1', 'g2', new Set([6801]))).to.deep.equal({ full: true });
   });
 });

@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.ts';
 import { nowSeconds } from '../db/database.ts';
-import { poolBase, type ConsoleSettings } from './settings.ts';
+import type { ConsoleSettings } from './settings.ts';
 
 export type ConsoleKind = 'vnc' | 'ssh' | 'serial';
 
@@ -82,16 +82,21 @@ export class ConsoleStore {
     return (this.db.prepare('SELECT count(*) AS n FROM consoles WHERE kind = ?').get(kind) as { n: number }).n;
   }
 
-  /** Reserves the lowest free spot of the kind's pool for the target, unless the target already has a tunnel. */
-  create(kind: ConsoleKind, sessionKey: string, userName: string, node: string, vm: string): CreateResult {
+  /**
+   * Reserves the lowest free spot of the kind's pool for the target, unless the target already has
+   * a tunnel. A spot number is a port the gateway may listen on, so it is never held by two kinds
+   * at once (the default VNC pool 6801.. reaches the SSH pool's 6900); `skip` leaves out spots whose
+   * port another program holds.
+   */
+  create(kind: ConsoleKind, sessionKey: string, userName: string, node: string, vm: string, skip: ReadonlySet<number> = new Set()): CreateResult {
     return this.db.transaction((): CreateResult => {
       const existing = this.find(kind, node, vm);
       if (existing) return { conflict: existing };
-      const used = new Set((this.db.prepare('SELECT handle FROM consoles WHERE kind = ?').all(kind) as { handle: number }[]).map((r) => r.handle));
-      const base = poolBase[kind];
+      const used = new Set((this.db.prepare('SELECT handle FROM consoles').all() as { handle: number }[]).map((r) => r.handle));
+      const base = this.settings.bases[kind];
       let handle: number | undefined;
       for (let h = base; h < base + this.settings.poolSize; h++) {
-        if (!used.has(h)) {
+        if (!used.has(h) && !skip.has(h)) {
           handle = h;
           break;
         }

@@ -10,6 +10,7 @@ export const consoleErrors = {
   VNCTunnelSetUpError: spec(604, 'The tunnel to the VNC server of {vm} on {node} could not be opened: {reason}'),
   VNCRemoveError: spec(605, 'No VNC connection {what} in this session'),
   VNCConnectionCheckError: spec(606, 'VNC connection {port} is not usable in this session: {reason}'),
+  VNCSpotPortError: spec(607, 'The gateway cannot listen on port {port} for a VNC connection: {reason}'),
 
   // OMS SSHService.
   SSHAlreadySetUpError: spec(620, 'An SSH connection to {node} is already set up in this session (port {port})'),
@@ -19,6 +20,7 @@ export const consoleErrors = {
   SSHTunnelSetUpError: spec(624, 'The SSH terminal to {node} could not be opened: {reason}'),
   SSHRemoveError: spec(625, 'SSH connections of this session could not be removed: {reason}'),
   SSHConnectionCheckError: spec(626, 'SSH connection {port} is not usable in this session: {reason}'),
+  SSHSpotPortError: spec(627, 'The gateway cannot listen on port {port} for an SSH connection: {reason}'),
 
   // Serial consoles (kvmservices.open_console/close_console, after CloudSigma's open_console).
   ConsoleAlreadyOpenAnotherSessionError: spec(640, 'The serial console of {vm} on {node} is open in another session'),

@@ -1,57 +1,22 @@
 /**
- * The console pages in headless Chromium (Debian's /usr/bin/chromium, never a downloaded one),
- * against the real gateway process and a real lab guest: the VNC page shows the guest's screen,
- * the terminal page runs `hostname` on the node, the serial console shows the guest's output.
+ * The console pages at /web-vnc/ on the gateway's own port in headless Chromium (Debian's
+ * /usr/bin/chromium, never a downloaded one), against the real gateway process with TLS on (the
+ * default; Chromium trusts its generated certificate) and a real lab guest: the VNC page shows the
+ * guest's screen, the terminal page runs `hostname` on the node, the serial console shows the
+ * guest's output. (The OMS document's own addresses: consoles-document-urls.test.ts.)
  */
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { enroll, startEnv, type Env } from '../integration/fixture.ts';
 import { removeGuest, ssh, startGuest } from './lab-guests.ts';
-import { decodePng, inkOf } from './png.ts';
+import { launchChromium, screenInk, waitForText } from './console-page.ts';
 
 const VM = 'cons-br1';
 const VM_PW = 'cons-br2';
 const VNC_PASSWORD = 'cons-pw1';
-
-const terminalText = (page: Page) =>
-  page.evaluate(() => {
-    const t = (window as any).omsTerm;
-    const lines: string[] = [];
-    for (let i = 0; i < t.buffer.active.length; i++) lines.push(t.buffer.active.getLine(i).translateToString(true));
-    return lines.join('\n');
-  });
-
-async function waitForText(page: Page, test: (s: string) => boolean, ms = 20_000): Promise<string> {
-  const until = Date.now() + ms;
-  let text = '';
-  while (Date.now() < until) {
-    text = await terminalText(page);
-    if (test(text)) return text;
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`terminal never matched; it shows:\n${text.trim().slice(-800)}`);
-}
-
-/**
- * Screenshots the VNC canvas until it shows the guest's own picture: SeaBIOS's banner in the top
- * lines. (Right after start QEMU shows one centred line of its own, "Guest has not initialized
- * the display"; looking at the top fifth only keeps that from counting.)
- */
-async function screenInk(page: Page, ms = 20_000): Promise<{ ink: number; colours: number; width: number }> {
-  const until = Date.now() + ms;
-  let last = { ink: 0, colours: 0, width: 0 };
-  while (Date.now() < until) {
-    const canvas = page.locator('#screen canvas');
-    const img = decodePng(await canvas.screenshot());
-    last = { ...inkOf(img, 0.2), width: img.width };
-    if (last.ink > 0.01 && last.colours >= 2) return last;
-    await page.waitForTimeout(500);
-  }
-  return last;
-}
 
 describe('console pages in a browser', function () {
   this.timeout(180_000);
@@ -61,16 +26,12 @@ describe('console pages in a browser', function () {
   const node = () => e.lab.nodes[2];
 
   before(async () => {
-    e = await startEnv({ OMS_NODE_TIMEOUT: '20' });
+    e = await startEnv({ OMS_TLS: 'on', OMS_NODE_TIMEOUT: '20' });
+    expect(e.gw.url).to.match(/^https:/);
     await enroll(e, [node()]);
     await Promise.all([startGuest(e.lab, node(), VM), startGuest(e.lab, node(), VM_PW, { vncPassword: VNC_PASSWORD })]);
     profile = mkdtempSync(join(tmpdir(), 'cons-chromium-'));
-    ctx = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 800, height: 600 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    ctx = await launchChromium(profile, e.gw.ca);
   });
   after(async () => {
     await ctx?.close();
@@ -79,7 +40,7 @@ describe('console pages in a browser', function () {
     if (e) await Promise.all([removeGuest(e.lab, node(), VM), removeGuest(e.lab, node(), VM_PW)]);
   });
 
-  it('vnc.html opened as the OMS document says (?SESSID&host&port) shows the guest screen, no bars', async () => {
+  it('/web-vnc/vnc.html?SESSID&host&port (same origin, wss) shows the guest screen, no bars', async () => {
     const port = await e.ok('kvmservices', 'set_up_vnc_connection', [e.sid, 0, node().name, VM]);
     const page = await ctx.newPage();
     try {

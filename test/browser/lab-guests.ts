@@ -68,10 +68,10 @@ export interface RawConsole {
   send(data: string | Buffer): void;
 }
 
-/** Opens the console websocket; rejects with `refused <status>` when the upgrade is refused. */
-export function openRaw(wsUrl: string): Promise<RawConsole> {
+/** Opens the console websocket (wss: trusting `ca`); rejects with `refused <status>` when the upgrade is refused. */
+export function openRaw(wsUrl: string, opts: { ca?: string } = {}): Promise<RawConsole> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl);
+    const ws = new WebSocket(wsUrl, opts.ca ? { ca: opts.ca } : {});
     let got = Buffer.alloc(0);
     const waiters = new Set<() => void>();
     ws.on('message', (d: Buffer) => {

@@ -29,7 +29,11 @@ export interface TestGateway {
 }
 
 export async function startTestGateway(opts: { config?: Partial<Config>; services?: ServiceDecl[] } = {}): Promise<TestGateway> {
-  const config = loadConfig({ OMS_TLS: 'off', OMS_ADMIN_PASSWORD: ADMIN_PASSWORD, OMS_DATA_DIR: '/tmp/oms-test-unused' }, opts.config);
+  // Console ports stay shut unless a test asks: gateways of parallel tests would fight over 8002 and 6801...
+  const config = loadConfig(
+    { OMS_TLS: 'off', OMS_ADMIN_PASSWORD: ADMIN_PASSWORD, OMS_DATA_DIR: '/tmp/oms-test-unused', OMS_CONSOLE_PAGE_PORT: 'off', OMS_CONSOLE_SPOT_PORTS: 'off' },
+    opts.config,
+  );
   const log = pino({ level: process.env.OMS_TEST_LOG ?? 'silent' });
   const app = createApp(config, log, openDatabase(':memory:'), opts.services ?? []);
   await ensureAdmin(app);

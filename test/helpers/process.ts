@@ -11,6 +11,8 @@ import { createInterface } from 'node:readline';
 export interface GatewayProcess {
   url: string;
   port: number;
+  /** The VNC page as the OMS document opens it, when OMS_CONSOLE_PAGE_PORT is on. */
+  pagesUrl?: string;
   dataDir: string;
   child: ChildProcess;
   /** PEM of the generated certificate when TLS is on. */
@@ -26,15 +28,20 @@ export async function startGatewayProcess(env: Record<string, string> = {}, opts
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'oms-e2e-'));
   const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'], {
     cwd: repoRoot,
-    env: { ...process.env, OMS_PORT: '0', OMS_BIND: '127.0.0.1', OMS_DATA_DIR: dataDir, OMS_LOG_LEVEL: 'info', ...env },
+    // Console ports stay shut unless a test asks (with free ports, see ports.ts): gateways of tests
+    // running side by side would otherwise fight over 8002 and the spots 6801.., 6900...
+    env: { ...process.env, OMS_PORT: '0', OMS_BIND: '127.0.0.1', OMS_DATA_DIR: dataDir, OMS_LOG_LEVEL: 'info', OMS_CONSOLE_PAGE_PORT: 'off', OMS_CONSOLE_SPOT_PORTS: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
+  let pagesUrl: string | undefined;
   const url = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${logs.join('\n')}`)), 30_000);
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${logs.join('\n')}`)));
     const onLine = (line: string) => {
       logs.push(line);
+      const page = /^OMS VNC page on (\S+)$/.exec(line);
+      if (page) pagesUrl = page[1];
       const plain = /^OMS listening on (\S+)$/.exec(line);
       if (plain) {
         clearTimeout(timer);
@@ -42,8 +49,9 @@ export async function startGatewayProcess(env: Record<string, string> = {}, opts
         return;
       }
       try {
-        const o = JSON.parse(line) as { msg?: string; url?: string };
+        const o = JSON.parse(line) as { msg?: string; url?: string; vncPage?: string };
         if (o.msg === 'OMS listening' && o.url) {
+          pagesUrl = o.vncPage;
           clearTimeout(timer);
           resolveUrl(o.url);
         }
@@ -64,6 +72,7 @@ export async function startGatewayProcess(env: Record<string, string> = {}, opts
   return {
     url,
     port: Number(new URL(url).port),
+    pagesUrl,
     dataDir,
     child,
     ca: tls ? readFileSync(join(dataDir, 'tls', 'server.crt'), 'utf8') : undefined,

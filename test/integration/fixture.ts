@@ -24,13 +24,14 @@ export async function lab(): Promise<Lab> {
   return (await labStatus()) ?? labUp({ nodes: 3 });
 }
 
-export async function startEnv(env: Record<string, string> = {}): Promise<Env> {
+export async function startEnv(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<Env> {
   const l = await lab();
   if (!l.privateKey) throw new Error('the lab did not generate a key for the gateway');
-  const gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: ADMIN_PASSWORD, OMS_TLS: 'off', OMS_SSH_KEY: l.privateKey, OMS_LOG_LEVEL: 'warn', ...env });
+  const gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: ADMIN_PASSWORD, OMS_TLS: 'off', OMS_SSH_KEY: l.privateKey, OMS_LOG_LEVEL: 'warn', ...env }, opts);
+  // With OMS_TLS on, calls trust the gateway's own generated certificate.
   const call = async (service: string, method: string, params: unknown[]) => {
     const q = new URLSearchParams({ id: '1', service, method, params: JSON.stringify(params) });
-    return (await fetchCa(`${gw.url}/?${q}`)).json();
+    return (await fetchCa(`${gw.url}/?${q}`, { ca: gw.ca })).json();
   };
   const auth = await call('authservices', 'authenticate', ['admin', ADMIN_PASSWORD]);
   const sid = auth.result.result as string;
