@@ -22,17 +22,27 @@ import { needPeers, peers } from './peers.ts';
 
 const STATS: StatName[] = ['memory', 'uptime', 'kernel', 'osrelease'];
 
-/** Runs a program; rejects with its exit status and the tail of its output when it fails. */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/** Runs a program to its end; resolves with its exit code and output (the caller judges them). */
+function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { env, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        const tail = `${stderr}\n${stdout}`.trim().split('\n').slice(-15).join('\n');
-        return reject(new Error(`${file} failed (${(err as { code?: unknown }).code ?? err.message}):\n${tail}`));
-      }
-      resolve(stdout);
+      const code = err ? (err as { code?: unknown }).code : 0;
+      if (typeof code !== 'number') return reject(new Error(`${file}: ${err!.message}`));
+      resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Checks that every node answered: `ok` picks the lines of nodes that did; any other line (an
+ * unreachable node, a changed host key) goes into the error, with the program's stderr.
+ */
+function allAnswered(what: string, nodes: number, r: { code: number; stdout: string; stderr: string }, ok: RegExp, why = /\S/): void {
+  const lines = r.stdout.split('\n');
+  const good = lines.filter((l) => ok.test(l)).length;
+  if (r.code === 0 && good === nodes) return;
+  const other = lines.filter((l) => why.test(l) && !ok.test(l)).map((l) => l.slice(0, 300));
+  throw new Error(`${what}: ${good} of ${nodes} nodes answered (exit ${r.code}):\n${[...other, r.stderr.trim()].filter(Boolean).slice(-15).join('\n')}`);
 }
 
 /** POSTs one body to the gateway's /jsonrpc over a keep-alive agent; resolves with the parsed answer. */
@@ -100,16 +110,11 @@ export async function benchFanout(lab: Lab, out: (line: string) => void, opts: B
       const bad = Array.isArray(answers) ? answers.filter((a) => a.error || a.result === undefined) : [answers];
       if (!Array.isArray(answers) || answers.length !== nodes.length || bad.length) throw new Error(`JSON-RPC batch: ${JSON.stringify(bad[0] ?? answers).slice(0, 300)}`);
     };
-    const viaAnsible = async () => {
-      const text = await run('ansible', ['all', '-m', 'raw', '-a', line, '-f', forks], ansibleEnv);
-      const ok = (text.match(/\| CHANGED \| rc=0 >>/g) ?? []).length;
-      if (ok !== nodes.length) throw new Error(`ansible: ${ok} of ${nodes.length} nodes answered:\n${text.slice(-500)}`);
-    };
-    const viaPssh = async () => {
-      const text = await run('parallel-ssh', ['-h', join(dir, 'pssh-hosts'), '-p', forks, '-t', '60', '-x', `-F ${lab.sshConfig}`, '-i', line]);
-      const ok = (text.match(/\[SUCCESS\]/g) ?? []).length;
-      if (ok !== nodes.length) throw new Error(`parallel-ssh: ${ok} of ${nodes.length} nodes answered:\n${text.slice(-500)}`);
-    };
+    // One line per node (-o), so a failure names the node and says why.
+    const viaAnsible = async () => allAnswered('ansible', nodes.length, await run('ansible', ['all', '-o', '-m', 'raw', '-a', line, '-f', forks], ansibleEnv), /^\S+ \| CHANGED \| rc=0 \|/);
+    // -i: a [SUCCESS]/[FAILURE] line per node, then its output; a failed node's ssh says why under `Stderr:`.
+    const viaPssh = async () =>
+      allAnswered('parallel-ssh', nodes.length, await run('parallel-ssh', ['-h', join(dir, 'pssh-hosts'), '-p', forks, '-t', '60', '-x', `-F ${lab.sshConfig}`, '-i', line]), /\[SUCCESS\] \S+$/, /\[FAILURE\]|^Stderr:|host key|verification failed/i);
     // Warm-up: the gateway's node connections, ansible's control masters, the page cache.
     await viaGateway();
     await viaAnsible();
