@@ -13,15 +13,19 @@ import { promisify } from 'node:util';
 import type { Lab } from '../test/lab/index.ts';
 import { shellLine } from '../src/nodes/command.ts';
 import { domstatsAll } from '../services/kvmservices/commands.ts';
-import { gatewayOn, ratio, sideBySide, rawClient, rawExec } from './lib.ts';
+import { gatewayOn, ratio, sideBySide, rawClient, rawExec, against, type BenchOptions } from './lib.ts';
 
 const run = promisify(execFile);
 const GUESTS = ['kvmt-bench1', 'kvmt-bench2'];
 
-export async function benchKvm(lab: Lab, out: (line: string) => void): Promise<void> {
+export async function benchKvm(lab: Lab, out: (line: string) => void, opts: BenchOptions): Promise<void> {
   const node = lab.nodes.find((n) => n.libvirt) ?? lab.nodes[0];
+  const rounds = opts.quick ? { warm: 15, fresh: 4 } : { warm: 40, fresh: 10 };
   const b = await gatewayOn(lab, [node]);
-  const client = await rawClient(lab, node);
+  const client = await rawClient(lab, node).catch(async (e) => {
+    await b.stop();
+    throw e;
+  });
   const ok = async (method: string, params: unknown[]) => {
     const r = await b.call('kvmservices', method, [b.sid, 0, node.name, ...params]);
     if (r.error) throw new Error(`${method}: ${JSON.stringify(r.error)}`);
@@ -43,13 +47,13 @@ export async function benchKvm(lab: Lab, out: (line: string) => void): Promise<v
       await rawExec(client, ownLine);
     }
     await libssh();
-    const m = await sideBySide(40, { gateway: viaGateway, rawList: () => rawExec(client, listLine), rawSame: () => rawExec(client, ownLine) });
+    const m = await sideBySide(rounds.warm, { gateway: viaGateway, rawList: () => rawExec(client, listLine), rawSame: () => rawExec(client, ownLine) });
     // The libvirt-over-SSH client spawns a process and does a full handshake each time: fewer rounds, apart.
-    const fresh = await sideBySide(10, { libssh });
+    const fresh = await sideBySide(rounds.fresh, { libssh });
     out(`list_vms_status on ${node.name}, medians: gateway ${m.gateway.toFixed(2)} ms, raw warm exec of virsh list --all ${m.rawList.toFixed(2)} ms, raw warm exec of the gateway's own virsh domstats ${m.rawSame.toFixed(2)} ms, virsh -c qemu+libssh:// list --all ${fresh.libssh.toFixed(1)} ms`);
-    out(`ratio gateway/raw-warm virsh list --all: ${ratio(m.gateway, m.rawList)} (target <= 1.15)`);
+    out(`ratio gateway/raw-warm virsh list --all: ${against(m.gateway / m.rawList, { op: '<=', value: 1.15 })}`);
     out(`ratio gateway/raw-warm same command: ${ratio(m.gateway, m.rawSame)}`);
-    out(`ratio gateway/virsh qemu+libssh: ${ratio(m.gateway, fresh.libssh)} (target <= 0.2)`);
+    out(`ratio gateway/virsh qemu+libssh: ${against(m.gateway / fresh.libssh, { op: '<=', value: 0.2 })}`);
   } finally {
     for (const g of GUESTS) {
       const r = await b.call('kvmservices', 'delete_vm_recursive', [b.sid, 0, node.name, g, 'disks', 'yes']);

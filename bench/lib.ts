@@ -51,9 +51,12 @@ export async function gatewayOn(lab: Lab, nodes = lab.nodes): Promise<BenchGatew
       req.end();
     });
   const sid = (await call('authservices', 'authenticate', ['admin', 'bench-admin-pw'])).result.result;
+  if (sid === undefined) throw new Error('the bench gateway refused the admin login');
   for (const n of nodes) await call('funcservices', 'add_request', [sid, 0, n.name, n.address, n.port]);
-  const signed = await call('funcservices', 'sign_requests', [sid, 0, nodes.map((n) => n.name)]);
-  if (signed.error) throw new Error(`enrollment failed: ${JSON.stringify(signed.error)}`);
+  if (nodes.length) {
+    const signed = await call('funcservices', 'sign_requests', [sid, 0, nodes.map((n) => n.name)]);
+    if (signed.error) throw new Error(`enrollment failed: ${JSON.stringify(signed.error)}`);
+  }
   return {
     gw,
     sid,
@@ -66,6 +69,24 @@ export async function gatewayOn(lab: Lab, nodes = lab.nodes): Promise<BenchGatew
 }
 
 export const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+
+/** A target from the issues: the figure must be at most (`<=`) or at least (`>=`) the value. */
+export interface Target {
+  op: '<=' | '>=';
+  value: number;
+}
+
+export const isMet = (x: number, t: Target): boolean => (t.op === '<=' ? x <= t.value : x >= t.value);
+
+/** `1.12 (target <= 1.15): met`: a figure, its target and the verdict, as every row prints them. */
+export const against = (x: number, t: Target, digits = 2, unit = ''): string =>
+  `${x.toFixed(digits)}${unit} (target ${t.op} ${t.value}${unit}): ${isMet(x, t) ? 'met' : 'missed'}`;
+
+/** Options every section gets from bench/run.ts. */
+export interface BenchOptions {
+  /** Short durations and fewer rounds, for development on a shared machine. */
+  quick: boolean;
+}
 
 /** A raw ssh2 client to a lab node, tuned as the pool is (TCP_NODELAY): the fair contender. */
 export function rawClient(lab: Lab, node: Lab['nodes'][number]): Promise<Client> {

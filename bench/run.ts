@@ -1,29 +1,65 @@
 /**
  * `npm run bench`: the speed and memory targets, each printed as ratios of contenders measured
- * side by side in one run. Brings the lab up with enough nodes when it is not up already.
+ * side by side in one run, with the target and whether it is met. Brings the lab up with enough
+ * nodes when it is not up already. Every section runs even when one before it failed; the exit
+ * status is 1 when any failed. `npm run bench -- --help` for the flags.
  */
 import { labStatus, labUp, type Lab } from '../test/lab/index.ts';
+import type { BenchOptions } from './lib.ts';
 import { benchStats } from './stats.ts';
 import { benchLoad } from './load-bench.ts';
 import { benchKvm } from './kvm.ts';
 import { benchVnc } from './vnc.ts';
+import { benchCachedCall } from './cached-call.ts';
+import { benchFanout } from './fanout.ts';
+import { parseBenchArgs, runSections, usage, type Section } from './sections.ts';
 
-const FANOUT_NODES = 20;
-
-async function lab(): Promise<Lab> {
-  const current = await labStatus();
-  if (current && current.nodes.length >= FANOUT_NODES) return current;
-  return labUp({ nodes: FANOUT_NODES });
+interface Ctx {
+  lab: Lab;
+  opts: BenchOptions;
+  out: (line: string) => void;
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
-const l = await lab();
-out(`lab: ${l.nodes.length} nodes`);
-out('== node path (statsservices)');
-await benchStats(l, out);
-out('== KVM (kvmservices.list_vms_status)');
-await benchKvm(l, out);
-out('== VNC proxy');
-await benchVnc(l, out);
-out('== load (200 clients, 60 s)');
-await benchLoad(l, out, 60_000);
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  out(usage);
+  process.exit(0);
+}
+
+const sectionsFor = (quick: boolean): Section<Ctx>[] => [
+  { name: 'stats', title: 'node path (statsservices)', run: (c) => benchStats(c.lab, c.out, c.opts) },
+  { name: 'kvm', title: 'KVM (kvmservices.list_vms_status)', run: (c) => benchKvm(c.lab, c.out, c.opts) },
+  { name: 'vnc', title: 'VNC proxy', run: (c) => benchVnc(c.lab, c.out, c.opts) },
+  { name: 'cache', title: 'cached call (tagservices.list_tags)', run: (c) => benchCachedCall(c.out, c.opts) },
+  { name: 'fanout', title: 'fan-out (one command on every node)', run: (c) => benchFanout(c.lab, c.out, c.opts) },
+  { name: 'load', title: `load (200 clients, ${quick ? 8 : 60} s)`, run: (c) => benchLoad(c.lab, c.out, quick ? 8_000 : 60_000) },
+];
+
+let args;
+try {
+  args = parseBenchArgs(process.argv.slice(2), process.env, sectionsFor(false).map((s) => s.name));
+} catch (e) {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(2);
+}
+const chosen = sectionsFor(args.quick).filter((s) => !args.only || args.only.includes(s.name));
+
+/** The running lab when it has enough nodes (only the first `nodes` are used), else a new one. */
+async function lab(nodes: number): Promise<Lab> {
+  const current = await labStatus();
+  const l = current && current.nodes.length >= nodes ? current : await labUp({ nodes });
+  return { ...l, nodes: l.nodes.slice(0, nodes) };
+}
+
+let l: Lab;
+try {
+  l = await lab(args.nodes);
+} catch (e) {
+  out(`== lab\nFAILED: ${(e as Error).message}`);
+  process.exit(1);
+}
+out(`lab: ${l.nodes.length} nodes${args.quick ? ' (quick run: short durations, noisier figures)' : ''}`);
+const failed = await runSections(chosen, { lab: l, opts: { quick: args.quick }, out }, out);
+if (failed.length) out(`\n${failed.length} of ${chosen.length} sections failed: ${failed.join(', ')}`);
+process.exit(failed.length ? 1 : 0);

@@ -5,16 +5,13 @@
  *  - fan-out: get_stats over 20 lab nodes concurrently vs. one node; target <= 2x.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'ssh2';
 import type { Lab } from '../test/lab/index.ts';
 import { shellLine } from '../src/nodes/command.ts';
 import { procSnapshotCommand, statNames, type StatName } from '../services/statsservices/commands.ts';
 import { collectStats } from '../services/statsservices/collect.ts';
-import { gatewayOn, ratio, sideBySide, median, time, rawClient, rawExec } from './lib.ts';
+import { gatewayOn, ratio, sideBySide, median, time, rawClient, rawExec, against, type BenchOptions } from './lib.ts';
 
 const run = promisify(execFile);
 const SINGLE: StatName[] = ['memory', 'uptime', 'kernel', 'osrelease'];
@@ -24,13 +21,15 @@ function collectRaw(client: Client): () => Promise<unknown> {
   return () => collectStats((argv) => rawExec(client, shellLine(argv)).then((stdout) => ({ stdout, stderr: '', code: 0 })), [...statNames]);
 }
 
-export async function benchStats(lab: Lab, out: (line: string) => void): Promise<void> {
+export async function benchStats(lab: Lab, out: (line: string) => void, opts: BenchOptions): Promise<void> {
   const fanNodes = lab.nodes.slice(0, 20);
   const node = lab.nodes[0];
+  const rounds = opts.quick ? { warm: 20, fresh: 5, full: 5, fan: 3 } : { warm: 60, fresh: 10, full: 10, fan: 5 };
   const b = await gatewayOn(lab, fanNodes);
-  const known = join(tmpdir(), 'oms-bench-known-hosts');
-  writeFileSync(known, lab.nodes.map((n) => `${n.address} ${n.hostKeyPublic}`).join('\n') + '\n');
-  const client = await rawClient(lab, node);
+  const client = await rawClient(lab, node).catch(async (e) => {
+    await b.stop();
+    throw e;
+  });
   try {
     const line = shellLine(procSnapshotCommand(SINGLE)!);
     const viaGateway = async () => {
@@ -44,32 +43,29 @@ export async function benchStats(lab: Lab, out: (line: string) => void): Promise
     }
     // Warm contenders interleaved; fresh `ssh` apart, since spawning it loads both cores and
     // would slow whichever contender runs next.
-    const m = await sideBySide(60, { gateway: viaGateway, rawWarm: () => rawExec(client, line) });
-    const fresh = await sideBySide(10, {
-      sshFresh: () => run('ssh', ['-i', lab.privateKey!, '-o', `UserKnownHostsFile=${known}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-p', String(node.port), `root@${node.address}`, line]),
-    });
-    out(`one-exec stats call (${SINGLE.join(',')}), medians: gateway ${m.gateway.toFixed(2)} ms, raw warm ssh2 exec ${m.rawWarm.toFixed(2)} ms, fresh ssh ${fresh.sshFresh.toFixed(1)} ms`);
-    out(`ratio gateway/raw-warm-exec (one exec): ${ratio(m.gateway, m.rawWarm)} (target <= 1.15)`);
-    out(`ratio fresh-ssh/raw-warm-exec: ${ratio(fresh.sshFresh, m.rawWarm)}`);
+    const m = await sideBySide(rounds.warm, { gateway: viaGateway, rawWarm: () => rawExec(client, line) });
+    // The lab's own ssh config: its key, its known_hosts, host key checking on.
+    const fresh = await sideBySide(rounds.fresh, { sshFresh: () => run('ssh', ['-F', lab.sshConfig!, node.name, line]) });
+    out(`one-exec node call (get_stats ${SINGLE.join(',')}), medians of ${rounds.warm}: gateway ${m.gateway.toFixed(2)} ms, same command over a warm raw ssh2 exec ${m.rawWarm.toFixed(2)} ms; ratio ${against(m.gateway / m.rawWarm, { op: '<=', value: 1.15 })}`);
+    out(`same command over a fresh ssh, median of ${rounds.fresh}: ${fresh.sshFresh.toFixed(1)} ms; ratio fresh-ssh/raw-warm-exec ${ratio(fresh.sshFresh, m.rawWarm)}`);
 
     // The full get_stats: the same five commands in two rounds with the same sampling interval.
-    const rounds = collectRaw(client);
-    const full = await sideBySide(10, { gateway: async () => { const r = await b.call('statsservices', 'get_stats', [b.sid, 0, node.name]); if (r.error) throw new Error(JSON.stringify(r.error)); }, rawWarm: rounds });
-    out(`full get_stats, medians of 10: gateway ${full.gateway.toFixed(1)} ms, same commands over raw warm exec ${full.rawWarm.toFixed(1)} ms; ratio ${ratio(full.gateway, full.rawWarm)} (target <= 1.15)`);
+    const fullRaw = collectRaw(client);
+    const full = await sideBySide(rounds.full, { gateway: async () => { const r = await b.call('statsservices', 'get_stats', [b.sid, 0, node.name]); if (r.error) throw new Error(JSON.stringify(r.error)); }, rawWarm: fullRaw });
+    out(`full get_stats, medians of ${rounds.full}: gateway ${full.gateway.toFixed(1)} ms, same commands over raw warm exec ${full.rawWarm.toFixed(1)} ms; ratio ${against(full.gateway / full.rawWarm, { op: '<=', value: 1.15 })}`);
 
     const all = (name: string) => b.call('statsservices', 'get_stats', [b.sid, 0, name]);
     const one: number[] = [];
     const many: number[] = [];
     await Promise.all(fanNodes.map((n) => all(n.name)));
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < rounds.fan; i++) {
       one.push((await time(() => all(node.name)))[0]);
       const [t, rs] = await time(() => Promise.all(fanNodes.map((n) => all(n.name))));
       const failed = rs.filter((r) => r.error);
       if (failed.length) throw new Error(`fan-out failures: ${JSON.stringify(failed[0].error)}`);
       many.push(t);
     }
-    out(`get_stats (all stats) one node ${median(one).toFixed(0)} ms, ${fanNodes.length} nodes concurrently ${median(many).toFixed(0)} ms (median of 5)`);
-    out(`ratio fan-out ${fanNodes.length}/1: ${ratio(median(many), median(one))} (target <= 2)`);
+    out(`get_stats (all stats) fan-out, medians of ${rounds.fan}: ${fanNodes.length} nodes concurrently ${median(many).toFixed(0)} ms, one node ${median(one).toFixed(0)} ms; ratio ${against(median(many) / median(one), { op: '<=', value: 2 })}`);
   } finally {
     client.end();
     await b.stop();
