@@ -219,8 +219,10 @@ describe('nodes/pool against a real sshd', function () {
       const marker = uniqueMarker('timeout');
       const started = Date.now();
       const call = pool.exec(node, ['sh', '-c', 'sleep 5; true', marker], { timeoutMs: 500 });
-      await until('the remote command runs', () => processesOf(marker).length >= 2);
-      const running = processesOf(marker);
+      // The list is kept from the moment it was seen whole: on a loaded machine the timeout can
+      // already be stopping the group by the time a second look is taken.
+      let running: number[] = [];
+      await until('the remote command runs', () => (running = processesOf(marker)).length >= 2);
       const e = await omsRejection(call, 'FuncMethodTimeoutError');
       expect(Date.now() - started).to.be.lessThan(1500);
       expect(e.vars).to.deep.equal({ node: 'node1', seconds: 0.5 });
@@ -233,8 +235,10 @@ describe('nodes/pool against a real sshd', function () {
       const p = newPool({ killGraceMs: 300 });
       const marker = uniqueMarker('ignore-term');
       const call = p.exec(node, ['sh', '-c', 'trap "" TERM; sleep 5; true', marker], { timeoutMs: 400 });
-      await until('the remote command runs', () => processesOf(marker).length >= 2);
-      const running = processesOf(marker);
+      // The list is kept from the moment it was seen whole: on a loaded machine the timeout can
+      // already be stopping the group by the time a second look is taken.
+      let running: number[] = [];
+      await until('the remote command runs', () => (running = processesOf(marker)).length >= 2);
       await omsRejection(call, 'FuncMethodTimeoutError');
       const stoppedAt = Date.now();
       await until('the group is gone', () => running.every((pid) => !isAlive(pid)));
@@ -245,8 +249,10 @@ describe('nodes/pool against a real sshd', function () {
       const marker = uniqueMarker('abort');
       const ac = new AbortController();
       const call = pool.exec(node, ['sh', '-c', 'sleep 5; true', marker], { signal: ac.signal });
-      await until('the remote command runs', () => processesOf(marker).length >= 2);
-      const running = processesOf(marker);
+      // The list is kept from the moment it was seen whole: on a loaded machine the timeout can
+      // already be stopping the group by the time a second look is taken.
+      let running: number[] = [];
+      await until('the remote command runs', () => (running = processesOf(marker)).length >= 2);
       ac.abort(new Error('user cancelled'));
       expect(await rejection(call)).to.have.property('message', 'user cancelled');
       await until('the group is gone', () => running.every((pid) => !isAlive(pid)));
