@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express from 'express';
-import type { AppServices } from '../app.ts';
+import type { AppServices } from '../rpc/context.ts';
 import { CONSOLE_WS_PATH, ConsoleHub } from './hub.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');

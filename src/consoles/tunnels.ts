@@ -3,7 +3,7 @@
  * `app.events` ('console-closed'); the websocket side (hub.ts) ends the live bytes. Services never
  * touch sockets themselves.
  */
-import type { AppServices } from '../app.ts';
+import type { AppServices } from '../rpc/context.ts';
 import { consoleSettings } from './settings.ts';
 import { ConsoleStore, type ConsoleKind, type ConsoleRow } from './store.ts';
 
