@@ -1,6 +1,8 @@
 /**
  * Composition root: builds the long-lived objects once and hands them to the RPC pipeline. No
- * module keeps state of its own; everything a request may touch hangs off AppServices.
+ * module keeps state of its own; everything a request may touch hangs off AppServices (declared
+ * in src/rpc/declare.ts, below every layer that uses it). The only module in src/ that imports
+ * services/: it lists them.
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
@@ -16,41 +18,18 @@ import { Registry } from './rpc/registry.ts';
 import { ResultCache } from './rpc/cache.ts';
 import { AuditLog } from './rpc/audit.ts';
 import { allServices } from '../services/index.ts';
-import type { ServiceDecl } from './rpc/declare.ts';
+import type { AppServices, ServiceDecl } from './rpc/declare.ts';
 import { NodeStore } from './fleet/nodes.ts';
 import { TagStore } from './fleet/tags.ts';
 import { NodeAccess } from './fleet/access.ts';
 import { NodePool } from './nodes/pool.ts';
 import { loadOrCreateGatewayKey, type GatewayKey } from './nodes/keys.ts';
+
+export type { AppServices };
 import { readFileSync } from 'node:fs';
 import { Tasks } from './tasks/tasks.ts';
 import { ConsoleSpots } from './consoles/spots.ts';
 
-export interface AppServices {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly db: Db;
-  readonly registry: Registry;
-  readonly sessions: Sessions;
-  readonly throttle: LoginThrottle;
-  readonly permissions: Permissions;
-  readonly users: Users;
-  readonly cache: ResultCache;
-  readonly audit: AuditLog;
-  readonly nodes: NodeStore;
-  readonly tags: TagStore;
-  /** The only way services reach nodes. */
-  readonly access: NodeAccess;
-  /** Long operations; a 'task' event is emitted on every change. */
-  readonly tasks: Tasks;
-  /** Public half only is meant for display; the private key stays inside the pool. */
-  readonly gatewayKey: Pick<GatewayKey, 'publicKey'>;
-  /** In-process events between layers ('session-ended' with the session digest); never state. */
-  readonly events: EventEmitter;
-  /** Opens a reserved console spot's own port; the listeners are attached by src/consoles/mount.ts. */
-  readonly consoleSpots: ConsoleSpots;
-  close(): void;
-}
 
 export function databasePath(config: Config): string {
   return join(config.dataDir, 'oms.db');

@@ -19,8 +19,12 @@ export interface Config {
   authMaxFailures: number;
   authWindowSeconds: number;
   maxBodyBytes: number;
-  /** Seconds a client may take to send a whole request (slow-body clients are cut off). */
+  /** Seconds a client may take to send a whole request (slow-body clients are cut off). Streamed uploads are exempt: they have uploadIdleTimeoutSeconds. */
   requestTimeoutSeconds: number;
+  /** Seconds a streamed upload (PUT /isos/...) may make no progress before it is cut off; no bound on its total time. */
+  uploadIdleTimeoutSeconds: number;
+  /** Largest streamed upload body in bytes (a route may declare less). */
+  uploadMaxBytes: number;
   logLevel: string;
   /** Seconds a node command may take before FuncMethodTimeoutError. */
   nodeCommandTimeoutSeconds: number;
@@ -63,6 +67,8 @@ const defaults: Config = {
   authWindowSeconds: 15 * 60,
   maxBodyBytes: 1024 * 1024,
   requestTimeoutSeconds: 30,
+  uploadIdleTimeoutSeconds: 60,
+  uploadMaxBytes: 8 * 1024 ** 3,
   logLevel: 'info',
   nodeCommandTimeoutSeconds: 60,
   nodeMaxChannels: 8,
@@ -89,6 +95,8 @@ const env: Record<keyof Config, string> = {
   authWindowSeconds: 'OMS_AUTH_WINDOW',
   maxBodyBytes: 'OMS_MAX_BODY',
   requestTimeoutSeconds: 'OMS_REQUEST_TIMEOUT',
+  uploadIdleTimeoutSeconds: 'OMS_UPLOAD_IDLE_TIMEOUT',
+  uploadMaxBytes: 'OMS_UPLOAD_MAX',
   logLevel: 'OMS_LOG_LEVEL',
   nodeCommandTimeoutSeconds: 'OMS_NODE_TIMEOUT',
   sshKeyFile: 'OMS_SSH_KEY',

@@ -5,8 +5,9 @@
  * resolved on the node (realpath), so symlinks out of the directory are refused.
  *
  * Uploads: upload_image takes the image base64-encoded in the call (fits the RPC body limit:
- * small images); http-upload.ts streams larger ones from an HTTP request body through the same
- * SFTP path. fetch_image has the node download a URL itself (curl), size-limited.
+ * small images); the route `PUT /isos/<node>/<name>` (declared below, mounted by src/http) streams
+ * larger ones from an HTTP request body through the same SFTP path. fetch_image has the node
+ * download a URL itself (curl), size-limited.
  */
 import { randomBytes } from 'node:crypto';
 import { defaultNodeDirs, nodeDirs } from '../../src/fleet/dirs.ts';
@@ -16,7 +17,7 @@ import type { NodeHandle } from '../../src/fleet/access.ts';
 import { targetOf } from '../../src/fleet/access.ts';
 import type { Argv } from '../../src/nodes/command.ts';
 import type { ExecResult } from '../../src/nodes/pool.ts';
-import { method, service } from '../../src/rpc/declare.ts';
+import { method, route, service } from '../../src/rpc/declare.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import { isOmsError, oms } from '../../src/rpc/errors.ts';
 import { fileName, nodeName } from '../../src/rpc/fields.ts';
@@ -35,6 +36,8 @@ const isoDirOf = (node: NodeHandle): string => nodeDirs(node.settings).isos;
 export const FETCH_MAX_BYTES = 8 * 1024 ** 3;
 /** Largest image upload_image accepts: its base64 must fit the default 1 MiB RPC body. */
 export const RPC_UPLOAD_MAX_BYTES = 700 * 1024;
+/** Largest image the HTTP upload accepts: 8 GiB (a DVD image); OMS_UPLOAD_MAX may lower it. */
+export const HTTP_UPLOAD_MAX_BYTES = 8 * 1024 ** 3;
 const FETCH_TIMEOUT_S = 3600;
 
 export const isoName = fileName.refine((n) => /\.iso$/i.test(n), 'not an ISO image name (must end in .iso)');
@@ -71,18 +74,36 @@ async function script(node: NodeHandle, argv: Argv, name: string, opts: { timeou
   }
 }
 
-/** Uploads bytes from source (any stream) as a task, so two uploads of one name do not race. */
-export async function uploadImage(ctx: CallContext, server_hostname: string, name: string, source: Readable, maxBytes: number): Promise<{ name: string; size: number }> {
+/**
+ * Uploads bytes from source (any stream) as a task, so two uploads of one name do not race. The
+ * task's progress is bytes: done of total (the declared length; 0 while unknown). A source that
+ * fails (client gone, idle, cancel_task) fails the task with that error; the temp file is removed
+ * and the task ends, so the name is free again at once.
+ */
+export async function uploadImage(ctx: CallContext, server_hostname: string, name: string, source: Readable, maxBytes: number, length?: number): Promise<{ name: string; size: number }> {
   const node = ctx.node(server_hostname);
   const realDir = (await script(node, prepareUpload(isoDirOf(node), name), name)).stdout.trim();
+  const total = length ?? 0;
   const { done } = ctx.app.tasks.start({ kind: 'iso.upload', node: node.name, target: `iso:${name}`, user: ctx.principal?.userName }, async (task) => {
-    const sftp = await ctx.app.access.pool.sftp(targetOf(ctx.app.nodes.signed(node.name)), { signal: ctx.signal });
-    sftp.on('error', (err: Error) => ctx.log.warn({ node: node.name, err }, 'iso upload: sftp session error'));
+    const cancel = () => source.destroy(oms('TaskCancelledError', { task: task.id }));
+    task.signal.addEventListener('abort', cancel, { once: true });
+    task.progress(0, total);
     try {
-      const size = await uploadOverSftp(sftp, { node: node.name, realDir, name }, source, maxBytes, ctx.log, (n) => task.progress(n, maxBytes));
-      return { name, size };
+      const sftp = await ctx.app.access.pool.sftp(targetOf(ctx.app.nodes.signed(node.name)), { signal: ctx.signal });
+      sftp.on('error', (err: Error) => ctx.log.warn({ node: node.name, err }, 'iso upload: sftp session error'));
+      try {
+        const size = await uploadOverSftp(sftp, { node: node.name, realDir, name }, source, maxBytes, ctx.log, (n) => task.progress(n, total));
+        task.progress(size, total || size);
+        return { name, size };
+      } finally {
+        sftp.end();
+      }
+    } catch (e) {
+      // The source's own failure says why (the client went away, idled, the task was cancelled).
+      const cause = (source as Readable & { errored?: unknown }).errored;
+      throw isOmsError(cause) ? cause : e;
     } finally {
-      sftp.end();
+      task.signal.removeEventListener('abort', cancel);
     }
   });
   return done;
@@ -148,7 +169,7 @@ export const isoservices = service({
       params: [server, image, { name: 'data_base64', schema: base64 }] as const,
       async run(ctx, { server_hostname, image_name, data_base64 }) {
         const bytes = Buffer.from(data_base64, 'base64');
-        return uploadImage(ctx, server_hostname, image_name, Readable.from([bytes]), RPC_UPLOAD_MAX_BYTES);
+        return uploadImage(ctx, server_hostname, image_name, Readable.from([bytes]), RPC_UPLOAD_MAX_BYTES, bytes.length);
       },
     }),
     method({
@@ -176,6 +197,20 @@ export const isoservices = service({
         });
         return done;
       },
+    }),
+  ],
+  routes: [
+    route({
+      name: 'http_upload',
+      description: `Streams an ISO image in the request body (at most ${HTTP_UPLOAD_MAX_BYTES} bytes, OMS_UPLOAD_MAX may lower it) to the node over SFTP, nothing buffered: to a temp name, then renamed; an existing name is refused. Runs as an iso.upload task with progress in bytes. Bounded by idle time (OMS_UPLOAD_IDLE_TIMEOUT), not total time. Returns {name, size}.`,
+      method: 'PUT',
+      path: '/isos/:server_hostname/:image_name',
+      params: [server, image] as const,
+      permission: admin,
+      maxBodyBytes: HTTP_UPLOAD_MAX_BYTES,
+      node: 'server_hostname',
+      statuses: { IsoImageTooLargeError: 413, IsoImageExistsError: 409, IsoDirectoryError: 400, TaskCancelledError: 409 },
+      run: (ctx, { server_hostname, image_name }, body) => uploadImage(ctx, server_hostname, image_name, body.stream, HTTP_UPLOAD_MAX_BYTES, body.length),
     }),
   ],
 });

@@ -2,10 +2,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { expect } from 'chai';
 import pino from 'pino';
-import { isOmsError } from '../../src/rpc/errors.ts';
+import { isOmsError, oms } from '../../src/rpc/errors.ts';
 import { loadOrCreateGatewayKey } from '../../src/nodes/keys.ts';
 import { NodePool, type NodeTarget } from '../../src/nodes/pool.ts';
 import { startSshd, type Sshd } from '../../test/fixtures/sshd.ts';
@@ -88,6 +88,20 @@ describe('isoservices/upload over a real sshd', function () {
     expect(readdirSync(isoDir).sort()).to.deep.equal(['a.iso', 'c.iso']);
     await new Promise((r) => setTimeout(r, 100));
     expect(pool.stats().channelsInUse).to.equal(0);
+  });
+
+  it('a source failing midway with a typed error (client gone): that error, temp file written then removed', async () => {
+    const source = new PassThrough();
+    const p = upload('e.iso', source, 1024 * 1024);
+    source.write(Buffer.alloc(64 * 1024, 1));
+    // The temp file exists on the "node" while the body streams...
+    const deadline = Date.now() + 5000;
+    while (!readdirSync(isoDir).some((n) => n.startsWith('.oms-upload-')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(readdirSync(isoDir).some((n) => /^\.oms-upload-[0-9a-f]+\.part$/.test(n))).to.equal(true);
+    // ...and the client goes away mid-body.
+    source.destroy(oms('UploadAbortedError', { bytes: 65536 }));
+    expect(await omsName(p)).to.equal('UploadAbortedError');
+    expect(readdirSync(isoDir).sort()).to.deep.equal(['a.iso', 'c.iso']);
   });
 
   it('byteLimit counts and passes bytes through up to the limit', async () => {

@@ -12,7 +12,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AppServices } from '../app.ts';
+import type { AppServices } from '../rpc/context.ts';
 import { isOmsError, oms } from '../rpc/errors.ts';
 import { shellLine } from '../nodes/command.ts';
 import { bridge } from './bridge.ts';

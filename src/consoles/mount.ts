@@ -17,7 +17,7 @@ import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express from 'express';
-import type { AppServices } from '../app.ts';
+import type { AppServices } from '../rpc/context.ts';
 import { CONSOLE_WS_PATH, ConsoleHub } from './hub.ts';
 import { SpotListeners } from './spot-listeners.ts';
 import { CONSOLE_CLOSED, type ConsoleClosed } from './tunnels.ts';

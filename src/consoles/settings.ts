@@ -1,6 +1,8 @@
 /** Console settings, derived from the gateway configuration (OMS_CONSOLE_*). */
-import type { ConsoleKind } from './store.ts';
 import type { Config } from '../config.ts';
+
+/** The kinds of console; each has its own pool of spots. (Here, not in store.ts, which imports this module.) */
+export type ConsoleKind = 'vnc' | 'ssh' | 'serial';
 
 export interface ConsoleSettings {
   /** Tunnels of one kind that may exist at once (over all sessions); more: *PoolSpotSetUpError. */

@@ -10,9 +10,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.ts';
 import { nowSeconds } from '../db/database.ts';
-import type { ConsoleSettings } from './settings.ts';
+import type { ConsoleKind, ConsoleSettings } from './settings.ts';
 
-export type ConsoleKind = 'vnc' | 'ssh' | 'serial';
+export type { ConsoleKind };
 
 export interface ConsoleRow {
   readonly kind: ConsoleKind;

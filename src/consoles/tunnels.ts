@@ -3,7 +3,7 @@
  * announced on `app.events` ('console-closed'); the websocket side (hub.ts) ends the live bytes and
  * the spot's own port closes (spot-listeners.ts). Services never touch sockets themselves.
  */
-import type { AppServices } from '../app.ts';
+import type { AppServices } from '../rpc/context.ts';
 import { consoleSettings } from './settings.ts';
 import { SpotPortError } from './spots.ts';
 import { ConsoleStore, type ConsoleKind, type ConsoleRow, type CreateResult } from './store.ts';

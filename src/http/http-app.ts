@@ -6,16 +6,17 @@
  *   POST /                                             qooxdoo RPC, or qooxdoo 2.0 mode (JSON-RPC 2.0)
  *   POST /jsonrpc                                      JSON-RPC 2.0 (single, batch, notifications)
  *   GET  /ws (upgrade)                                 JSON-RPC 2.0 over websocket (see ws.ts)
+ *   routes services declare (e.g. PUT /isos/<node>/<name>)   mounted by routes.ts
  */
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { randomUUID } from 'node:crypto';
-import type { AppServices } from '../app.ts';
+import type { AppServices } from '../rpc/context.ts';
 import { oms } from '../rpc/errors.ts';
 import { parseRequestBody } from '../rpc/json.ts';
 import { errorResponse, handleJsonRpc, type JsonRpcResponse } from './jsonrpc.ts';
 import { handleQooxdoo, qooxdooError, queryId, type QooxdooResponse } from './qooxdoo.ts';
 import type { Transport } from '../rpc/context.ts';
-import { isoUploadRoute } from '../../services/isoservices/http-upload.ts';
+import { mountServiceRoutes, streamsBody } from './routes.ts';
 
 export function bearerOf(header: string | undefined): string | undefined {
   const m = header ? /^Bearer\s+(\S{1,200})$/i.exec(header) : null;
@@ -57,8 +58,8 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
 
   const raw = express.raw({ type: () => true, limit: app.config.maxBodyBytes });
 
-  // Large ISO uploads stream straight to the node over SFTP; no body parser may buffer them.
-  http.put('/isos/:node/:name', (req, res) => void isoUploadRoute(app, req, res));
+  // Routes services declare (large ISO uploads) stream their bodies; no body parser may buffer them.
+  mountServiceRoutes(http, app);
 
   http.get('/', async (req, res) => {
     const q = req.query as Record<string, unknown>;
@@ -163,6 +164,9 @@ const bodyOf = (req: Request): Buffer | string => (Buffer.isBuffer(req.body) ? r
  */
 export function answerClientErrors(server: import('node:http').Server): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // A service route streaming a body is bounded by its idle timeout instead (routes.ts); Node
+    // reports the whole-request timeout once per request and then stops watching it.
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && streamsBody(socket)) return;
     if (!socket.writable) return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     const tooSlow = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';

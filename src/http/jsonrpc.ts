@@ -4,12 +4,12 @@
  * holding `null` and calls valid-JSON non-objects parse errors; the rules here are small and
  * every edge of them is tested.
  */
-import type { AppServices } from '../app.ts';
+import type { AppServices } from '../rpc/context.ts';
 import { call } from '../rpc/pipeline.ts';
 import type { Transport } from '../rpc/context.ts';
 import { toJsonRpcError } from '../rpc/envelope.ts';
-import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
-import { internal } from '../rpc/pipeline.ts';
+import { internal, isOmsError, oms, type OmsError } from '../rpc/errors.ts';
+
 
 export interface JsonRpcCaller {
   bearer?: string;

@@ -3,11 +3,11 @@
  * in, `{"error", "id", "result"}` out. Used by the OMS query-string GET, POST / and the
  * ScriptTransport. Requests in qooxdoo's 2.0 mode (`"jsonrpc": "2.0"`) go to jsonrpc.ts instead.
  */
-import type { AppServices } from '../app.ts';
-import { call, internal } from '../rpc/pipeline.ts';
+import type { AppServices } from '../rpc/context.ts';
+import { call } from '../rpc/pipeline.ts';
 import type { Transport } from '../rpc/context.ts';
 import { toQooxdooError, type QooxdooError } from '../rpc/envelope.ts';
-import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
+import { internal, isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 
 export interface QooxdooCaller {
   bearer?: string;

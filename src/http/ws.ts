@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { AppServices } from '../app.ts';
+import type { AppServices } from '../rpc/context.ts';
 import { digest } from '../auth/tokens.ts';
 import { parseRequestBody } from '../rpc/json.ts';
 import { errorResponse, handleJsonRpc } from './jsonrpc.ts';

@@ -2,10 +2,96 @@
  * How a service and its methods are declared: one record per method, in the manner of Proxmox's
  * register_method. Validation, permission checks, caching, audit, the OpenRPC document and the
  * hostile-input test corpus are all generated from these records, so a method is described once.
+ * A service that needs a plain HTTP route (a streamed upload) declares it here too, as a RouteDecl;
+ * src/http mounts it, so the HTTP layer never imports a service.
+ *
+ * What a handler is given (CallContext, AppServices) is declared in this module as well: the types
+ * refer to each other (a handler's context reaches the registry of these declarations), and in one
+ * module that needs no import cycle. context.ts re-exports them under their usual import path.
  */
+import type { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import type { z } from 'zod';
-import type { Privilege } from '../auth/permissions.ts';
-import type { CallContext } from './context.ts';
+import type { Config } from '../config.ts';
+import type { Db } from '../db/database.ts';
+import type { Logger } from '../log.ts';
+import type { Permissions, Privilege } from '../auth/permissions.ts';
+import type { Principal, Sessions } from '../auth/sessions.ts';
+import type { LoginThrottle } from '../auth/throttle.ts';
+import type { Users } from '../auth/users.ts';
+import type { NodeAccess, NodeHandle } from '../fleet/access.ts';
+import type { NodeStore } from '../fleet/nodes.ts';
+import type { TagStore } from '../fleet/tags.ts';
+import type { GatewayKey } from '../nodes/keys.ts';
+import type { Tasks } from '../tasks/tasks.ts';
+import type { ConsoleSpots } from '../consoles/spots.ts';
+import type { AuditLog } from './audit.ts';
+import type { ResultCache } from './cache.ts';
+import type { ErrorName } from './errors.ts';
+
+export type Transport = 'oms-get' | 'qooxdoo' | 'qooxdoo-script' | 'jsonrpc' | 'websocket' | 'http-route' | 'internal';
+
+/** What a method handler sees. Handlers know nothing of HTTP or of which wire format carried the call. */
+export interface CallContext {
+  readonly requestId: string;
+  readonly transport: Transport;
+  readonly remote?: string;
+  /** Set for `session` and `sessionOnly` methods. */
+  readonly principal?: Principal;
+  /** The session id or token as presented (param or bearer); only authservices needs it. Never log it. */
+  readonly secret?: string;
+  /** Aborted when the caller went away (HTTP client closed, websocket dropped). */
+  readonly signal?: AbortSignal;
+  readonly app: AppServices;
+  readonly log: Logger;
+  /** A signed node by name (UnknownNodeError otherwise); its commands end when the caller goes away. */
+  node(name: string): NodeHandle;
+  /** Permission check for handlers that act on more than the declared path (e.g. filtering lists). */
+  can(privilege: Privilege, path: string): boolean;
+}
+
+/**
+ * The long-lived objects a request may touch, built once by the composition root (src/app.ts).
+ * No module keeps state of its own; everything hangs off this.
+ */
+export interface AppServices {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly db: Db;
+  readonly registry: ServiceCatalog;
+  readonly sessions: Sessions;
+  readonly throttle: LoginThrottle;
+  readonly permissions: Permissions;
+  readonly users: Users;
+  readonly cache: ResultCache;
+  readonly audit: AuditLog;
+  readonly nodes: NodeStore;
+  readonly tags: TagStore;
+  /** The only way services reach nodes. */
+  readonly access: NodeAccess;
+  /** Long operations; a 'task' event is emitted on every change. */
+  readonly tasks: Tasks;
+  /** Public half only is meant for display; the private key stays inside the pool. */
+  readonly gatewayKey: Pick<GatewayKey, 'publicKey'>;
+  /** In-process events between layers ('session-ended' with the session digest); never state. */
+  readonly events: EventEmitter;
+  /** Opens a reserved console spot's own port; the listeners are attached by src/consoles/mount.ts. */
+  readonly consoleSpots: ConsoleSpots;
+  close(): void;
+}
+
+export interface Resolved {
+  service: ServiceDecl;
+  method: MethodDecl;
+}
+
+/** The declared services, as the registry (src/rpc/registry.ts) serves them. */
+export interface ServiceCatalog {
+  resolve(serviceName: unknown, methodName: unknown): Resolved;
+  /** `kvmservices.list_vms` form, as JSON-RPC 2.0 and qooxdoo 2.0 clients name methods. */
+  resolveDotted(full: unknown): Resolved;
+  services(): readonly ServiceDecl[];
+}
 
 export interface ParamDecl {
   readonly name: string;
@@ -55,6 +141,38 @@ export interface MethodDecl<P extends readonly ParamDecl[] = readonly ParamDecl[
   readonly run: (ctx: CallContext, params: ParamsOf<P>) => unknown;
 }
 
+/** A request body handed to a route as a stream; it fails (never just stops) when the client goes away or idles. */
+export interface RequestBody {
+  readonly stream: Readable;
+  /** Content-Length when the client sent one. */
+  readonly length?: number;
+}
+
+/**
+ * A plain HTTP route a service serves beside its RPC methods, for what does not fit a call: a
+ * streamed request body (an ISO image of gigabytes). src/http mounts it and does everything
+ * generic, as the pipeline does for methods: bearer session (SESSID or API token), path params
+ * validated by their schemas, permission, body limit, audit row, cache invalidation, the OMS
+ * envelope and error statuses. The body streams, bounded by idle time rather than total time.
+ */
+export interface RouteDecl<P extends readonly ParamDecl[] = readonly ParamDecl[]> {
+  /** Name in the audit log and docs, e.g. `http_upload`. */
+  readonly name: string;
+  readonly description: string;
+  readonly method: 'PUT' | 'POST';
+  /** Express-style path; each `:name` segment is a param below, e.g. `/isos/:server_hostname/:image_name`. */
+  readonly path: string;
+  readonly params: P;
+  readonly permission: { readonly privilege: Privilege; readonly path: (params: ParamsOf<P>) => string };
+  /** Largest body accepted; a larger declared Content-Length is refused before reading. */
+  readonly maxBodyBytes: number;
+  /** Name of the param that names the node: result in `{client, result}`, cached results of that node dropped. */
+  readonly node?: string;
+  /** HTTP statuses of this service's own errors (generic ones are mapped by src/http). */
+  readonly statuses?: Partial<Record<ErrorName, number>>;
+  readonly run: (ctx: CallContext, params: ParamsOf<P>, body: RequestBody) => Promise<unknown>;
+}
+
 export interface ServiceDecl {
   /** Canonical OMS service name, e.g. `kvmservices`. */
   readonly name: string;
@@ -66,10 +184,16 @@ export interface ServiceDecl {
   /** The envelope's `type` for fresh results: `auth` for AuthService, `func` otherwise. */
   readonly resultType?: 'auth' | 'func';
   readonly methods: readonly MethodDecl[];
+  /** HTTP routes beside the methods (streamed uploads); most services have none. */
+  readonly routes?: readonly RouteDecl[];
 }
 
 /** Declares a method with its param types inferred from the param list. */
 export const method = <const P extends readonly ParamDecl[]>(decl: MethodDecl<P>): MethodDecl =>
   decl as unknown as MethodDecl;
+
+/** Declares a route with its param types inferred from the param list. */
+export const route = <const P extends readonly ParamDecl[]>(decl: RouteDecl<P>): RouteDecl =>
+  decl as unknown as RouteDecl;
 
 export const service = (decl: ServiceDecl): ServiceDecl => decl;

@@ -11,6 +11,7 @@
  * blocks of 100 so a service can grow without colliding with another.
  */
 
+import { randomUUID } from 'node:crypto';
 import { spec, type ErrorSpec } from './error-spec.ts';
 import { kvmErrors } from './errors-kvm.ts';
 import { consoleErrors } from './errors-console.ts';
@@ -30,6 +31,9 @@ const general = {
   ParseError: spec(10, 'Malformed request: {reason}', 1),
   InvalidRequest: spec(11, 'Invalid request: {reason}', 1),
   RequestTooLarge: spec(12, 'Request larger than the {limit} limit', 1),
+  // Streamed request bodies (service HTTP routes such as the ISO upload): bounded by idle time.
+  UploadAbortedError: spec(13, 'Upload aborted: the client went away after {bytes} bytes', 1),
+  UploadIdleError: spec(14, 'Upload cut off: no progress for {seconds} s (after {bytes} bytes)', 1),
 
   // OMS general errors (document: "All RPC server service methods might raise ...").
   FuncManError: spec(100, 'Node manager error: {reason}'),
@@ -135,3 +139,10 @@ export const oms = (name: ErrorName, vars: ErrorVars = {}, details?: unknown): O
   new OmsError(name, vars, details);
 
 export const isOmsError = (e: unknown): e is OmsError => e instanceof OmsError;
+
+/** Anything that is not an OmsError: logged with a log id, answered as InternalError without its text. */
+export function internal(e: unknown, log: { error: (o: object, m: string) => void }): OmsError {
+  const logId = randomUUID().slice(0, 8);
+  log.error({ logId, err: e }, 'unexpected error');
+  return oms('InternalError', { logId });
+}

@@ -7,13 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ZodError } from 'zod';
-import type { AppServices } from '../app.ts';
 import type { Principal } from '../auth/sessions.ts';
 import { ResultCache } from './cache.ts';
-import type { CallContext, Transport } from './context.ts';
-import type { MethodDecl, ParamDecl, ServiceDecl } from './declare.ts';
+import type { AppServices, CallContext, MethodDecl, ParamDecl, ServiceDecl, Transport } from './declare.ts';
 import { cacheTimeout as cacheTimeoutSchema } from './fields.ts';
-import { isOmsError, oms, OmsError } from './errors.ts';
+import { internal, isOmsError, oms, OmsError } from './errors.ts';
+
+// Lives in errors.ts so layers below the pipeline (tasks) can use it; re-exported for old imports.
+export { internal };
 
 export interface CallRequest {
   /** Either service + method, or `dotted` (`kvmservices.list_vms`). */
@@ -233,8 +234,3 @@ const userNameFrom = (decl: MethodDecl, values: Record<string, unknown>): string
 
 const msSince = (t: bigint): number => Number((process.hrtime.bigint() - t) / 1000n) / 1000;
 
-export function internal(e: unknown, log: { error: (o: object, m: string) => void }): OmsError {
-  const logId = randomUUID().slice(0, 8);
-  log.error({ logId, err: e }, 'unexpected error');
-  return oms('InternalError', { logId });
-}

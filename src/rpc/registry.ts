@@ -4,20 +4,19 @@
  * malformed, so a mistake in a declaration stops the gateway instead of opening a hole.
  */
 import { isPrivilege } from '../auth/permissions.ts';
-import type { MethodDecl, ServiceDecl } from './declare.ts';
+import type { Resolved, ServiceCatalog, ServiceDecl } from './declare.ts';
 import { oms } from './errors.ts';
 
-export interface Resolved {
-  service: ServiceDecl;
-  method: MethodDecl;
-}
+export type { Resolved };
 
 const serviceNamePattern = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 const methodNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export class Registry {
+export class Registry implements ServiceCatalog {
   private readonly byName = new Map<string, ServiceDecl>();
   private readonly canonical: ServiceDecl[] = [];
+  /** `METHOD /path/:/:` of every declared route, to refuse two services claiming one. */
+  private readonly routes = new Map<string, string>();
 
   constructor(services: readonly ServiceDecl[]) {
     for (const s of services) this.add(s);
@@ -45,6 +44,17 @@ export class Registry {
         if (p.optional && m.params.slice(i + 1).some((q) => !q.optional && !q.rest)) throw new Error(`method ${where}: optional param ${p.name} before a required one`);
       });
       if (m.node && !m.params.some((p) => p.name === m.node)) throw new Error(`method ${where}: node param ${m.node} not declared`);
+    }
+    for (const r of s.routes ?? []) {
+      const where = `${s.name} route ${r.method} ${r.path}`;
+      const segments = [...r.path.matchAll(/:(\w+)/g)].map((m) => m[1]);
+      const names = r.params.map((p) => p.name);
+      if (!r.path.startsWith('/') || segments.join() !== names.join()) throw new Error(`${where}: path params (${segments.join()}) must be the declared params (${names.join()})`);
+      if (!isPrivilege(r.permission.privilege)) throw new Error(`${where} needs undeclared privilege ${r.permission.privilege}`);
+      if (r.node && !names.includes(r.node)) throw new Error(`${where}: node param ${r.node} not declared`);
+      const key = `${r.method} ${r.path.replace(/:\w+/g, ':')}`;
+      if (this.routes.has(key)) throw new Error(`${where} declared twice (also by ${this.routes.get(key)})`);
+      this.routes.set(key, s.name);
     }
     this.canonical.push(s);
   }

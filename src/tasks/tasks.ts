@@ -6,8 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.ts';
-import { internal } from '../rpc/pipeline.ts';
-import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
+import { internal, isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import type { Logger } from '../log.ts';
 
 export interface TaskScope {
@@ -116,7 +115,8 @@ export class Tasks {
       },
       progress: (done, total) => {
         const now = Date.now();
-        if (now - lastProgressWrite < PROGRESS_WRITE_MS && done < total) return;
+        // The last step (done reaching a known total) is always written; total 0 means not known yet.
+        if (now - lastProgressWrite < PROGRESS_WRITE_MS && !(total > 0 && done >= total)) return;
         lastProgressWrite = now;
         this.db.prepare('UPDATE tasks SET progress_done = ?, progress_total = ? WHERE id = ?').run(Math.round(done), Math.round(total), id);
         this.onEvent(this.get(id)!);

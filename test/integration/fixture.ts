@@ -24,6 +24,7 @@ export async function lab(): Promise<Lab> {
   return (await labStatus()) ?? labUp({ nodes: 3 });
 }
 
+/** The gateway process with TLS off unless env says OMS_TLS: 'on' (its CA is then gw.ca). */
 export async function startEnv(env: Record<string, string> = {}, opts: { dataDir?: string } = {}): Promise<Env> {
   const l = await lab();
   if (!l.privateKey) throw new Error('the lab did not generate a key for the gateway');
