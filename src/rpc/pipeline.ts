@@ -14,6 +14,7 @@ import type { CallContext, Transport } from './context.ts';
 import type { MethodDecl, ParamDecl, ServiceDecl } from './declare.ts';
 import { cacheTimeout as cacheTimeoutSchema } from './fields.ts';
 import { isOmsError, oms, OmsError } from './errors.ts';
+import { databaseError } from '../db/errors.ts';
 
 export interface CallRequest {
   /** Either service + method, or `dotted` (`kvmservices.list_vms`). */
@@ -220,7 +221,13 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
   } catch (e) {
     const err = isOmsError(e) ? e : internal(e, log);
     if (method.mutates && values !== undefined) {
-      app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: err.omsName, detail: redacted(method, values) });
+      // The audit row of a failure may fail for the same reason (a locked database); the caller
+      // must still learn the first error, not the audit's.
+      try {
+        app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: err.omsName, detail: redacted(method, values) });
+      } catch (auditErr) {
+        log.error({ err: auditErr, service: service.name, method: method.name, outcome: err.omsName }, 'audit row of a failed call not written');
+      }
     }
     log.info({ service: service.name, method: method.name, user: principal?.userName, ms: msSince(started), error: err.omsName }, 'call failed');
     throw err;
@@ -234,6 +241,13 @@ const userNameFrom = (decl: MethodDecl, values: Record<string, unknown>): string
 const msSince = (t: bigint): number => Number((process.hrtime.bigint() - t) / 1000n) / 1000;
 
 export function internal(e: unknown, log: { error: (o: object, m: string) => void }): OmsError {
+  // Statements report their own operation (src/db/errors.ts); what escapes them, such as the
+  // COMMIT of a transaction, is a write that failed.
+  const db = databaseError(e, 'update');
+  if (db) {
+    log.error({ err: e }, 'database failure');
+    return db;
+  }
   const logId = randomUUID().slice(0, 8);
   log.error({ logId, err: e }, 'unexpected error');
   return oms('InternalError', { logId });
