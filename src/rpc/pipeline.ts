@@ -181,8 +181,10 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     // One snapshot of the caller's grants serves the declared check and every ctx.can() of the call.
     const grants = principal ? app.permissions.forUser(principal.userId, principal.userName) : undefined;
     if (typeof method.permission === 'object') {
+      const { orSelf } = method.permission;
       target = method.permission.path(values as never);
-      if (!grants!.has(method.permission.privilege, target))
+      const self = orSelf !== undefined && principal !== undefined && values[orSelf] === principal.userName;
+      if (!self && !grants!.has(method.permission.privilege, target))
         throw oms('PermissionDenied', { privilege: method.permission.privilege, path: target });
     }
 
