@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { oms } from './rpc/errors.ts';
 
 export interface Config {
   port: number;
@@ -136,19 +137,51 @@ function coerce(key: keyof Config, raw: unknown): Config[keyof Config] {
   return String(raw);
 }
 
+/**
+ * The settings an OMS_CONFIG file holds, coerced. Any problem with it (missing, unreadable, not
+ * JSON, not an object, an unknown key, a bad value) is a ConfigurationReadError naming the file;
+ * the file's content is never quoted, since it may hold the admin password.
+ */
+function readConfigFile(file: string): Partial<Config> {
+  const fail = (reason: string) => oms('ConfigurationReadError', { reason: `${file}: ${reason}` });
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw fail(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? 'error'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw fail('not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw fail('expected a JSON object of settings');
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (!(k in env)) throw fail(`unknown key ${JSON.stringify(k.slice(0, 64))}`);
+    try {
+      out[k] = coerce(k as keyof Config, v);
+    } catch {
+      throw fail(`${k} has a value of the wrong kind`);
+    }
+  }
+  return out as Partial<Config>;
+}
+
 export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const cfg: Config = { ...defaults };
   const file = source.OMS_CONFIG;
-  if (file) {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(parsed)) {
-      if (!(k in env)) throw new Error(`unknown key ${k} in ${file}`);
-      (cfg as unknown as Record<string, unknown>)[k] = coerce(k as keyof Config, v);
-    }
-  }
+  if (file) for (const [k, v] of Object.entries(readConfigFile(file))) (cfg as unknown as Record<string, unknown>)[k] = v;
   for (const key of Object.keys(env) as (keyof Config)[]) {
     const raw = source[env[key]];
-    if (raw !== undefined && raw !== '') (cfg as unknown as Record<string, unknown>)[key] = coerce(key, raw);
+    if (raw === undefined || raw === '') continue;
+    try {
+      (cfg as unknown as Record<string, unknown>)[key] = coerce(key, raw);
+    } catch (e) {
+      throw oms('ConfigurationReadError', { reason: (e as Error).message });
+    }
   }
   Object.assign(cfg, overrides);
   cfg.dataDir = resolve(cfg.dataDir);

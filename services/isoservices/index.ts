@@ -59,7 +59,7 @@ const server = { name: 'server_hostname', schema: nodeName } as const;
 const image = { name: 'image_name', schema: isoName } as const;
 
 /** Runs a script; maps its exit codes (commands.EXIT) to ISO errors. */
-async function script(node: NodeHandle, argv: Argv, name: string, opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+async function script(node: NodeHandle, argv: Argv, name: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ExecResult> {
   try {
     return await node.exec(argv, opts);
   } catch (e) {
@@ -184,9 +184,10 @@ export const isoservices = service({
         const node = ctx.node(server_hostname);
         const max = max_bytes ?? FETCH_MAX_BYTES;
         const token = randomBytes(8).toString('hex');
-        const { done } = ctx.app.tasks.start({ kind: 'iso.fetch', node: node.name, target: `iso:${image_name}`, user: ctx.principal?.userName }, async () => {
+        const { done } = ctx.app.tasks.start({ kind: 'iso.fetch', node: node.name, target: `iso:${image_name}`, user: ctx.principal?.userName }, async (task) => {
           try {
-            const r = await script(node, fetchImage(isoDirOf(node), image_name, url, max, token, FETCH_TIMEOUT_S), image_name, { timeoutMs: (FETCH_TIMEOUT_S + 60) * 1000 });
+            // The task's signal: cancel_task stops the download on the node, not only the row.
+            const r = await script(node, fetchImage(isoDirOf(node), image_name, url, max, token, FETCH_TIMEOUT_S), image_name, { timeoutMs: (FETCH_TIMEOUT_S + 60) * 1000, signal: task.signal });
             return { name: image_name, size: parseFetchedSize(r.stdout) };
           } catch (e) {
             if (!isOmsError(e) || e.omsName !== 'NodeCommandError') throw e;

@@ -35,7 +35,7 @@ export function openRpcDocument(services: readonly ServiceDecl[], version: strin
         ...m.params.map((p) => ({ name: p.name, required: !(p.optional || p.rest), description: p.description, schema: schemaOf(p) })),
       ],
       result: { name: 'result', schema: {} },
-      'x-permission': typeof m.permission === 'object' ? { privilege: m.permission.privilege } : m.permission,
+      'x-permission': typeof m.permission === 'object' ? { privilege: m.permission.privilege, ...(m.permission.orSelf ? { orSelf: m.permission.orSelf } : {}) } : m.permission,
       'x-cacheable': !!m.cacheable,
       'x-mutates': !!m.mutates,
       'x-envelope': s.envelope === 'oms' ? `{"type": "${s.resultType ?? 'func'}"|"tmp_cache", "result": ${m.node ? '{"client": node, "result": ...}' : '...'}}` : 'plain',

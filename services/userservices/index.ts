@@ -87,7 +87,7 @@ export const userservices = service({
       name: 'change_password',
       description: "Sets a user's password. Users may change their own; changing another's needs user.admin. Other sessions of that user end.",
       auth: 'session',
-      permission: 'authenticated',
+      permission: { privilege: 'user.admin', path: () => paths.users, orSelf: 'username' },
       mutates: true,
       secretParams: ['new_password'],
       params: [
@@ -96,7 +96,6 @@ export const userservices = service({
       ] as const,
       async run(ctx, { username, new_password }) {
         const p = ctx.principal!;
-        if (username !== p.userName && !ctx.can('user.admin', paths.users)) throw oms('PermissionDenied', { privilege: 'user.admin', path: paths.users });
         await ctx.app.users.setPassword(username, new_password);
         ctx.app.sessions.destroyForUser(ctx.app.users.require(username).id, p.sessionKey);
         return 0;

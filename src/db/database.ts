@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyMigrations, loadMigrations, type Migration } from './migrate.ts';
+import { connectionError, guardStatements } from './errors.ts';
 
 export type Db = Database.Database;
 
@@ -14,19 +15,22 @@ export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), '..',
 
 export function openDatabase(file: string, migrations: Migration[] = loadMigrations(migrationsDir)): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  // A writer waits for a concurrent writer (a second process such as `oms user add`) instead of failing.
-  db.pragma('busy_timeout = 5000');
-  db.pragma('synchronous = NORMAL');
+  let db: Db | undefined;
   try {
+    db = new Database(file);
+    // A writer waits for a concurrent writer (a second process such as `oms user add`) instead of
+    // failing; set first, so that opening a database another process holds waits as well.
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
     applyMigrations(db, migrations);
   } catch (e) {
-    db.close();
-    throw e;
+    db?.close();
+    // A corrupt, foreign, locked or unopenable file: a plain DatabaseConnectionError naming it.
+    throw connectionError(e, file) ?? e;
   }
-  return db;
+  return guardStatements(db);
 }
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);

@@ -8,7 +8,8 @@ import type { AppServices } from '../rpc/context.ts';
 import { call } from '../rpc/pipeline.ts';
 import type { Transport } from '../rpc/context.ts';
 import { toJsonRpcError } from '../rpc/envelope.ts';
-import { internal, isOmsError, oms, type OmsError } from '../rpc/errors.ts';
+import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
+import { internal } from '../rpc/internal.ts';
 
 
 export interface JsonRpcCaller {

@@ -17,7 +17,8 @@ import type { Express, Request, Response } from 'express';
 import type { Principal } from '../auth/sessions.ts';
 import type { AppServices, CallContext, RouteDecl, ServiceDecl } from '../rpc/declare.ts';
 import { toQooxdooError } from '../rpc/envelope.ts';
-import { internal, isOmsError, oms, type ErrorName, type OmsError } from '../rpc/errors.ts';
+import { isOmsError, oms, type ErrorName, type OmsError } from '../rpc/errors.ts';
+import { internal } from '../rpc/internal.ts';
 import { streamBody } from './request-body.ts';
 
 const streaming = Symbol('oms.streamingBody');

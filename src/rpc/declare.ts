@@ -119,7 +119,15 @@ export type ParamsOf<P extends readonly ParamDecl[]> = { [K in P[number] as K['n
 export type AuthMode = 'session' | 'sessionOnly' | 'public';
 
 export type Permission<V> =
-  | { readonly privilege: Privilege; readonly path: (params: V) => string }
+  | {
+      readonly privilege: Privilege;
+      readonly path: (params: V) => string;
+      /**
+       * Name of a param holding a user name: a caller naming themselves there needs no privilege
+       * (Proxmox's `['userid-param', 'self']`), e.g. users changing their own password.
+       */
+      readonly orSelf?: keyof V & string;
+    }
   /** Any authenticated user; the handler itself narrows (e.g. a user changing their own password). */
   | 'authenticated'
   | 'public';

@@ -11,7 +11,6 @@
  * blocks of 100 so a service can grow without colliding with another.
  */
 
-import { randomUUID } from 'node:crypto';
 import { spec, type ErrorSpec } from './error-spec.ts';
 import { kvmErrors } from './errors-kvm.ts';
 import { consoleErrors } from './errors-console.ts';
@@ -39,11 +38,11 @@ const general = {
   FuncManError: spec(100, 'Node manager error: {reason}'),
   AuthError: spec(101, '{reason}'),
   ConfigurationReadError: spec(102, 'Configuration could not be read: {reason}'),
-  DatabaseConnectionError: spec(103, 'Database connection failed'),
-  DatabaseSelectError: spec(104, 'Database read failed'),
-  DatabaseUpdateError: spec(105, 'Database update failed'),
-  DatabaseInsertError: spec(106, 'Database insert failed'),
-  DatabaseDeleteError: spec(107, 'Database delete failed'),
+  DatabaseConnectionError: spec(103, 'Database connection failed: {reason}'),
+  DatabaseSelectError: spec(104, 'Database read failed: {reason}'),
+  DatabaseUpdateError: spec(105, 'Database update failed: {reason}'),
+  DatabaseInsertError: spec(106, 'Database insert failed: {reason}'),
+  DatabaseDeleteError: spec(107, 'Database delete failed: {reason}'),
   FuncMethodTimeoutError: spec(108, 'Node {node} did not answer within {seconds} s'),
   NoFuncZabbixClientError: spec(109, 'No Zabbix client configured'),
   ZabbixAgentNotSupportedError: spec(110, 'Zabbix agent not supported'),
@@ -140,9 +139,3 @@ export const oms = (name: ErrorName, vars: ErrorVars = {}, details?: unknown): O
 
 export const isOmsError = (e: unknown): e is OmsError => e instanceof OmsError;
 
-/** Anything that is not an OmsError: logged with a log id, answered as InternalError without its text. */
-export function internal(e: unknown, log: { error: (o: object, m: string) => void }): OmsError {
-  const logId = randomUUID().slice(0, 8);
-  log.error({ logId, err: e }, 'unexpected error');
-  return oms('InternalError', { logId });
-}

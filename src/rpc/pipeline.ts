@@ -11,9 +11,10 @@ import type { Principal } from '../auth/sessions.ts';
 import { ResultCache } from './cache.ts';
 import type { AppServices, CallContext, MethodDecl, ParamDecl, ServiceDecl, Transport } from './declare.ts';
 import { cacheTimeout as cacheTimeoutSchema } from './fields.ts';
-import { internal, isOmsError, oms, OmsError } from './errors.ts';
+import { isOmsError, oms, OmsError } from './errors.ts';
+import { internal } from './internal.ts';
 
-// Lives in errors.ts so layers below the pipeline (tasks) can use it; re-exported for old imports.
+// Lives in internal.ts so layers below the pipeline (tasks) can use it; re-exported for old imports.
 export { internal };
 
 export interface CallRequest {
@@ -181,8 +182,10 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     // One snapshot of the caller's grants serves the declared check and every ctx.can() of the call.
     const grants = principal ? app.permissions.forUser(principal.userId, principal.userName) : undefined;
     if (typeof method.permission === 'object') {
+      const { orSelf } = method.permission;
       target = method.permission.path(values as never);
-      if (!grants!.has(method.permission.privilege, target))
+      const self = orSelf !== undefined && principal !== undefined && values[orSelf] === principal.userName;
+      if (!self && !grants!.has(method.permission.privilege, target))
         throw oms('PermissionDenied', { privilege: method.permission.privilege, path: target });
     }
 
@@ -221,7 +224,13 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
   } catch (e) {
     const err = isOmsError(e) ? e : internal(e, log);
     if (method.mutates && values !== undefined) {
-      app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: err.omsName, detail: redacted(method, values) });
+      // The audit row of a failure may fail for the same reason (a locked database); the caller
+      // must still learn the first error, not the audit's.
+      try {
+        app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: err.omsName, detail: redacted(method, values) });
+      } catch (auditErr) {
+        log.error({ err: auditErr, service: service.name, method: method.name, outcome: err.omsName }, 'audit row of a failed call not written');
+      }
     }
     log.info({ service: service.name, method: method.name, user: principal?.userName, ms: msSince(started), error: err.omsName }, 'call failed');
     throw err;

@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.ts';
-import { internal, isOmsError, oms, type OmsError } from '../rpc/errors.ts';
+import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
+import { internal } from '../rpc/internal.ts';
 import type { Logger } from '../log.ts';
 
 export interface TaskScope {

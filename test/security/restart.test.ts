@@ -1,6 +1,7 @@
 /**
  * Gateway killed with SIGKILL while calls run: on restart no session, user, node, pinned key or
- * tag is lost or corrupted, and tasks left running are marked failed with a reason.
+ * tag is lost or corrupted — neither those written before the traffic nor any write the gateway
+ * acknowledged to a client during it — and tasks left running are marked failed with a reason.
  */
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
@@ -55,17 +56,30 @@ describe('restart safety', function () {
     const pinnedBefore = nodes.map((n) => n.hostKeyFingerprint);
     const before = counted();
 
-    // Traffic in flight when the process dies: reads on nodes, writes of users and tags.
+    // Traffic in flight when the process dies: reads on nodes, writes of users, tags and sessions.
+    // Every write whose success came back to the client is recorded: an acknowledged write is a
+    // promise the database must keep through the crash, however close to the kill it was made.
     let stop = false;
+    const acked = { users: [] as string[], tags: [] as string[], sessions: [] as [string, string][] };
+    const okCall = async (service: string, method: string, params: unknown[]) => {
+      const r = await call(gw.url, service, method, params).catch(() => undefined);
+      return r && r.error === null ? r.result.result : undefined;
+    };
     const traffic = Promise.all([
       (async () => {
-        for (let i = 0; !stop; i++) await call(gw.url, 'userservices', 'add_user', [sid, 0, `late${i}`, `late-password-${i}`]).catch(() => {});
+        for (let i = 0; !stop; i++) if ((await okCall('userservices', 'add_user', [sid, 0, `late${i}`, `late-password-${i}`])) !== undefined) acked.users.push(`late${i}`);
       })(),
       (async () => {
         while (!stop) await call(gw.url, 'statsservices', 'get_stats', [sid, 0, nodes[1].name, 'memory']).catch(() => {});
       })(),
       (async () => {
-        for (let i = 0; !stop; i++) await call(gw.url, 'tagservices', 'add_node_tag', [sid, 0, nodes[2].name, `t${i}`]).catch(() => {});
+        for (let i = 0; !stop; i++) if ((await okCall('tagservices', 'add_node_tag', [sid, 0, nodes[2].name, `t${i}`])) !== undefined) acked.tags.push(`t${i}`);
+      })(),
+      (async () => {
+        for (let i = 0; !stop; i++) {
+          const s = await okCall('authservices', 'authenticate', [`keep${i % 10}`, `keep-password-${i % 10}`]);
+          if (s !== undefined) acked.sessions.push([`keep${i % 10}`, s]);
+        }
       })(),
     ]);
     await new Promise((r) => setTimeout(r, 1500));
@@ -98,6 +112,21 @@ describe('restart safety', function () {
       figure('faults survived (SIGKILL mid-traffic, restart)', 1);
       figure('records lost (must be 0)', lost);
       expect(lost).to.equal(0);
+      // Every write acknowledged during the traffic, up to the kill, is there after the restart.
+      const db0 = new Database(join(dataDir, 'oms.db'), { readonly: true });
+      let missing: string[];
+      try {
+        const users = new Set((db0.prepare('SELECT name FROM users').all() as { name: string }[]).map((u) => u.name));
+        const tags = new Set((db0.prepare('SELECT tag AS name FROM node_tags WHERE node = ?').all(nodes[2].name) as { name: string }[]).map((t) => t.name));
+        missing = [...acked.users.filter((u) => !users.has(u)).map((u) => `user ${u}`), ...acked.tags.filter((t) => !tags.has(t)).map((t) => `tag ${t}`)];
+      } finally {
+        db0.close();
+      }
+      for (const [user, s] of acked.sessions) if ((await call(gw2.url, 'authservices', 'checksessid', [s])).error !== null) missing.push(`session of ${user}`);
+      figure('writes acknowledged during the SIGKILL window (users, tags, sessions)', `${acked.users.length}, ${acked.tags.length}, ${acked.sessions.length}`);
+      figure('acknowledged writes lost (must be 0)', missing.length);
+      expect(acked.users.length + acked.tags.length + acked.sessions.length, 'the traffic must have written something').to.be.greaterThan(0);
+      expect(missing, 'acknowledged before the kill, gone after the restart').to.deep.equal([]);
       // The session from before the crash still works; users can still log in; keys still pinned.
       expect((await call(gw2.url, 'authservices', 'checksessid', [sid])).result.result).to.equal(0);
       expect((await call(gw2.url, 'authservices', 'authenticate', ['keep9', 'keep-password-9'])).result.result).to.match(/^[0-9A-F]{40}$/);
