@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ipv4, netmask } from './fields.ts';
-import { canonicalIpv6, isIpv4, isIpv6, specialIpv4 } from './ip.ts';
+import { canonicalIpv6, isIpv4, isIpv6, specialIpv4, urlHost } from './ip.ts';
 
 describe('rpc/ip (ipaddr.js) and the address field types', () => {
   it('dotted quads: only the plain form, the same for the field pattern and the library', () => {
@@ -38,5 +38,10 @@ describe('rpc/ip (ipaddr.js) and the address field types', () => {
     expect(specialIpv4('255.255.255.255')).to.equal('a multicast or reserved address');
     // ipaddr.js calls these `reserved`; they are routable, and tests and labs use them.
     for (const a of ['1.0.0.0', '126.255.255.255', '128.0.0.0', '223.255.255.255', '192.0.2.10', '198.18.0.1', '203.0.113.9', '10.213.7.1']) expect(specialIpv4(a), a).to.equal(undefined);
+  });
+
+  it('URL hosts for a listen address: wildcards on loopback, IPv6 in brackets', () => {
+    expect(['0.0.0.0', '::', '0:0::0', '10.213.7.1', '127.0.0.1', '::1', 'FD13:7::0001', 'localhost'].map(urlHost)).to.deep.equal(['127.0.0.1', '127.0.0.1', '127.0.0.1', '10.213.7.1', '127.0.0.1', '[::1]', '[fd13:7::1]', 'localhost']);
+    expect(new URL(`https://${urlHost('::1')}:8000/`).hostname).to.equal('[::1]');
   });
 });

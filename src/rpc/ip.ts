@@ -40,3 +40,14 @@ export function specialIpv4(addr: string): string | undefined {
   const why = ipaddr.subnetMatch(IPv4.parse(addr), SPECIAL_V4, '');
   return why === '' ? undefined : why;
 }
+
+/**
+ * The host part of a URL that reaches a server listening on `bind`: a wildcard (0.0.0.0, ::, any
+ * spelling) is reached on loopback, an IPv6 address goes in brackets, a name stays as it is.
+ */
+export function urlHost(bind: string): string {
+  if (isIpv4(bind)) return bind === '0.0.0.0' ? '127.0.0.1' : bind;
+  if (!IPv6.isValid(bind)) return bind;
+  const a = IPv6.parse(bind);
+  return a.range() === 'unspecified' ? '127.0.0.1' : `[${a.toString()}]`;
+}
