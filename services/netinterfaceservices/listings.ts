@@ -25,7 +25,7 @@ export const listingMethods: MethodDecl[] = [
   method({
     name: 'list_routes',
     description:
-      "The main routing table of both families (show_routing_table is its IPv4 part in the OMS shape), IPv4 routes first: [{family ('inet' or 'inet6'), destination (network address; 0.0.0.0 or :: for the default route), prefix, gateway (null when directly connected), interface (null for reject routes), metric, protocol (kernel, static, boot, ra, dhcp ... or null), type (unicast, unreachable, prohibit, blackhole ...), nexthops (multipath routes only: [{gateway, interface}]; gateway and interface above are the first hop's)}].",
+      "The main routing table of both families (show_routing_table is its IPv4 part in the OMS shape), IPv4 routes first: [{family ('inet' or 'inet6'), destination (network address; 0.0.0.0 or :: for the default route), prefix, gateway (null when directly connected), interface (null when the route names none, as IPv4 reject routes; IPv6 ones name lo), metric, protocol (kernel, static, boot, ra, dhcp ... or null), type (unicast, unreachable, prohibit, blackhole ...), nexthops (multipath routes only: [{gateway, interface}]; gateway and interface above are the first hop's)}].",
     auth: 'session',
     permission: view,
     cacheable: true,
