@@ -13,6 +13,7 @@ import { answerClientErrors, createHttpApp } from './http/http-app.ts';
 import { createRpcWebSocketServer } from './http/ws.ts';
 import { loadOrCreateCertificate } from './http/tls.ts';
 import { mountConsoles } from './consoles/mount.ts';
+import { urlHost } from './rpc/ip.ts';
 
 export interface RunningServer {
   app: AppServices;
@@ -62,7 +63,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     server.listen(config.port, config.bind, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const host = config.bind === '0.0.0.0' || config.bind === '::' ? '127.0.0.1' : config.bind;
+  const host = urlHost(config.bind);
   const scheme = config.tls ? 'https' : 'http';
   const url = `${scheme}://${host}:${port}`;
   const pagePort = await consoles.listenPages();

@@ -37,6 +37,8 @@ describe('netinterfaceservices/addr', () => {
     expect(checkGateway('0.0.0.0')).to.equal(undefined);
     expect(checkGateway('10.213.250.254')).to.equal('10.213.250.254');
     for (const g of ['127.0.0.1', '255.255.255.255', '239.1.1.1', '0.1.2.3']) refused(() => checkGateway(g));
+    // Documentation and benchmarking networks are ordinary hosts here (ipaddr.js files them as reserved).
+    for (const g of ['192.0.2.10', '198.51.100.1', '203.0.113.9', '198.18.0.1', '223.255.255.254']) expect(checkGateway(g)).to.equal(g);
   });
 
   it('interface addresses: not the network or broadcast address (except /31 and /32)', () => {
@@ -46,6 +48,9 @@ describe('netinterfaceservices/addr', () => {
     expect(checkHostAddress('10.213.250.0', '255.255.255.254')).to.equal(31);
     expect(checkHostAddress('10.213.250.9', '255.255.255.255')).to.equal(32);
     refused(() => checkHostAddress('10.213.250.1', '0.0.0.0'));
+    expect(refused(() => checkHostAddress('10.213.250.127', '255.255.255.128'))).to.match(/broadcast/);
+    expect(refused(() => checkHostAddress('10.213.250.128', '255.255.255.128'))).to.match(/network address/);
+    expect(checkHostAddress('10.213.250.126', '255.255.255.252')).to.equal(30);
   });
 
   it('bridge gateways: none, or another host of the subnet', () => {

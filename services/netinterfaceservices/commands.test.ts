@@ -15,6 +15,9 @@ describe('netinterfaceservices/commands', () => {
     expect(shellLine(cmd.noMaster('hbrv1a'))).to.equal('ip link set dev hbrv1a nomaster');
     expect(shellLine(cmd.deleteBridge('hbrt1'))).to.equal('ip link del dev hbrt1 type bridge');
     expect(shellLine(cmd.flushAddrs('hbrt1'))).to.equal('ip -4 addr flush dev hbrt1');
+    expect(shellLine(cmd.showRoutes())).to.equal('ip -4 -j route show table main');
+    expect(shellLine(cmd.showRoutes6())).to.equal('ip -6 -j route show table main');
+    expect(shellLine(cmd.showInterfaces())).to.equal('ip -j -d addr show');
   });
 
   it('the SSH path script is fixed text with no caller data', () => {

@@ -11,6 +11,12 @@ export const showLinks = (): Argv => ['ip', '-j', '-d', 'link', 'show'];
 
 export const showAddrs = (): Argv => ['ip', '-4', '-j', 'addr', 'show'];
 
+/** The IPv6 main table, for list_routes (show_routing_table stays IPv4, as OMS documents it). */
+export const showRoutes6 = (): Argv => ['ip', '-6', '-j', 'route', 'show', 'table', 'main'];
+
+/** Every interface with link details (kind, bridge) and addresses of both families, for list_interfaces. */
+export const showInterfaces = (): Argv => ['ip', '-j', '-d', 'addr', 'show'];
+
 /**
  * The peer address of this SSH session (first word of $SSH_CONNECTION) and the route the node
  * takes to it. A fixed script: no caller data in it. Exit 3: not an SSH session.

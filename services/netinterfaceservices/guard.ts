@@ -9,12 +9,16 @@
  * table), we cannot tell which entry serves the path and treat every route towards the peer on
  * the SSH device as serving it.
  */
+import { isIpv4 } from '../../src/rpc/ip.ts';
 import { contains } from './addr.ts';
 import type { Links, Route, SshPath } from './parse.ts';
 
 const usable = (r: Route) => r.type === undefined;
-/** The gateway reaches the node over IPv6: no IPv4 route is on that path (interfaces still are). */
-const overIpv6 = (path: SshPath) => path.peer.includes(':');
+/**
+ * The gateway reaches the node over IPv6: no IPv4 route is on that path (interfaces still are).
+ * parseSshPath made sure the peer is an IP address, so anything but a dotted quad is IPv6.
+ */
+const overIpv6 = (path: SshPath) => !isIpv4(path.peer);
 
 /** The main-table route the node uses to reach the peer, or undefined when that is unclear. */
 export function servingRoute(routes: readonly Route[], path: SshPath): Route | undefined {

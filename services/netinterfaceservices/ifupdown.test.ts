@@ -125,6 +125,10 @@ describe('netinterfaceservices/ifupdown: persisted routes read back', () => {
       { 'oms-eth1': eth0 }, // file named for another interface
       { 'oms-hbrp1': bridge.replace('    bridge_fd 0\n', '    bridge_fd 0\n    mtu 9000\n') },
       { 'oms-hbrp1': bridge.replace('    bridge_ports hbrpa\n', '') },
+      // Addresses and gateways are read as dotted quads, not as digits and dots.
+      { 'oms-hbrp1': bridge.replace('address 10.213.244.1/24', 'address 10.213.244.999/24') },
+      { 'oms-hbrp1': bridge.replace('address 10.213.244.1/24', 'address 010.213.244.1/24') },
+      { 'oms-hbrp1': bridge.replace(/via 10\.213\.244\.9 /g, 'via 10.213.244.300 ') },
       { 'oms-hbrp1': bridge + bridge },
       { interfaces: bridge },
     ];

@@ -5,6 +5,7 @@
  * (another option, a command other than the ones OMS renders, an `up` line without its `down`),
  * rather than silently dropping what it does not understand.
  */
+import { isIpv4 } from '../../src/rpc/ip.ts';
 import { routesStanzaName, type BridgeState, type NetConfig, type PersistedRoute, type RoutedInterface } from './persist.ts';
 
 const bad = (file: string, why: string) => new Error(`${file}: ${why}`);
@@ -47,13 +48,11 @@ export function shellWords(line: string): { words: string[]; tolerant: boolean }
   return { words, tolerant };
 }
 
-const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
-
 function cidr(file: string, s: string): { address: string; prefix: number } {
   if (s === 'default') return { address: '0.0.0.0', prefix: 0 };
   const [address, len, more] = s.split('/');
   const prefix = len === undefined ? 32 : Number(len);
-  if (more !== undefined || !IPV4.test(address) || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw bad(file, `not an IPv4 address/prefix: ${s}`);
+  if (more !== undefined || !isIpv4(address) || !Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw bad(file, `not an IPv4 address/prefix: ${s}`);
   return { address, prefix };
 }
 
@@ -72,7 +71,7 @@ export function routeCommand(file: string, words: string[]): { verb: string; rou
   if (!dev) throw bad(file, `route without dev: ${words.join(' ')}`);
   if (opts.has('proto') && opts.get('proto') !== 'static') throw bad(file, `route proto ${opts.get('proto')}`);
   const gateway = opts.get('via');
-  if (gateway !== undefined && !IPV4.test(gateway)) throw bad(file, `gateway ${gateway}`);
+  if (gateway !== undefined && !isIpv4(gateway)) throw bad(file, `gateway ${gateway}`);
   const metric = opts.has('metric') ? Number(opts.get('metric')) : 0;
   if (!Number.isInteger(metric) || metric < 0) throw bad(file, `metric ${opts.get('metric')}`);
   return { verb, route: { destination: address, prefix, ...(gateway ? { gateway } : {}), dev, metric } };

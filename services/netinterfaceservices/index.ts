@@ -1,5 +1,6 @@
 /**
- * NetInterfaceService: a node's IPv4 routes and bridges, read and changed live with iproute2.
+ * NetInterfaceService: a node's IPv4 routes and bridges, read and changed live with iproute2;
+ * list_interfaces and list_routes (listings.ts) also show what the node has of IPv6.
  *
  * Every change first reads the node's routes, links and the path the gateway's own SSH
  * connection takes (see guard.ts); a change that would cut that path is refused with
@@ -13,21 +14,19 @@
 import { z } from 'zod';
 import { method, service } from '../../src/rpc/declare.ts';
 import { isOmsError, oms } from '../../src/rpc/errors.ts';
-import { ifName, ipv4, netmask, nodeName } from '../../src/rpc/fields.ts';
-import { paths } from '../../src/auth/permissions.ts';
+import { ifName, ipv4, netmask } from '../../src/rpc/fields.ts';
 import type { NodeHandle } from '../../src/fleet/access.ts';
 import { nodeDirs } from '../../src/fleet/dirs.ts';
 import type { Argv } from '../../src/nodes/command.ts';
 import { checkBridgeGateway, checkGateway, checkHostAddress, checkRouteDestination, contains, networkOf } from './addr.ts';
 import * as cmd from './commands.ts';
+import { admin, server, view } from './common.ts';
 import { additionCutsPath, defaultRouteChangeCutsPath, interfaceCarriesPath, removalCutsPath } from './guard.ts';
+import { listingMethods } from './listings.ts';
 import { parseLinks, parseRoutes, toOmsRoute, type Route } from './parse.ts';
 import { CONFIG_DIR, NO_DIR_EXIT, parseRemoved, removeStaleConfigFiles, renderConfig, writeConfigFile } from './persist.ts';
 import { change, readNetConfig, readState, readStateWith, requireBridge, requireInterface } from './state.ts';
 
-const view = { privilege: 'node.view', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
-const admin = { privilege: 'node.admin', path: (p: { server_name: string }) => paths.node(p.server_name) } as const;
-const server = { name: 'server_name', schema: nodeName } as const;
 const force = { name: 'force', schema: z.boolean(), optional: true, description: 'Do it even if it cuts the gateway SSH path to the node.' } as const;
 /** A static route as add_static_route and delete_static_route name it. */
 const routeParams = [server, { name: 'destination', schema: ipv4 }, { name: 'netmask', schema: netmask }, { name: 'gateway', schema: ipv4 }, { name: 'interface', schema: ifName }, force] as const;
@@ -59,7 +58,7 @@ function findRoute(node: string, routes: Route[], destination: string, prefix: n
 export const netinterfaceservices = service({
   name: 'netinterfaceservices',
   aliases: ['netinterface', 'NetInterfaceService'],
-  description: 'NetInterfaceService: routes and bridges of nodes (iproute2). Changes are live until save_network_config writes them as ifupdown files; the methods that change routes and bridges take a trailing optional `force` (default false) that allows changes cutting the gateway SSH path to the node.',
+  description: 'NetInterfaceService: routes and bridges of nodes (iproute2). list_interfaces and list_routes list addresses and routes of both families; the other methods are IPv4. Changes are live until save_network_config writes them as ifupdown files; the methods that change routes and bridges take a trailing optional `force` (default false) that allows changes cutting the gateway SSH path to the node.',
   envelope: 'oms',
   methods: [
     method({
@@ -327,7 +326,7 @@ export const netinterfaceservices = service({
     }),
     method({
       name: 'get_network_config',
-      description: `The live bridges (address, gateway, members, routes) and the static and default routes through the other interfaces as Debian ifupdown files for the node's networkConfigDir (default ${CONFIG_DIR}): {directory, files: {name: content}}, one oms-<bridge> file per bridge and one oms-<interface> file per other interface carrying such routes (an auto stanza of its own that brings the interface up through its own stanza first, then adds the routes). Nothing is written.`,
+      description: `The live bridges (address, gateway, members, routes) and the static and default routes through the other interfaces as Debian ifupdown files for the node's networkConfigDir (default ${CONFIG_DIR}): {directory, files: {name: content}}, one oms-<bridge> file per bridge and one oms-<interface> file per other interface carrying such routes (an auto stanza of its own that brings the interface up through its own stanza first, then adds the routes). IPv4 only: IPv6 addresses and routes (list_interfaces, list_routes) are not rendered. Nothing is written.`,
       auth: 'session',
       permission: view,
       cacheable: true,
@@ -360,5 +359,6 @@ export const netinterfaceservices = service({
         return { directory, written, removed };
       },
     }),
+    ...listingMethods,
   ],
 });

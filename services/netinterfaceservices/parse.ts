@@ -1,4 +1,6 @@
-/** Readers of iproute2 JSON output (`ip -j route`, `ip -j -d link`, `ip -j route get`). Pure. */
+/** Readers of iproute2 JSON output (`ip -j route`, `ip -j -d link`, `ip -j -d addr`, `ip -j route get`). Pure. */
+import ipaddr from 'ipaddr.js';
+import { canonicalIpv6, isIpv4, isIpv6 } from '../../src/rpc/ip.ts';
 import { maskOf } from './addr.ts';
 
 export interface IpRoute {
@@ -12,6 +14,9 @@ export interface IpRoute {
   flags?: string[];
   nexthops?: { gateway?: string; dev?: string }[];
 }
+
+/** The address families OMS reads, by iproute2's names. */
+export type Family = 'inet' | 'inet6';
 
 /** One entry of show_routing_table, as the OMS document shows it (`route -n` columns, all strings). */
 export interface OmsRoute {
@@ -34,9 +39,9 @@ export interface Route {
   protocol?: string;
   metric: number;
   type?: string;
+  /** Only on a multipath route: every next hop (gateway and dev above are the first one's). */
+  nexthops?: { gateway?: string; dev?: string }[];
 }
-
-const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 function parseJson<T>(stdout: string, what: string): T {
   try {
@@ -46,30 +51,74 @@ function parseJson<T>(stdout: string, what: string): T {
   }
 }
 
-/** IPv4 routes of `ip -j route show table main`; entries that are not IPv4 (none, with -4) are skipped. */
-export function parseRoutes(stdout: string): Route[] {
+/**
+ * The destination of one route of the family as network address and prefix length: `default` is
+ * the all-zero network, a bare address (iproute2 leaves out /32 and /128) a host route. Undefined
+ * for anything that is not an address of the family.
+ */
+function destinationOf(dst: string, family: Family): { destination: string; prefix: number } | undefined {
+  const [zero, host] = family === 'inet' ? ['0.0.0.0', 32] : ['::', 128];
+  if (dst === 'default') return { destination: zero, prefix: 0 };
+  const cidr = dst.includes('/') ? dst : `${dst}/${host}`;
+  const address = cidr.slice(0, cidr.indexOf('/'));
+  if (!(family === 'inet' ? isIpv4(address) : isIpv6(address)) || !ipaddr.isValidCIDR(cidr)) return undefined;
+  const [net, prefix] = ipaddr.parseCIDR(cidr);
+  return { destination: family === 'inet' ? net.toString() : canonicalIpv6(address), prefix };
+}
+
+/** Routes of one family from `ip -j -4|-6 route show table main`; entries of another family are skipped. */
+function readRoutes(stdout: string, family: Family): Route[] {
   const out: Route[] = [];
   for (const r of parseJson<IpRoute[]>(stdout, 'ip route')) {
-    let destination: string;
-    let prefix: number;
-    if (r.dst === 'default') [destination, prefix] = ['0.0.0.0', 0];
-    else {
-      const [net, len] = r.dst.split('/');
-      if (!IPV4.test(net)) continue;
-      [destination, prefix] = [net, len === undefined ? 32 : Number(len)];
-    }
-    const hop = r.nexthops?.[0];
+    const dst = destinationOf(r.dst, family);
+    const hops = r.nexthops ?? [];
+    const gateway = r.gateway ?? hops[0]?.gateway;
+    // `default` names no family; its gateway does, when it has one.
+    if (!dst || (gateway !== undefined && !(family === 'inet' ? isIpv4(gateway) : isIpv6(gateway)))) continue;
     out.push({
-      destination,
-      prefix,
-      gateway: r.gateway ?? hop?.gateway,
-      dev: r.dev ?? hop?.dev,
+      ...dst,
+      gateway,
+      dev: r.dev ?? hops[0]?.dev,
       protocol: r.protocol,
       metric: r.metric ?? 0,
       type: r.type && r.type !== 'unicast' ? r.type : undefined,
+      ...(hops.length > 1 ? { nexthops: hops.map((h) => ({ gateway: h.gateway, dev: h.dev })) } : {}),
     });
   }
   return out;
+}
+
+/** IPv4 routes of `ip -j route show table main`; entries that are not IPv4 (none, with -4) are skipped. */
+export const parseRoutes = (stdout: string): Route[] => readRoutes(stdout, 'inet');
+
+/** IPv6 routes of `ip -6 -j route show table main`, the default route as ::/0. */
+export const parseRoutes6 = (stdout: string): Route[] => readRoutes(stdout, 'inet6');
+
+/** One row of netinterfaceservices.list_routes: a route of either family, structured. */
+export interface ListedRoute {
+  family: Family;
+  destination: string;
+  prefix: number;
+  gateway: string | null;
+  interface: string | null;
+  metric: number;
+  protocol: string | null;
+  type: string;
+  nexthops?: { gateway: string | null; interface: string | null }[];
+}
+
+export function toListedRoute(r: Route, family: Family): ListedRoute {
+  return {
+    family,
+    destination: r.destination,
+    prefix: r.prefix,
+    gateway: r.gateway ?? null,
+    interface: r.dev ?? null,
+    metric: r.metric,
+    protocol: r.protocol ?? null,
+    type: r.type ?? 'unicast',
+    ...(r.nexthops ? { nexthops: r.nexthops.map((h) => ({ gateway: h.gateway ?? null, interface: h.dev ?? null })) } : {}),
+  };
 }
 
 /**
@@ -123,10 +172,72 @@ export function parseLinks(stdout: string): Links {
   return { names: links.map((l) => l.ifname), bridges, masters };
 }
 
+interface IpAddrInfo {
+  family: string;
+  local: string;
+  prefixlen: number;
+  scope?: string;
+  [flag: string]: unknown;
+}
+
+interface IpAddrLink extends IpLink {
+  operstate?: string;
+  link_type?: string;
+  address?: string;
+  mtu?: number;
+  addr_info?: IpAddrInfo[];
+}
+
 /** `ip -4 -j addr show`: IPv4 addresses with prefix lengths, per interface. */
 export function parseAddrs(stdout: string): Map<string, { address: string; prefix: number }[]> {
-  const links = parseJson<{ ifname: string; addr_info?: { family: string; local: string; prefixlen: number }[] }[]>(stdout, 'ip addr');
-  return new Map(links.map((l) => [l.ifname, (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => ({ address: a.local, prefix: a.prefixlen }))]));
+  const links = parseJson<IpAddrLink[]>(stdout, 'ip addr');
+  return new Map(links.map((l) => [l.ifname, (l.addr_info ?? []).filter((a) => a.family === 'inet' && isIpv4(a.local)).map((a) => ({ address: a.local, prefix: a.prefixlen }))]));
+}
+
+/** An interface address as list_interfaces shows it. */
+export interface ListedAddress {
+  family: Family;
+  address: string;
+  prefix: number;
+  /** host, link, global ... */
+  scope: string | null;
+  /** iproute2's address flags that are set: secondary, nodad, tentative, dadfailed, deprecated, dynamic ... */
+  flags: string[];
+}
+
+/** One row of netinterfaceservices.list_interfaces. */
+export interface ListedInterface {
+  interface: string;
+  /** The link kind (bridge, veth, ...) or, for plain devices, the link type (ether, loopback). */
+  kind: string | null;
+  /** The bridge this interface is a port of. */
+  master: string | null;
+  state: string | null;
+  mac: string | null;
+  mtu: number | null;
+  addresses: ListedAddress[];
+}
+
+function listedAddress(a: IpAddrInfo): ListedAddress | undefined {
+  if (a.family === 'inet' && isIpv4(a.local)) return { family: 'inet', address: a.local, prefix: a.prefixlen, scope: a.scope ?? null, flags: flagsOf(a) };
+  if (a.family === 'inet6' && isIpv6(a.local)) return { family: 'inet6', address: canonicalIpv6(a.local), prefix: a.prefixlen, scope: a.scope ?? null, flags: flagsOf(a) };
+  return undefined; // another family (none with `ip addr`), or not an address
+}
+
+/** iproute2 prints each address flag as a JSON `true` (and `dynamic` for what is not permanent). */
+const flagsOf = (a: IpAddrInfo): string[] => Object.keys(a).filter((k) => a[k] === true);
+
+/** `ip -j -d addr show`: every interface with its kind, bridge, state and addresses of both families. */
+export function parseInterfaces(stdout: string): ListedInterface[] {
+  return parseJson<IpAddrLink[]>(stdout, 'ip addr').map((l) => ({
+    interface: l.ifname,
+    kind: l.linkinfo?.info_kind ?? l.link_type ?? null,
+    master: l.master ?? null,
+    state: l.operstate ?? null,
+    mac: l.address ?? null,
+    mtu: l.mtu ?? null,
+    addresses: (l.addr_info ?? []).map(listedAddress).filter((a): a is ListedAddress => a !== undefined),
+  }));
 }
 
 /** Where the node sends packets for the gateway's side of the SSH connection. */
@@ -142,7 +253,9 @@ export function parseSshPath(stdout: string): SshPath {
   const nl = stdout.indexOf('\n');
   const peer = stdout.slice(0, nl).trim();
   const got = parseJson<{ dev?: string; gateway?: string }[]>(stdout.slice(nl + 1), 'ip route get')[0];
-  if (!peer || !got?.dev) throw new Error('could not tell which path the SSH connection takes');
+  // The guard's route arithmetic parses the peer: anything but an IP address (IPv6 with its zone
+  // when link-local) is no path it can judge.
+  if (!(isIpv4(peer) || ipaddr.IPv6.isValid(peer)) || !got?.dev) throw new Error('could not tell which path the SSH connection takes');
   return { peer, dev: got.dev, gateway: got.gateway };
 }
 

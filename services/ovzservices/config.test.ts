@@ -63,6 +63,16 @@ lxc.cgroup.memory.limit_in_bytes = 67108864
     expect(parseConfig('9991', fx('config-lxc-busybox.conf'), defaults)).to.deep.equal({ id: '9991', name: '9991', vcpu: 2, vcpulimit: 0, memory: 24104, disk: 0, onboot: false, haltSignal: 'SIGUSR1' });
   });
 
+  it('reads the container address in the forms LXC takes, and only an IPv4 address', () => {
+    const addr = (v: string) => parseConfig('9101', `lxc.net.0.ipv4.address = ${v}\n`, defaults).ip_address;
+    expect(addr('10.213.101.91/24 10.213.101.255')).to.equal('10.213.101.91');
+    expect(addr('10.213.101.91/24')).to.equal('10.213.101.91');
+    expect(addr('10.213.101.91')).to.equal('10.213.101.91');
+    for (const v of ['10.213.101.910/24', '10.213.101.91/33', '10.213.101.91/24 10.213.101.256', '010.213.101.91/24', 'fd13::1/64', '10.213.101.91/24 x y']) expect(addr(v), v).to.equal(undefined);
+    // The broadcast address LXC is given is that of the /24, whatever the host part.
+    expect(renderConfig({ ...base, ip_address: '10.213.101.1' }, '/x', 'v1')).to.include('lxc.net.0.ipv4.address = 10.213.101.1/24 10.213.101.255\n');
+  });
+
   it('parses config keys: comments, quotes, oms comments, last one wins', () => {
     const k = configKeys('# c\nlxc.a = 1\nlxc.a = 2\nlxc.uts.name = "x"\n#oms.disk=5\n  # oms.template = t \nbad line\n');
     expect([...k.entries()]).to.deep.equal([['lxc.a', '2'], ['lxc.uts.name', 'x'], ['oms.disk', '5'], ['oms.template', 't']]);

@@ -7,6 +7,7 @@
  * Pure: text in, settings out, and back. Every value written was validated (numbers, IPv4,
  * host names, signal names), so a line can never carry a second key.
  */
+import { IPv4, isIpv4 } from '../../src/rpc/ip.ts';
 
 export interface CtConfig {
   readonly id: string;
@@ -26,6 +27,20 @@ export interface CtConfig {
   readonly template?: string;
   /** Signal that makes the container's init halt (busybox init: SIGUSR1; most others SIGPWR). */
   readonly haltSignal: string;
+}
+
+/** The container's subnet on the node bridge (lxcbr0): the address is written with this prefix. */
+const CT_PREFIX = 24;
+
+/** `lxc.net.0.ipv4.address` as LXC reads it: `ADDRESS/PREFIX BROADCAST`, the broadcast address by ipaddr.js. */
+const lxcIpv4 = (ip: string): string => `${ip}/${CT_PREFIX} ${IPv4.broadcastAddressFromCIDR(`${ip}/${CT_PREFIX}`).toString()}`;
+
+/** The address of an `lxc.net.0.ipv4.address` value (`ADDRESS[/PREFIX] [BROADCAST]`), when it is one. */
+function addressOf(value: string): string | undefined {
+  const [cidr = '', broadcast, ...more] = value.trim().split(/\s+/);
+  if (more.length || (broadcast !== undefined && !isIpv4(broadcast))) return undefined;
+  if (cidr.includes('/')) return IPv4.isValidCIDRFourPartDecimal(cidr) ? cidr.slice(0, cidr.indexOf('/')) : undefined;
+  return isIpv4(cidr) ? cidr : undefined;
 }
 
 export const DEFAULT_LXCPATH = '/var/lib/lxc';
@@ -87,7 +102,7 @@ export function renderConfig(c: CtConfig, lxcpath: string, cgroup: 'v1' | 'v2'):
     'lxc.net.0.link = lxcbr0',
     'lxc.net.0.flags = up',
     'lxc.net.0.name = eth0',
-    ...(c.ip_address ? [`lxc.net.0.ipv4.address = ${c.ip_address}/24 ${c.ip_address.replace(/\d+$/, '255')}`, 'lxc.net.0.ipv4.gateway = auto'] : []),
+    ...(c.ip_address ? [`lxc.net.0.ipv4.address = ${lxcIpv4(c.ip_address)}`, 'lxc.net.0.ipv4.gateway = auto'] : []),
     ...cgroupLimits(c, cgroup).map(([k, v]) => `${prefix}${k} = ${v}`),
     `# oms.disk = ${c.disk}`,
     ...(c.nameserver ? [`# oms.nameserver = ${c.nameserver}`] : []),
@@ -133,7 +148,7 @@ export function parseConfig(id: string, text: string, defaults: { cpus: number; 
   const max = /^(\d+)\s+(\d+)$/.exec(get('cpu.max') ?? '');
   if (max) vcpulimit = Math.round((Number(max[1]) * 100) / Number(max[2]));
   const memBytes = num(get('memory.limit_in_bytes')) ?? num(get('memory.max'));
-  const ip = /^(\d+\.\d+\.\d+\.\d+)(?:\/\d+)?(?:\s+[\d.]+)?$/.exec(k.get('lxc.net.0.ipv4.address') ?? '');
+  const ip = addressOf(k.get('lxc.net.0.ipv4.address') ?? '');
   return {
     id,
     name: k.get('lxc.uts.name') ?? id,
@@ -141,7 +156,7 @@ export function parseConfig(id: string, text: string, defaults: { cpus: number; 
     vcpulimit,
     memory: memBytes !== undefined ? Math.floor(memBytes / MiB) : defaults.memoryMiB,
     disk: num(k.get('oms.disk')) ?? 0,
-    ...(ip ? { ip_address: ip[1] } : {}),
+    ...(ip ? { ip_address: ip } : {}),
     ...(k.get('oms.nameserver') ? { nameserver: k.get('oms.nameserver') } : {}),
     ...(k.get('oms.searchdomain') ? { searchdomain: k.get('oms.searchdomain') } : {}),
     onboot: k.get('lxc.start.auto') === '1',

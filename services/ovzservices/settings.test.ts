@@ -43,6 +43,13 @@ describe('ovzservices settings', () => {
     expect(r.changes).to.deep.equal({});
   });
 
+  it('addresses: a host address, not 0.x, loopback, multicast or reserved; dotted quads only', () => {
+    for (const ip of ['10.213.101.91', '1.0.0.1', '223.255.255.254', '192.0.2.10']) expect(checkSettings({ ip_address: ip, nameserver: ip }, b).changes, ip).to.deep.equal({ ip_address: ip, nameserver: ip });
+    for (const ip of ['0.1.2.3', '127.0.0.53', '224.0.0.1', '240.0.0.1', '255.255.255.255', '010.0.0.1', '10.1', 'fd13::1']) {
+      expect(checkSettings({ ip_address: ip, nameserver: ip }, b).errors, ip).to.deep.equal({ ip_address: MESSAGES.ip_address, nameserver: MESSAGES.nameserver });
+    }
+  });
+
   it('ignores what parse_* results echo back', () => {
     expect(checkSettings({ vm_id: '101', vm_name: 'x', template_name: 't', domain_type: 'openvz', min_memory: '1', max_disk: '9' }, b)).to.deep.equal({ changes: {}, errors: {} });
   });

@@ -4,6 +4,7 @@
  * (update_vm_settings), or nothing is done (deploy, create_template). Values that pass are plain
  * numbers, IPv4 addresses, DNS names or yes/no, so nothing else can reach a node.
  */
+import { isIpv4, specialIpv4 } from '../../src/rpc/ip.ts';
 import type { CtConfig } from './config.ts';
 import type { NodeFacts } from './driver.ts';
 
@@ -63,7 +64,6 @@ export interface Checked {
 /** Keys a client may echo back from parse_* results; they are not settings and are ignored. */
 const ECHOED = new Set(['vm_id', 'vm_name', 'template_name', 'domain_type', 'name', 'id', 'state', 'status', 'halt_signal']);
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 const int = (v: string | number): number | undefined => {
@@ -72,12 +72,8 @@ const int = (v: string | number): number | undefined => {
 };
 const within = (n: number | undefined, [min, max]: Range): n is number => n !== undefined && n >= min && n <= max;
 
-/** A usable IPv4 host address: not 0.x, loopback, multicast/reserved, or broadcast. */
-const hostAddress = (v: string | number): string | undefined => {
-  if (typeof v !== 'string' || !IPV4.test(v)) return undefined;
-  const first = Number(v.split('.')[0]);
-  return first === 0 || first === 127 || first >= 224 ? undefined : v;
-};
+/** A usable IPv4 host address: not 0.x, loopback, multicast/reserved, or broadcast (src/rpc/ip.ts decides, as for routes). */
+const hostAddress = (v: string | number): string | undefined => (typeof v === 'string' && isIpv4(v) && specialIpv4(v) === undefined ? v : undefined);
 
 export function checkSettings(input: SettingsInput, bounds: Bounds): Checked {
   const changes: { -readonly [K in keyof Changes]: Changes[K] } = {};

@@ -13,6 +13,14 @@ describe('consoles/parse', () => {
     expect(vncPort('127.0.0.1:12\n')).to.deep.equal({ host: '127.0.0.1', port: 5912 });
     expect(vncPort('[::1]:1\n')).to.deep.equal({ host: '::1', port: 5901 });
     expect(vncPort(':3\n')).to.deep.equal({ host: '127.0.0.1', port: 5903 });
+    expect(vncPort('0.0.0.0:4\n')).to.deep.equal({ host: '127.0.0.1', port: 5904 });
+    expect(vncPort('[::]:5\n')).to.deep.equal({ host: '::1', port: 5905 });
+    // Any spelling of the IPv6 wildcard is one; addresses come out canonical.
+    expect(vncPort('[0:0::0]:6\n')).to.deep.equal({ host: '::1', port: 5906 });
+    expect(vncPort('[FD13:0007::0001]:7\n')).to.deep.equal({ host: 'fd13:7::1', port: 5907 });
+  });
+  it('brackets hold an IPv6 address, nothing else', () => {
+    for (const out of ['[1.2.3.4]:1', '[:::]:1', '[1:2:3:4:5:6:7:8:9]:1', '[]:1', '[::1:1']) expect(vncPort(out), out).to.equal(undefined);
   });
   it('nothing usable: empty, shut off, garbage, out of range', () => {
     expect(vncPort(fixture('vncdisplay-shutoff.out'))).to.equal(undefined);

@@ -1,4 +1,5 @@
 /** Pure readers of console-related command output. */
+import { canonicalIpv6, IPv6, isIpv6 } from '../rpc/ip.ts';
 
 /**
  * `virsh vncdisplay` prints `HOST:DISPLAY` (e.g. `127.0.0.1:0`, `[::1]:1`); the TCP port is
@@ -10,8 +11,14 @@ export function vncPort(stdout: string): { host: string; port: number } | undefi
   if (!m) return undefined;
   const port = 5900 + Number(m[2]);
   if (port > 65535) return undefined;
-  const host = m[1] === '' || m[1] === '0.0.0.0' ? '127.0.0.1' : m[1] === '[::]' ? '::1' : m[1].replace(/^\[|\]$/g, '');
-  return { host, port };
+  const bracketed = m[1].startsWith('[');
+  const host = bracketed ? m[1].slice(1, -1) : m[1];
+  // Brackets hold an IPv6 address and nothing else (virsh brackets only those).
+  if (bracketed && !isIpv6(host)) return undefined;
+  // A wildcard listen (none, 0.0.0.0, ::) is reached on the node's loopback of the same family.
+  if (host === '' || host === '0.0.0.0') return { host: '127.0.0.1', port };
+  if (bracketed && IPv6.parse(host).range() === 'unspecified') return { host: '::1', port };
+  return { host: bracketed ? canonicalIpv6(host) : host, port };
 }
 
 /** `virsh ttyconsole` prints the pty path of the serial console. */

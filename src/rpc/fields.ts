@@ -7,6 +7,7 @@
  * injection), no '/' or '..' (path escape), bounded length. Widening one is a security decision.
  */
 import { z } from 'zod';
+import { IPv4, isIpv4 } from './ip.ts';
 
 const named = (re: RegExp, max: number, what: string) =>
   z
@@ -44,11 +45,16 @@ export const cacheTimeout = z.coerce.number().int().min(0).max(86400);
 /** Session ids: 40 hex characters (160 bits) as issued by authservices.authenticate. */
 export const sessid = named(/^[0-9A-Fa-f]{40}$/, 40, 'session id');
 
-export const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'not an IPv4 address');
+/**
+ * A dotted quad. The pattern stays because rpc.discover publishes it to clients; ipaddr.js
+ * (isIpv4: no leading zeros, no inet_aton short or hex forms) must accept the value too, so code
+ * that parses it with the library never meets a form the pattern let through. Both abort: the
+ * refinements after them only see well-formed addresses (ip.test.ts holds the two in agreement).
+ */
+export const ipv4 = z
+  .string()
+  .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, { message: 'not an IPv4 address', abort: true })
+  .refine(isIpv4, { message: 'not an IPv4 address', abort: true });
 
 /** Dotted-quad netmask that is contiguous ones then zeros. */
-export const netmask = ipv4.refine((m) => {
-  const bits = m.split('.').reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
-  const inverted = ~bits >>> 0;
-  return (inverted & (inverted + 1)) === 0;
-}, 'not a contiguous netmask');
+export const netmask = ipv4.refine((m) => IPv4.parse(m).prefixLengthFromSubnetMask() !== null, 'not a contiguous netmask');

@@ -193,6 +193,17 @@ describe('end to end: the real gateway process', function () {
     }
   });
 
+  it('listening on an IPv6 address, the announced URL has it in brackets and serves', async () => {
+    const v6 = await startGatewayProcess({ OMS_ADMIN_PASSWORD: PASSWORD, OMS_TLS: 'off', OMS_BIND: '::1' });
+    try {
+      expect(v6.url).to.equal(`http://[::1]:${v6.port}`);
+      const r = (await fetchCa(`${v6.url}/?id=1&service=qooxdoo.test&method=echo&params=${encodeURIComponent('["v6"]')}`)).json();
+      expect(r.result).to.equal('Client said: [v6]');
+    } finally {
+      await v6.stop();
+    }
+  });
+
   it('a random admin password is printed once to the terminal and never logged', async () => {
     const p = await startGatewayProcess({ OMS_TLS: 'off', OMS_ADMIN_PASSWORD: '' });
     try {

@@ -7,6 +7,7 @@
  * save_network_config never writes to /etc/network/interfaces.d here); all removed after.
  */
 import { expect } from 'chai';
+import { IPv4 } from '../../src/rpc/ip.ts';
 import { canary, nodeExec, type LabNode } from '../lab/index.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
 
@@ -15,6 +16,9 @@ const VA = 'hbrv1a';
 const VB = 'hbrv1b';
 /** The bridge save_network_config persists and then forgets. */
 const SB = 'hbrs1';
+
+/** The lab numbers node i at 10.213.7.(10+i), with its own subnets 10.213.(100+i) and 10.213.(200+i) (test/lab/lab.sh). */
+const labIndex = (node: LabNode): number => IPv4.parse(node.address).octets[3] - 10;
 
 const ipj = async (node: LabNode, argv: string[]): Promise<any[]> => JSON.parse((await nodeExec(node, ['ip', '-j', ...argv])).stdout || '[]');
 
@@ -65,14 +69,14 @@ describe('netinterfaceservices on the lab', function () {
     const real = await ipj(node, ['-4', 'route', 'show', 'table', 'main']);
     expect(table).to.have.length(real.length);
     for (const row of table) expect(Object.keys(row).sort()).to.deep.equal(['count', 'destination', 'flags', 'interface', 'metrics', 'netmask', 'router', 'use']);
-    const i = node.address.split('.')[3].slice(1); // 10.213.7.1I -> I
+    const i = labIndex(node);
     expect(table).to.deep.include({ destination: 'default', netmask: '0.0.0.0', router: originalDefault.gateway, flags: 'UG', metrics: '0', count: '0', use: '0', interface: 'eth0' });
     expect(table).to.deep.include({ destination: '10.213.7.0', netmask: '255.255.255.0', router: '*', flags: 'U', metrics: '0', count: '0', use: '0', interface: 'eth0' });
-    expect(table).to.deep.include({ destination: `10.213.20${i}.0`, netmask: '255.255.255.0', router: `10.213.10${i}.254`, flags: 'UG', metrics: '50', count: '0', use: '0', interface: 'lxcbr0' });
+    expect(table).to.deep.include({ destination: `10.213.${200 + i}.0`, netmask: '255.255.255.0', router: `10.213.${100 + i}.254`, flags: 'UG', metrics: '50', count: '0', use: '0', interface: 'lxcbr0' });
   });
 
   it('bridges: add, members, edit, delete — each checked on the node', async () => {
-    const i = node.address.split('.')[3].slice(1);
+    const i = labIndex(node);
     expect(await ok('list_bridges', [])).to.deep.include({ bridge: 'lxcbr0', members: [`labp${i}a`] });
 
     expect(await ok('add_bridge', [BR, '10.213.250.1', '255.255.255.0', ''])).to.equal(0);
