@@ -24,6 +24,8 @@ import { NodePool } from './nodes/pool.ts';
 import { loadOrCreateGatewayKey, type GatewayKey } from './nodes/keys.ts';
 import { readFileSync } from 'node:fs';
 import { Tasks } from './tasks/tasks.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { registerGauges } from './metrics/gauges.ts';
 
 export interface AppServices {
   readonly config: Config;
@@ -46,6 +48,8 @@ export interface AppServices {
   readonly gatewayKey: Pick<GatewayKey, 'publicKey'>;
   /** In-process events between layers ('session-ended' with the session digest); never state. */
   readonly events: EventEmitter;
+  /** Prometheus registry of this gateway (/metrics): call counters fed by the pipeline, gauges read at scrape. */
+  readonly metrics: Metrics;
   close(): void;
 }
 
@@ -78,12 +82,20 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
     gatewayKey: { publicKey: key.publicKey },
     tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row)),
+    metrics: new Metrics(),
     close() {
       for (const t of timers) clearInterval(t);
       pool.closeAll();
       db.close();
     },
   };
+  registerGauges(app.metrics.registry, {
+    db,
+    signedNodes: () => nodes.listSigned().map((n) => n.name),
+    poolStats: () => pool.stats(),
+    activeSessions: () => app.sessions.countActive(),
+    events,
+  });
   const interrupted = app.tasks.recoverInterrupted();
   if (interrupted) log.warn({ tasks: interrupted }, 'marked tasks interrupted by the previous stop as failed');
   // Housekeeping: expired sessions and stale cache rows. unref() so it never holds the process open.

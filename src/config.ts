@@ -38,6 +38,11 @@ export interface Config {
   consolePoolSize: number;
   /** Seconds a console ticket stays valid before the websocket must have used it. */
   consoleTicketTtlSeconds: number;
+  /**
+   * Addresses and CIDR ranges (comma-separated) that may scrape /metrics without a token. Empty:
+   * nobody by address, so /metrics is never open by default.
+   */
+  metricsAllow: string;
 }
 
 const defaults: Config = {
@@ -58,6 +63,7 @@ const defaults: Config = {
   nodeMaxQueued: 1024,
   consolePoolSize: 100,
   consoleTicketTtlSeconds: 30,
+  metricsAllow: '',
 };
 
 const env: Record<keyof Config, string> = {
@@ -80,6 +86,7 @@ const env: Record<keyof Config, string> = {
   nodeMaxQueued: 'OMS_NODE_QUEUE',
   consolePoolSize: 'OMS_CONSOLE_POOL',
   consoleTicketTtlSeconds: 'OMS_CONSOLE_TICKET_TTL',
+  metricsAllow: 'OMS_METRICS_ALLOW',
 };
 
 export const configEnvNames = env;

@@ -15,6 +15,7 @@ import { errorResponse, handleJsonRpc } from './jsonrpc.ts';
 import { handleQooxdoo, qooxdooError, queryId, type QooxdooResponse } from './qooxdoo.ts';
 import type { Transport } from '../rpc/context.ts';
 import { isoUploadRoute } from '../../services/isoservices/http-upload.ts';
+import { METRICS_PATH, metricsRoute } from './metrics.ts';
 
 export function bearerOf(header: string | undefined): string | undefined {
   const m = header ? /^Bearer\s+(\S{1,200})$/i.exec(header) : null;
@@ -58,6 +59,8 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
 
   // Large ISO uploads stream straight to the node over SFTP; no body parser may buffer them.
   http.put('/isos/:node/:name', (req, res) => void isoUploadRoute(app, req, res));
+
+  http.get(METRICS_PATH, metricsRoute(app));
 
   http.get('/', async (req, res) => {
     const q = req.query as Record<string, unknown>;
