@@ -29,6 +29,8 @@ export type { AppServices };
 import { readFileSync } from 'node:fs';
 import { Tasks } from './tasks/tasks.ts';
 import { ConsoleSpots } from './consoles/spots.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { registerGauges } from './metrics/gauges.ts';
 
 
 export function databasePath(config: Config): string {
@@ -61,12 +63,20 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
     gatewayKey: { publicKey: key.publicKey },
     tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row)),
+    metrics: new Metrics(),
     close() {
       for (const t of timers) clearInterval(t);
       pool.closeAll();
       db.close();
     },
   };
+  registerGauges(app.metrics.registry, {
+    db,
+    signedNodes: () => nodes.listSigned().map((n) => n.name),
+    poolStats: () => pool.stats(),
+    activeSessions: () => app.sessions.countActive(),
+    events,
+  });
   const interrupted = app.tasks.recoverInterrupted();
   if (interrupted) log.warn({ tasks: interrupted }, 'marked tasks interrupted by the previous stop as failed');
   // Housekeeping: expired sessions and stale cache rows. unref() so it never holds the process open.

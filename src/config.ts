@@ -54,6 +54,11 @@ export interface Config {
   consoleVncBase: number;
   consoleSshBase: number;
   consoleSerialBase: number;
+  /**
+   * Addresses and CIDR ranges (comma-separated) that may scrape /metrics without a token. Empty:
+   * nobody by address, so /metrics is never open by default.
+   */
+  metricsAllow: string;
 }
 
 const defaults: Config = {
@@ -81,6 +86,7 @@ const defaults: Config = {
   consoleVncBase: 6801,
   consoleSshBase: 6900,
   consoleSerialBase: 7000,
+  metricsAllow: '',
 };
 
 const env: Record<keyof Config, string> = {
@@ -110,6 +116,7 @@ const env: Record<keyof Config, string> = {
   consoleVncBase: 'OMS_CONSOLE_VNC_BASE',
   consoleSshBase: 'OMS_CONSOLE_SSH_BASE',
   consoleSerialBase: 'OMS_CONSOLE_SERIAL_BASE',
+  metricsAllow: 'OMS_METRICS_ALLOW',
 };
 
 /** Settings that are TCP ports (0: any free port where that makes sense), and those that may be `off`. */

@@ -30,6 +30,7 @@ const CHECK_MS = 1000;
 
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const app = createApp(config, log);
+  app.metrics.collectProcessMetrics();
   const admin = await ensureAdmin(app);
   if (admin.generatedPassword) {
     // Printed once to the operator's terminal, deliberately not through the logger.

@@ -14,6 +14,15 @@ command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq cur
 # fresh namespace. Its install starts nothing (no networking service is run).
 command -v ifup >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends ifupdown >/dev/null; }
 
+# promtool (Prometheus's own text-format parser and linter) for the /metrics test: unpacked from
+# Debian's prometheus package into test/.cache, never installed, so no Prometheus daemon starts.
+if [ ! -x test/.cache/prometheus/usr/bin/promtool ] && ! command -v promtool >/dev/null; then
+  deb_dir=$(mktemp -d)
+  (cd "$deb_dir" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; }) &&
+    mkdir -p test/.cache/prometheus && dpkg-deb -x "$deb_dir"/prometheus_*.deb test/.cache/prometheus
+  rm -rf "$deb_dir"
+fi
+
 counts=$(mktemp)
 figures=$(mktemp)
 export OMS_TEST_COUNTS="$counts"

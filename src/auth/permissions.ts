@@ -21,6 +21,7 @@ export const privileges = [
   'vm.console', // open VNC, serial, SSH consoles
   'user.admin', // manage users, groups, roles and grants
   'audit.view', // read the audit log
+  'metrics.view', // scrape /metrics (granted on /)
 ] as const;
 
 export type Privilege = (typeof privileges)[number];

@@ -78,6 +78,12 @@ export class Sessions {
     return rows.length;
   }
 
+  /** Sessions still within their idle and absolute limits (rows past them wait for sweep()); API tokens are not sessions. */
+  countActive(): number {
+    const now = nowSeconds();
+    return (this.db.prepare('SELECT count(*) AS n FROM sessions WHERE last_seen >= ? AND created_at >= ?').get(now - this.limits.idleSeconds, now - this.limits.maxSeconds) as { n: number }).n;
+  }
+
   keysOf(userId: number): string[] {
     return (this.db.prepare('SELECT id_hash FROM sessions WHERE user_id = ?').all(userId) as { id_hash: string }[]).map((r) => r.id_hash);
   }

@@ -17,6 +17,7 @@ import { errorResponse, handleJsonRpc, type JsonRpcResponse } from './jsonrpc.ts
 import { handleQooxdoo, qooxdooError, queryId, type QooxdooResponse } from './qooxdoo.ts';
 import type { Transport } from '../rpc/context.ts';
 import { mountServiceRoutes, streamsBody } from './routes.ts';
+import { METRICS_PATH, metricsRoute } from './metrics.ts';
 
 export function bearerOf(header: string | undefined): string | undefined {
   const m = header ? /^Bearer\s+(\S{1,200})$/i.exec(header) : null;
@@ -60,6 +61,8 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
 
   // Routes services declare (large ISO uploads) stream their bodies; no body parser may buffer them.
   mountServiceRoutes(http, app);
+
+  http.get(METRICS_PATH, metricsRoute(app));
 
   http.get('/', async (req, res) => {
     const q = req.query as Record<string, unknown>;

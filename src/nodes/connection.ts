@@ -172,6 +172,11 @@ export class NodeConnection {
     return this.backoff.failures;
   }
 
+  /** OMS name of the last failed connect (e.g. HostKeyMismatchError); cleared by a success. */
+  get lastErrorName(): string | undefined {
+    return this.#lastError?.omsName;
+  }
+
   link(): Promise<SshLink> {
     const node = this.target.name;
     if (this.#closed) return Promise.reject(unreachable(node, 'connection closed by the gateway'));

@@ -592,8 +592,11 @@ describe('nodes/pool against a real sshd', function () {
       await sleep(150);
       await omsRejection(p.exec(target, ['touch', marker]), 'HostKeyMismatchError');
       expect(existsSync(marker)).to.equal(false);
+      // The stats (and /metrics) say why the node has no connection.
+      expect(p.stats().nodes[0]).to.deep.include({ lastError: 'HostKeyMismatchError' });
       // Re-signed: the new pinned key comes with the target and the pool reconnects.
       expect((await p.exec({ ...target, hostKeyFingerprint: offered }, ['echo', 'resigned'])).stdout).to.equal('resigned\n');
+      expect(p.stats().nodes[0]).to.not.have.property('lastError');
     });
   });
 

@@ -313,6 +313,7 @@ export class NodePool {
       forwardsOpen: e.forwards.inUse,
       shellsOpen: e.shells.reduce((n, l) => n + l.limiter.inUse, 0),
       failures: e.conn.failures,
+      ...(e.conn.lastErrorName ? { lastError: e.conn.lastErrorName } : {}),
     }));
     return {
       openConnections: nodes.filter((n) => n.state === 'ready').length,

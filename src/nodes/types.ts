@@ -100,6 +100,8 @@ export interface NodeStats {
   readonly shellsOpen: number;
   /** Consecutive failed connection attempts. */
   readonly failures: number;
+  /** OMS error name of the last failed attempt (HostKeyMismatchError, NodeUnreachableError ...), until one succeeds. */
+  readonly lastError?: string;
 }
 
 export interface PoolStats {

@@ -25,6 +25,7 @@ import type { TagStore } from '../fleet/tags.ts';
 import type { GatewayKey } from '../nodes/keys.ts';
 import type { Tasks } from '../tasks/tasks.ts';
 import type { ConsoleSpots } from '../consoles/spots.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { AuditLog } from './audit.ts';
 import type { ResultCache } from './cache.ts';
 import type { ErrorName } from './errors.ts';
@@ -77,6 +78,8 @@ export interface AppServices {
   readonly events: EventEmitter;
   /** Opens a reserved console spot's own port; the listeners are attached by src/consoles/mount.ts. */
   readonly consoleSpots: ConsoleSpots;
+  /** Prometheus registry of this gateway (/metrics): call counters fed by the pipeline, gauges read at scrape. */
+  readonly metrics: Metrics;
   close(): void;
 }
 

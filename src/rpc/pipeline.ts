@@ -166,7 +166,15 @@ function redacted(decl: MethodDecl, values: Record<string, unknown>): Record<str
 export async function call(app: AppServices, req: CallRequest): Promise<CallOutcome> {
   const requestId = req.requestId ?? randomUUID();
   const log = app.log.child({ reqId: requestId, transport: req.transport });
-  const { service, method } = req.dotted !== undefined ? app.registry.resolveDotted(req.dotted) : app.registry.resolve(req.service, req.method);
+  let resolved: { service: ServiceDecl; method: MethodDecl };
+  try {
+    resolved = req.dotted !== undefined ? app.registry.resolveDotted(req.dotted) : app.registry.resolve(req.service, req.method);
+  } catch (e) {
+    // Names that resolve to nothing are counted under one fixed label, never as given.
+    app.metrics.unresolved(req.transport, isOmsError(e) ? e.omsName : 'InternalError');
+    throw e;
+  }
+  const { service, method } = resolved;
   const started = process.hrtime.bigint();
   let principal: Principal | undefined;
   let target: string | undefined;
@@ -195,6 +203,8 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       const cached = app.cache.get(cacheKey, bound.cacheTimeout);
       if (cached.hit) {
         log.debug({ service: service.name, method: method.name, user: principal?.userName }, 'served from cache');
+        app.metrics.cacheHit(service.name, method.name);
+        app.metrics.call(service.name, method.name, req.transport, 'ok', started);
         return { service, method, value: service.envelope === 'oms' ? { type: 'tmp_cache', result: cached.value } : cached.value };
       }
     }
@@ -220,6 +230,7 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: 'ok', detail: redacted(method, values) });
     }
     log.info({ service: service.name, method: method.name, user: principal?.userName, ms: msSince(started) }, 'call');
+    app.metrics.call(service.name, method.name, req.transport, 'ok', started);
     return { service, method, value: service.envelope === 'oms' ? { type: service.resultType ?? 'func', result: inner } : inner };
   } catch (e) {
     const err = isOmsError(e) ? e : internal(e, log);
@@ -233,6 +244,7 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       }
     }
     log.info({ service: service.name, method: method.name, user: principal?.userName, ms: msSince(started), error: err.omsName }, 'call failed');
+    app.metrics.call(service.name, method.name, req.transport, err.omsName, started);
     throw err;
   }
 }
