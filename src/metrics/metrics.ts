@@ -9,7 +9,7 @@
  * catalogue.
  */
 import { collectDefaultMetrics, Registry, type Metric } from 'prom-client';
-import type { Transport } from '../rpc/context.ts';
+import type { Transport } from '../rpc/transport.ts';
 
 /** Label value for a service or method that names nothing declared. */
 export const UNKNOWN = '(unknown)';

@@ -26,11 +26,12 @@ import type { GatewayKey } from '../nodes/keys.ts';
 import type { Tasks } from '../tasks/tasks.ts';
 import type { ConsoleSpots } from '../consoles/spots.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { Transport } from './transport.ts';
 import type { AuditLog } from './audit.ts';
 import type { ResultCache } from './cache.ts';
 import type { ErrorName } from './errors.ts';
 
-export type Transport = 'oms-get' | 'qooxdoo' | 'qooxdoo-script' | 'jsonrpc' | 'websocket' | 'http-route' | 'internal';
+export type { Transport };
 
 /** What a method handler sees. Handlers know nothing of HTTP or of which wire format carried the call. */
 export interface CallContext {
