@@ -226,10 +226,8 @@ export class NodePool {
     let release: Release | undefined;
     try {
       release = await entry.limiter.acquire(deadline.signal);
-      // What is left of the budget; once sent, a request is bounded by the resident's own timer.
-      const left = timeoutMs - (performance.now() - started);
-      if (left <= 0) throw oms('FuncMethodTimeoutError', { node, seconds: timeoutMs / 1000 });
-      return await r.request(words, left);
+      // The same budget, counted from the call: the wait for the slot is part of it.
+      return await r.request(words, timeoutMs, started);
     } finally {
       release?.();
       deadline.clear();

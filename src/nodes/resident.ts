@@ -72,13 +72,13 @@ export class Resident {
   ) {}
 
   /**
-   * One request; requests wait for the ones before them, and `timeoutMs` counts from now, wait
-   * included, so a caller queued behind a stuck request still gets its answer or its timeout
-   * within its own budget. Rejects with the program's failure.
+   * One request; requests wait for the ones before them, and `timeoutMs` counts from `since`
+   * (performance.now(); default now), waits included, so a caller queued behind a stuck request
+   * still gets its answer or its timeout within its own budget. Rejects with the program's failure.
    */
-  request(words: readonly string[], timeoutMs: number): Promise<string> {
+  request(words: readonly string[], timeoutMs: number, since = performance.now()): Promise<string> {
     const line = requestLine(words); // refused here, before the queue
-    const due = performance.now() + timeoutMs;
+    const due = since + timeoutMs;
     return new Promise<string>((resolve, reject) => {
       // While queued: given up at the deadline, and then never sent. Once sent, #send's timer
       // takes over (it also stops the program, which a request still waiting must not do).
@@ -86,7 +86,7 @@ export class Resident {
       const waiting = setTimeout(() => {
         gaveUp = true;
         reject(oms('FuncMethodTimeoutError', { node: this.node, seconds: timeoutMs / 1000 }));
-      }, timeoutMs);
+      }, Math.max(0, due - performance.now()));
       const run = this.#queue.then(() => {
         if (gaveUp) return undefined;
         clearTimeout(waiting);
