@@ -1,7 +1,8 @@
 /**
  * Node path speed (issue 3):
  *  - a stats call through the gateway vs. the same command over a warm raw ssh2 exec vs. `ssh node
- *    cmd` with a fresh connection; target gateway <= 1.15x warm raw exec;
+ *    cmd` with a fresh connection; target gateway <= 1.15x warm raw exec; and vs. the same read
+ *    through a shell kept running on the node over raw ssh2, as the gateway now reads;
  *  - fan-out: get_stats over 20 lab nodes concurrently vs. one node; target <= 2x.
  */
 import { execFile } from 'node:child_process';
@@ -15,6 +16,41 @@ import { gatewayOn, ratio, sideBySide, median, time, rawClient, rawExec, against
 
 const run = promisify(execFile);
 const SINGLE: StatName[] = ['memory', 'uptime', 'kernel', 'osrelease'];
+
+/**
+ * The gateway's node path for these reads (services/statsservices/reader.ts) over a raw ssh2
+ * client: a `sh` kept running on the node answering the same `head` on an open channel. The
+ * gateway against this is its own overhead (HTTP, pipeline, pool), with the node path equal.
+ */
+function rawResident(client: Client): Promise<(line: string) => Promise<string>> {
+  return new Promise((resolve, reject) => {
+    client.exec(shellLine(['sh', '-c', 'exec sh -s oms-bench-reader 2>/dev/null']), (err, ch) => {
+      if (err) return reject(err);
+      let text = '';
+      let wake: (() => void) | undefined;
+      ch.on('data', (d: Buffer) => {
+        text += d.toString();
+        wake?.();
+      });
+      ch.stderr.resume();
+      let n = 0;
+      resolve((line) => {
+        const marker = `OMS-BENCH-END-${n++}`;
+        return new Promise<string>((done) => {
+          wake = () => {
+            const i = text.indexOf(`${marker}\n`);
+            if (i < 0) return;
+            const answer = text.slice(0, i);
+            text = text.slice(i + marker.length + 1);
+            wake = undefined;
+            done(answer);
+          };
+          ch.write(`${line}\necho ${marker}\n`);
+        });
+      });
+    });
+  });
+}
 
 /** What collectStats does for all stats, over a raw ssh2 client: the contender for the full call. */
 function collectRaw(client: Client): () => Promise<unknown> {
@@ -36,17 +72,20 @@ export async function benchStats(lab: Lab, out: (line: string) => void, opts: Be
       const r = await b.call('statsservices', 'get_stats', [b.sid, 0, node.name, ...SINGLE]);
       if (r.error) throw new Error(JSON.stringify(r.error));
     };
+    const resident = await rawResident(client);
     // Warm-up: connections made, code paths compiled.
     for (let i = 0; i < 5; i++) {
       await viaGateway();
       await rawExec(client, line);
+      await resident(line);
     }
     // Warm contenders interleaved; fresh `ssh` apart, since spawning it loads both cores and
     // would slow whichever contender runs next.
-    const m = await sideBySide(rounds.warm, { gateway: viaGateway, rawWarm: () => rawExec(client, line) });
+    const m = await sideBySide(rounds.warm, { gateway: viaGateway, rawWarm: () => rawExec(client, line), rawResident: () => resident(line) });
     // The lab's own ssh config: its key, its known_hosts, host key checking on.
     const fresh = await sideBySide(rounds.fresh, { sshFresh: () => run('ssh', ['-F', lab.sshConfig!, node.name, line]) });
     out(`one-exec node call (get_stats ${SINGLE.join(',')}), medians of ${rounds.warm}: gateway ${m.gateway.toFixed(2)} ms, same command over a warm raw ssh2 exec ${m.rawWarm.toFixed(2)} ms; ratio ${against(m.gateway / m.rawWarm, { op: '<=', value: 1.15 })}`);
+    out(`  the gateway reads through a shell kept on the node; the same over raw ssh2 ${m.rawResident.toFixed(2)} ms, ratio gateway/raw-resident ${ratio(m.gateway, m.rawResident)}`);
     out(`same command over a fresh ssh, median of ${rounds.fresh}: ${fresh.sshFresh.toFixed(1)} ms; ratio fresh-ssh/raw-warm-exec ${ratio(fresh.sshFresh, m.rawWarm)}`);
 
     // The full get_stats: the same five commands in two rounds with the same sampling interval.

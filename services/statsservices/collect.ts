@@ -68,7 +68,14 @@ export interface CollectOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Monotonic milliseconds; injectable so tests control the measured interval. */
   readonly now?: () => number;
+  /**
+   * stdout of a snapshot command (procSnapshotCommand, secondSampleCommand), e.g. from the
+   * node's stats reader (reader.ts); default: `exec` it, taking head's exit 1 as partial.
+   */
+  readonly read?: StatsRead;
 }
+
+export type StatsRead = (argv: Argv) => Promise<string>;
 
 const DEFAULT_INTERVAL_MS = 250;
 
@@ -82,11 +89,11 @@ interface Snapshot {
   readonly endMs: number;
 }
 
-async function snapshot(exec: StatsExec, argv: Argv, now: () => number): Promise<Snapshot> {
+async function snapshot(read: StatsRead, argv: Argv, now: () => number): Promise<Snapshot> {
   const start = now();
-  const out = await exec(argv, { okExitCodes: [...partialOkExitCodes] });
+  const out = await read(argv);
   const end = now();
-  return { files: parseHeadFiles(out.stdout), atMs: (start + end) / 2, endMs: end };
+  return { files: parseHeadFiles(out), atMs: (start + end) / 2, endMs: end };
 }
 
 const stdoutOf = async (p: Promise<ExecOutput>): Promise<string> => (await p).stdout;
@@ -102,11 +109,12 @@ export async function collectStats(exec: StatsExec, names: readonly StatName[], 
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
   const sleep = opts.sleep ?? defaultSleep;
   const now = opts.now ?? defaultNow;
+  const read = opts.read ?? ((argv: Argv) => stdoutOf(exec(argv, { okExitCodes: [...partialOkExitCodes] })));
 
   const firstArgv = procSnapshotCommand(wanted);
   const withInterface = needsInterface(wanted);
   const [first, dfOut, routeOut, addrOut] = await Promise.all([
-    firstArgv && snapshot(exec, firstArgv, now),
+    firstArgv && snapshot(read, firstArgv, now),
     wanted.has('df') ? stdoutOf(exec(dfCommand(), { okExitCodes: [...partialOkExitCodes] })) : undefined,
     withInterface ? stdoutOf(exec(routeCommand())) : undefined,
     withInterface ? stdoutOf(exec(addrCommand())) : undefined,
@@ -120,7 +128,7 @@ export async function collectStats(exec: StatsExec, names: readonly StatName[], 
   let second: Snapshot | undefined;
   if (first && secondArgv) {
     await sleep(Math.max(0, intervalMs - (now() - first.endMs)));
-    second = await snapshot(exec, secondArgv, now);
+    second = await snapshot(read, secondArgv, now);
   }
 
   return assemble(wanted, { first, second, dfOut, main, rateIf });

@@ -1,7 +1,8 @@
 /**
  * StatsService: a physical node's statistics, read from its /proc, df and iproute2, in the shapes
  * of the OMS document. Rates and percentages come from two samples taken a short interval apart
- * (see collect.ts), so a call takes at least that interval.
+ * (see collect.ts), so a call takes at least that interval. The /proc and /etc snapshots are read
+ * by a shell kept running on the node (reader.ts); df and ip run as one-off commands.
  */
 import { z } from 'zod';
 import { method, service } from '../../src/rpc/declare.ts';
@@ -9,6 +10,7 @@ import { nodeName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import { statNames } from './commands.ts';
 import { collectStats } from './collect.ts';
+import { readSnapshot } from './reader.ts';
 
 export const statsservices = service({
   name: 'statsservices',
@@ -30,7 +32,7 @@ export const statsservices = service({
       async run(ctx, { server_hostname, stats }) {
         const node = ctx.node(server_hostname);
         const names = stats.length ? [...new Set(stats)] : [...statNames];
-        return collectStats((argv, opts) => node.exec(argv, opts), names);
+        return collectStats((argv, opts) => node.exec(argv, opts), names, { read: (argv) => readSnapshot(node, argv) });
       },
     }),
   ],

@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Command } from '../nodes/command.ts';
-import type { NodePool, ExecOptions, ExecResult, NodeTarget, ShellOptions, OpenOptions } from '../nodes/pool.ts';
+import type { NodePool, ConverseOptions, ExecOptions, ExecResult, NodeTarget, ShellOptions, OpenOptions } from '../nodes/pool.ts';
 import type { ResidentSpec } from '../nodes/resident.ts';
 import type { NodeRecord, NodeSettings, NodeStore } from './nodes.ts';
 
@@ -18,7 +18,7 @@ export interface NodeHandle {
   shell(pty: ShellOptions, opts?: OpenOptions): Promise<ClientChannel>;
   sftp(opts?: OpenOptions): Promise<SFTPWrapper>;
   /** One request to a resident command on the node (fixed words only; see nodes/resident.ts). */
-  converse(spec: ResidentSpec, words: readonly string[], opts?: { timeoutMs?: number }): Promise<string>;
+  converse(spec: ResidentSpec, words: readonly string[], opts?: ConverseOptions): Promise<string>;
 }
 
 export const targetOf = (n: NodeRecord): NodeTarget => ({ name: n.name, address: n.address, port: n.port, hostKeyFingerprint: n.hostKeyFingerprint! });
@@ -42,7 +42,7 @@ export class NodeAccess {
       forwardOut: (host, port, opts) => this.pool.forwardOut(target, host, port, withDefaults(opts)),
       shell: (pty, opts) => this.pool.shell(target, pty, withDefaults(opts)),
       sftp: (opts) => this.pool.sftp(target, withDefaults(opts)),
-      converse: (spec, words, opts) => this.pool.converse(target, spec, words, { timeoutMs: this.defaults.timeoutMs, ...opts }),
+      converse: (spec, words, opts) => this.pool.converse(target, spec, words, withDefaults(opts)),
     };
   }
 }

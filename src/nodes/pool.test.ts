@@ -477,6 +477,37 @@ describe('nodes/pool against a real sshd', function () {
       p.closeAll();
     });
 
+    it("a queued request's budget counts its wait: behind a stuck request it times out on its own time", async () => {
+      const p = newPool();
+      await ppid(p);
+      const stuck = p.converse(node, sh, ['sleep', '5'], { timeoutMs: 4000 });
+      const started = Date.now();
+      const behind = await rejection(p.converse(node, sh, ['echo', 'late'], { timeoutMs: 400 }));
+      expect(isOmsError(behind) && behind.omsName).to.equal('FuncMethodTimeoutError');
+      // Not after the stuck request's own timeout (4 s): its 400 ms, with room for a loaded machine.
+      expect(Date.now() - started).to.be.below(2500);
+      await omsRejection(stuck, 'FuncMethodTimeoutError');
+      p.closeAll();
+    });
+
+    it('with commandSlot a request holds a command slot while it runs: exec waits for it, NodeBusyError past the queue', async () => {
+      const p = newPool({ maxChannelsPerNode: 1, maxQueuedPerNode: 0 });
+      const steady: ResidentSpec = { ...sh, key: 'sh-slot', idleMs: 60_000 };
+      await ppid(p, steady);
+      const slow = p.converse(node, steady, ['sleep', '1'], { commandSlot: true });
+      await sleep(100);
+      expect(p.stats().nodes[0].channelsInUse).to.equal(1);
+      await omsRejection(p.exec(node, ['true']), 'NodeBusyError');
+      await omsRejection(p.converse(node, steady, ['echo', 'x'], { commandSlot: true }), 'NodeBusyError');
+      // Without commandSlot the resident is not bounded by command slots (it queues behind `slow`).
+      const free = p.converse(node, steady, ['echo', 'beside']);
+      await slow;
+      expect(await free).to.equal('beside\n');
+      expect(p.stats().nodes[0].channelsInUse).to.equal(0);
+      expect((await p.exec(node, ['echo', 'after'])).stdout).to.equal('after\n');
+      p.closeAll();
+    });
+
     it('refuses words that need quoting, before anything runs', async () => {
       const p = newPool();
       let err: Error | undefined;

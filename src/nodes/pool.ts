@@ -23,9 +23,9 @@ import { ChannelLimiter, type Release } from './limiter.ts';
 import { probeHostKey } from './probe.ts';
 import { Resident, type ResidentSpec } from './resident.ts';
 import { runCommand } from './run-command.ts';
-import type { ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+import type { ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
-export type { ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+export type { ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
 const DEFAULTS = {
   username: 'root',
@@ -203,11 +203,15 @@ export class NodePool {
 
   /**
    * One request to the node's resident command `spec` (see resident.ts), started on first use
-   * and kept until idle. It runs on a shell connection, so it never takes a command slot.
-   * Rejects with FuncMethodTimeoutError (the program is stopped), NodeUnreachableError, or the
-   * program's own failure; the next request starts it again.
+   * and kept until idle. It runs on a shell connection, so the program never takes a command slot.
+   * With `commandSlot`, each request holds one of the node's command slots while it waits and
+   * runs, so a call moved from exec() to a resident keeps exec()'s per-node bounds (the queue,
+   * NodeBusyError past it). The budget covers all of it, waits included.
+   * Rejects with FuncMethodTimeoutError (a request that was running stops the program),
+   * NodeBusyError, NodeUnreachableError, the caller's abort reason while waiting for a slot, or
+   * the program's own failure; the next request starts it again.
    */
-  async converse(target: NodeTarget, spec: ResidentSpec, words: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+  async converse(target: NodeTarget, spec: ResidentSpec, words: readonly string[], opts: ConverseOptions = {}): Promise<string> {
     const entry = this.#entry(target);
     const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
     let r = entry.residents.get(spec.key);
@@ -215,7 +219,19 @@ export class NodePool {
       r = new Resident(spec, target.name, (argv, stdin, stdout, stop) => this.#startResident(entry, argv, stdin, stdout, stop, timeoutMs));
       entry.residents.set(spec.key, r);
     }
-    return r.request(words, timeoutMs);
+    if (!opts.commandSlot) return r.request(words, timeoutMs);
+    const node = target.name;
+    const started = performance.now();
+    const deadline = new Deadline(timeoutMs, opts.signal, () => oms('FuncMethodTimeoutError', { node, seconds: timeoutMs / 1000 }));
+    let release: Release | undefined;
+    try {
+      release = await entry.limiter.acquire(deadline.signal);
+      // The same budget, counted from the call: the wait for the slot is part of it.
+      return await r.request(words, timeoutMs, started);
+    } finally {
+      release?.();
+      deadline.clear();
+    }
   }
 
   async #startResident(entry: NodeEntry, argv: Argv, stdin: PassThrough, stdout: Writable, stop: AbortSignal, openTimeoutMs: number): Promise<ExecResult> {

@@ -71,12 +71,29 @@ export class Resident {
     private readonly start: StartResident,
   ) {}
 
-  /** One request; requests wait for the ones before them. Rejects with the program's failure. */
-  request(words: readonly string[], timeoutMs: number): Promise<string> {
+  /**
+   * One request; requests wait for the ones before them, and `timeoutMs` counts from `since`
+   * (performance.now(); default now), waits included, so a caller queued behind a stuck request
+   * still gets its answer or its timeout within its own budget. Rejects with the program's failure.
+   */
+  request(words: readonly string[], timeoutMs: number, since = performance.now()): Promise<string> {
     const line = requestLine(words); // refused here, before the queue
-    const run = this.#queue.then(() => this.#send(line, timeoutMs));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    const due = since + timeoutMs;
+    return new Promise<string>((resolve, reject) => {
+      // While queued: given up at the deadline, and then never sent. Once sent, #send's timer
+      // takes over (it also stops the program, which a request still waiting must not do).
+      let gaveUp = false;
+      const waiting = setTimeout(() => {
+        gaveUp = true;
+        reject(oms('FuncMethodTimeoutError', { node: this.node, seconds: timeoutMs / 1000 }));
+      }, Math.max(0, due - performance.now()));
+      const run = this.#queue.then(() => {
+        if (gaveUp) return undefined;
+        clearTimeout(waiting);
+        return this.#send(line, due, timeoutMs).then(resolve, reject);
+      });
+      this.#queue = run.catch(() => undefined);
+    });
   }
 
   /** Ends the program (gateway shutdown, node dropped). */
@@ -133,7 +150,8 @@ export class Resident {
     );
   }
 
-  async #send(line: string, timeoutMs: number): Promise<string> {
+  async #send(line: string, due: number, timeoutMs: number): Promise<string> {
+    const left = Math.max(1, due - performance.now());
     clearTimeout(this.#idle);
     this.#ensure();
     const stdin = this.#stdin!;
@@ -146,7 +164,7 @@ export class Resident {
           const e = oms('FuncMethodTimeoutError', { node: this.node, seconds: timeoutMs / 1000 });
           if (this.#stdin === stdin) this.#retire(e);
           reject(e);
-        }, timeoutMs);
+        }, left);
         this.#wake = () => {
           const got = takeAnswer(this.#text, line, echoLine, marker);
           if (got) {

@@ -57,6 +57,16 @@ export interface ExecOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of converse(): one request to a resident command (resident.ts). */
+export interface ConverseOptions {
+  /** Whole-request budget (slot wait + queue behind earlier requests + answer); default 30000. */
+  readonly timeoutMs?: number;
+  /** Hold one of the node's command slots while the request waits and runs (exec()'s bounds). */
+  readonly commandSlot?: boolean;
+  /** Stops waiting for a command slot; a request already sent runs to its answer or timeout. */
+  readonly signal?: AbortSignal;
+}
+
 export interface ExecResult {
   readonly stdout: string;
   readonly stderr: string;

@@ -2,9 +2,14 @@
  * get_stats on real lab nodes, checked against what the node itself says; hostile arguments;
  * a changed host key. sshd killed while a call runs on the node: test/security/faults.test.ts.
  */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { canary, nodeExec, rotateHostKey } from '../lab/index.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
+
+const run = promisify(execFile);
 
 describe('statsservices on the lab', function () {
   this.timeout(120_000);
@@ -34,6 +39,36 @@ describe('statsservices on the lab', function () {
     const mem = (await nodeExec(node, ['grep', 'MemTotal', '/proc/meminfo'])).stdout;
     expect(mem).to.include(s.memory.total);
     expect(Number(s.uptime)).to.be.greaterThan(0);
+  });
+
+  it('memory, uptime, kernel and osrelease come from one reader kept running on the node, matching the node', async () => {
+    // omsnode3: no other test here calls it, so the reader seen here is this gateway's.
+    const node = e.lab.nodes[2];
+    const readers = async (): Promise<number[]> => {
+      const { stdout } = await run('ip', ['netns', 'pids', node.netns]);
+      return stdout.split('\n').filter(Boolean).map(Number).filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('oms-stats-reader');
+        } catch {
+          return false; // exited meanwhile
+        }
+      });
+    };
+    const before = await readers();
+    const four = ['memory', 'uptime', 'kernel', 'osrelease'];
+    const first = (await e.ok('statsservices', 'get_stats', [e.sid, 0, node.name, ...four])).result;
+    const started = (await readers()).filter((p) => !before.includes(p));
+    expect(started, 'one reader started on the node').to.have.length(1);
+    for (let i = 0; i < 3; i++) await e.ok('statsservices', 'get_stats', [e.sid, 0, node.name, ...four]);
+    expect((await readers()).filter((p) => !before.includes(p)), 'the same reader answered again').to.deep.equal(started);
+
+    expect(Object.keys(first).sort()).to.deep.equal([...four].sort());
+    expect(first.kernel).to.equal((await nodeExec(node, ['uname', '-r'])).stdout.trim());
+    const pretty = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec((await nodeExec(node, ['cat', '/etc/os-release'])).stdout)![1];
+    expect(first.osrelease).to.equal(pretty);
+    expect((await nodeExec(node, ['grep', 'MemTotal', '/proc/meminfo'])).stdout).to.include(first.memory.total);
+    const nodeUptime = Number((await nodeExec(node, ['cat', '/proc/uptime'])).stdout.split(' ')[0]);
+    expect(Number(first.uptime)).to.be.within(nodeUptime - 60, nodeUptime);
   });
 
   it('a subset returns only what was asked; nodes differ where they should', async () => {
