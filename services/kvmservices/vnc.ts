@@ -15,8 +15,9 @@ import { isOmsError, oms } from '../../src/rpc/errors.ts';
 import { nodeName, vmName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
-import { ttyConsole, vncDisplay } from '../../src/consoles/commands.ts';
-import { reasonOf, ttyPath, vncPort } from '../../src/consoles/parse.ts';
+import { ttyConsole } from '../../src/consoles/commands.ts';
+import { reasonOf, ttyPath } from '../../src/consoles/parse.ts';
+import { vncTarget as resolveVnc } from '../../src/consoles/vnc-target.ts';
 import { closeTunnels, consolePage, consoleStore, reserveSpot, type ConsoleRow } from '../../src/consoles/tunnels.ts';
 
 const CHECK_TIMEOUT_MS = 15_000;
@@ -30,13 +31,8 @@ const vmParams = [
 
 const uriOf = (ctx: CallContext, node: string): string => ctx.node(node).settings.libvirtUri ?? 'qemu:///system';
 
-/** The guest's VNC server as the node reports it; VNCRemoteSetUpError when there is none. */
-async function vncTarget(ctx: CallContext, node: string, vm: string): Promise<{ host: string; port: number }> {
-  const r = await ctx.node(node).exec(vncDisplay(uriOf(ctx, node), vm), { okExitCodes: [0, 1], timeoutMs: CHECK_TIMEOUT_MS });
-  const target = r.code === 0 ? vncPort(r.stdout) : undefined;
-  if (!target) throw oms('VNCRemoteSetUpError', { node, vm, reason: r.code === 0 ? 'the guest has no VNC display' : reasonOf(r.stderr) });
-  return target;
-}
+/** The guest's VNC server as the node reports it (src/consoles/vnc-target.ts); VNCRemoteSetUpError when there is none. */
+const vncTarget = (ctx: CallContext, node: string, vm: string) => resolveVnc(ctx.node(node), vm, { timeoutMs: CHECK_TIMEOUT_MS });
 
 /** Opens the tunnel once and reads the RFB greeting, so a set-up that succeeds is one that works. */
 async function probeTunnel(ctx: CallContext, node: string, vm: string, target: { host: string; port: number }): Promise<void> {

@@ -16,8 +16,8 @@ import type { AppServices } from '../rpc/context.ts';
 import { isOmsError, oms } from '../rpc/errors.ts';
 import { shellLine } from '../nodes/command.ts';
 import { bridge } from './bridge.ts';
-import { serialConsole, vncDisplay } from './commands.ts';
-import { reasonOf, vncPort } from './parse.ts';
+import { serialConsole } from './commands.ts';
+import { vncTarget } from './vnc-target.ts';
 import { CONSOLE_CLOSED, closeTunnels, consoleStore, type ConsoleClosed } from './tunnels.ts';
 import type { ConsoleKind, Ticket } from './store.ts';
 import { paths } from '../auth/permissions.ts';
@@ -175,9 +175,8 @@ export class ConsoleHub {
     const uri = node.settings.libvirtUri ?? 'qemu:///system';
     const opts = { signal, timeoutMs: OPEN_TIMEOUT_MS };
     if (t.kind === 'vnc') {
-      const r = await node.exec(vncDisplay(uri, t.vm), { ...opts, okExitCodes: [0, 1] });
-      const target = r.code === 0 ? vncPort(r.stdout) : undefined;
-      if (!target) throw oms('VNCRemoteSetUpError', { node: t.node, vm: t.vm, reason: r.code === 0 ? 'no VNC display' : reasonOf(r.stderr) });
+      // Asked on every connect (vnc-target.ts says why), of a virsh already running on the node.
+      const target = await vncTarget(node, t.vm, opts);
       try {
         return await node.forwardOut(target.host, target.port, opts);
       } catch (e) {

@@ -7,8 +7,9 @@
  * marker; the answer is what the program printed before it. The program's stderr is merged into
  * stdout by a fixed wrapper, so an error message arrives in order, inside its request's answer.
  * A request line has no quoting at all: requests are argv of plain words (command.ts plainLine),
- * and anything else is refused before a byte is written. Callers send fixed commands, never
- * caller data.
+ * and anything else is refused before a byte is written. Callers send fixed commands; the one
+ * exception is a guest name checked by the VM name schema (src/rpc/fields.ts), whose characters
+ * are all plain words (the console virsh, src/consoles/commands.ts).
  *
  * A request that outlives its budget stops the program (the next request starts a new one); the
  * program also ends after `idleMs` without requests, and whenever its connection goes.

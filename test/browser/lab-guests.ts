@@ -8,12 +8,18 @@ import WebSocket from 'ws';
 import type { Lab, LabNode } from '../lab/index.ts';
 import { shellLine } from '../../src/nodes/command.ts';
 
+export interface GuestOptions {
+  readonly vncPassword?: string;
+  /** A fixed VNC port instead of libvirt's autoport (the first free one from 5900 at each start). */
+  readonly vncPort?: number;
+}
+
 /**
  * 64 MiB KVM guest booting the lab ISO (not bootable: SeaBIOS shows its banner and boot failure,
  * i.e. a non-blank screen). `useserial` makes SeaBIOS print to the serial port too, so the serial
  * console has guest output after a reset. VNC on the node's loopback only.
  */
-export const guestXml = (name: string, opts: { vncPassword?: string } = {}): string => `<domain type='kvm'>
+export const guestXml = (name: string, opts: GuestOptions = {}): string => `<domain type='kvm'>
   <name>${name}</name>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
@@ -22,7 +28,7 @@ export const guestXml = (name: string, opts: { vncPassword?: string } = {}): str
     <disk type='file' device='cdrom'><source file='/var/lib/oms-node/isos/lab.iso'/><target dev='hdc' bus='ide'/><readonly/></disk>
     <serial type='pty'><target port='0'/></serial>
     <console type='pty'><target type='serial' port='0'/></console>
-    <graphics type='vnc' listen='127.0.0.1' autoport='yes'${opts.vncPassword ? ` passwd='${opts.vncPassword}'` : ''}/>
+    <graphics type='vnc' listen='127.0.0.1' ${opts.vncPort ? `port='${opts.vncPort}' autoport='no'` : "autoport='yes'"}${opts.vncPassword ? ` passwd='${opts.vncPassword}'` : ''}/>
     <video><model type='vga'/></video>
   </devices>
 </domain>
@@ -43,7 +49,7 @@ export function ssh(lab: Lab, node: LabNode, argv: string[], input?: string): Pr
   });
 }
 
-export async function startGuest(lab: Lab, node: LabNode, name: string, opts: { vncPassword?: string } = {}): Promise<void> {
+export async function startGuest(lab: Lab, node: LabNode, name: string, opts: GuestOptions = {}): Promise<void> {
   if (!name.startsWith('cons-')) throw new Error('console test guests carry the cons- prefix');
   await removeGuest(lab, node, name);
   const def = await ssh(lab, node, ['virsh', '-c', 'qemu:///system', 'define', '/dev/stdin'], guestXml(name, opts));
