@@ -18,8 +18,17 @@ const named = (re: RegExp, max: number, what: string) =>
 /** Host names as in RFC 1123 labels, dotted; what `hostname` can hold. */
 export const nodeName = named(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 253, 'node name');
 
-/** libvirt domain names: libvirt allows more, but we refuse what a shell or path could misread. */
-export const vmName = named(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/, 64, 'VM name').refine((s) => !s.includes('..'), 'not a valid VM name');
+/**
+ * libvirt domain names: libvirt allows more, but we refuse what a shell or path could misread,
+ * and what virsh would take for another guest: it looks a word up as a domain id when it is all
+ * digits and as a UUID when it reads as one, before it tries the name, so a guest named `5` would
+ * reach whichever guest runs with id 5.
+ */
+// libvirt's UUID parser skips dashes wherever they stand.
+const uuidShaped = (s: string) => /^[0-9a-f]{32}$/i.test(s.replace(/-/g, ''));
+export const vmName = named(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/, 64, 'VM name')
+  .refine((s) => !s.includes('..'), 'not a valid VM name')
+  .refine((s) => !/^[0-9]+$/.test(s) && !uuidShaped(s), 'not a valid VM name: virsh would read it as a domain id or UUID');
 
 /** OpenVZ/LXC container ids are numeric in the OMS API. */
 export const containerId = z.union([z.number().int().min(100).max(2147483647), named(/^[1-9][0-9]{2,9}$/, 10, 'container id')]).transform(String);
