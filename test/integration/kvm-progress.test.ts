@@ -27,6 +27,7 @@ async function cleanAll(node: LabNode): Promise<void> {
     await virsh(node, 'undefine', '--managed-save', '--snapshots-metadata', vm);
   }
   await nodeExec(node, ['find', IMAGES, TEMPLATES, '-maxdepth', '1', '-name', 'ks-p*', '-exec', 'rm', '-rf', '--', '{}', '+']);
+  await nodeExec(node, ['find', '/tmp', '-maxdepth', '1', '-name', 'ks-p*.xml', '-delete']);
 }
 
 interface Row {

@@ -15,14 +15,15 @@ const RAW = `${IMAGES}/ks-raw.img`;
 
 const virsh = (node: LabNode, ...args: string[]) => nodeExec(node, ['virsh', '-c', 'qemu:///system', ...args]);
 
-/** Removes every ks-* guest and image of the node: this test's own objects only. */
+/** Removes every ks-* guest and image of the node but ks-p* (kvm-progress.test.ts's): this test's own objects only. */
 async function cleanAll(node: LabNode): Promise<void> {
-  const names = (await virsh(node, 'list', '--all', '--name')).stdout.split('\n').map((s) => s.trim()).filter((s) => s.startsWith('ks-'));
+  const names = (await virsh(node, 'list', '--all', '--name')).stdout.split('\n').map((s) => s.trim()).filter((s) => s.startsWith('ks-') && !s.startsWith('ks-p'));
   for (const vm of names) {
     await virsh(node, 'destroy', vm);
     await virsh(node, 'undefine', '--managed-save', '--snapshots-metadata', vm);
   }
-  await nodeExec(node, ['find', IMAGES, '-maxdepth', '1', '-name', 'ks-*', '-exec', 'rm', '-f', '--', '{}', '+']);
+  await nodeExec(node, ['find', IMAGES, '-maxdepth', '1', '-name', 'ks-*', '!', '-name', 'ks-p*', '-exec', 'rm', '-f', '--', '{}', '+']);
+  await nodeExec(node, ['find', '/tmp', '-maxdepth', '1', '-name', 'ks-*.xml', '!', '-name', 'ks-p*', '-delete']);
 }
 
 /** A guest the test defines itself on the node: one disk, no OS (it sits in the BIOS), a serial pty. */
