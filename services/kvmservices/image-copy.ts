@@ -35,8 +35,8 @@ export async function sourceSizes(n: KvmNode, copies: readonly DiskCopy[]): Prom
 
 /**
  * Copies each disk in turn (full copies, no backing chain), logging a line per disk and reporting
- * bytes done of the sum of the virtual sizes. `onCopied` runs after each finished copy (for the
- * caller's cleanup list: a half-made file is the caller's to remove too, so it is told before).
+ * bytes done of the sum of the virtual sizes. `onStart` is told each destination before its copy
+ * begins: a half-made file (failure, cancel) is the caller's to remove, like a finished one.
  */
 export async function copyDisks(n: KvmNode, copies: readonly DiskCopy[], report: StepReport, onStart: (to: string) => void = () => {}): Promise<{ total: number }> {
   const sizes = await sourceSizes(n, copies);
