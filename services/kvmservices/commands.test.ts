@@ -24,7 +24,7 @@ describe('kvmservices command builders', () => {
   it('storage commands', () => {
     expect(shellLine(cmd.imgCreate('/img/a.qcow2', 'qcow2', 51))).to.equal('qemu-img create -q -f qcow2 /img/a.qcow2 51M');
     expect(shellLine(cmd.imgInfo('/img/a.qcow2'))).to.equal("qemu-img info -U '--output=json' /img/a.qcow2");
-    expect(shellLine(cmd.imgConvert('/t/a.qcow2', '/img/b.qcow2', 'qcow2'))).to.equal('qemu-img convert -O qcow2 /t/a.qcow2 /img/b.qcow2');
+    expect(shellLine(cmd.imgConvert('/t/a.qcow2', '/img/b.qcow2', 'qcow2'))).to.equal('qemu-img convert -p -O qcow2 /t/a.qcow2 /img/b.qcow2');
     expect(shellLine(cmd.listDir('/t', 2))).to.equal("find /t -mindepth 1 -maxdepth 2 -printf '%y %P\\n'");
     expect(shellLine(cmd.removeFile('/img/a'))).to.equal('rm -f -- /img/a');
     expect(shellLine(cmd.notExists('/img/a'))).to.equal("test '!' -e /img/a");

@@ -60,8 +60,11 @@ export const netDumpxml = (uri: string, net: string): Argv => virsh(uri, 'net-du
 export const imgCreate = (path: string, format: string, mib: number): Argv => ['qemu-img', 'create', '-q', '-f', format, path, `${mib}M`];
 /** `-U`: read the header of an image a running guest holds, without its write lock. */
 export const imgInfo = (path: string): Argv => ['qemu-img', 'info', '-U', '--output=json', path];
-/** Full copy (no backing chain), so the copy outlives its source; `-p` is left out (progress goes to a tty only). */
-export const imgConvert = (from: string, to: string, format: string): Argv => ['qemu-img', 'convert', '-O', format, from, to];
+/**
+ * Full copy (no backing chain), so the copy outlives its source. `-p`: qemu-img prints its progress
+ * steps on stdout even when it is not a terminal (read by progress.ts).
+ */
+export const imgConvert = (from: string, to: string, format: string): Argv => ['qemu-img', 'convert', '-p', '-O', format, from, to];
 
 /** `-maxdepth`-bounded listing, one `TYPE RELPATH` line per entry. */
 export const listDir = (dir: string, depth = 1): Argv => ['find', dir, '-mindepth', '1', '-maxdepth', String(depth), '-printf', '%y %P\\n'];

@@ -30,3 +30,16 @@ export const netName = z
   .max(64)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a network name')
   .refine((s) => !s.includes('..'), 'not a network name');
+
+/** Snapshot names: what a path or shell cannot misread, as for guests. */
+export const snapshotName = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$/, 'not a snapshot name')
+  .refine((s) => !s.includes('..'), 'not a snapshot name');
+
+/** Snapshot descriptions: free text, bounded, no control characters but tab and newline. */
+export const snapshotDescription = z
+  .string()
+  .max(1024, 'description longer than 1024 characters')
+  .refine((s) => !/[\x00-\x08\x0b-\x1f\x7f]/.test(s), 'control characters in the description');

@@ -13,6 +13,7 @@ import * as cmd from './commands.ts';
 import { cloneXml, diskXml, interfaceXml, type DiskInfo } from './domain.ts';
 import { domState, inactiveDomain, isStopped, mustBeStopped, mustNotExist, nodeInfo, onVm, serverParam, vmParam } from './common.ts';
 import { diskUse } from './images.ts';
+import { copyDisks, type DiskCopy, type StepReport } from './image-copy.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseDominfo, parseDomstats, parseQemuImgInfo, stateName } from './parse.ts';
 import { checkMemory, checkVcpu, onOff } from './settings.ts';
@@ -20,7 +21,7 @@ import { checkMemory, checkVcpu, onOff } from './settings.ts';
 /** Disk file a clone gets for one of the source's disks. */
 export const cloneDiskName = (newVm: string, d: DiskInfo): string => `${newVm}-${d.targetDev}.${d.format === 'qcow2' ? 'qcow2' : 'img'}`;
 
-async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: string, progress: (d: number, t: number) => void): Promise<{ name: string; disks: string[] }> {
+async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: string, task: StepReport): Promise<{ name: string; disks: string[] }> {
   await mustBeStopped(n, vm, 'a guest is cloned while stopped, so its disks are consistent');
   await mustNotExist(n, newName);
   const xml = await virshRun(n, cmd.dumpxml(n.uri, vm, true), { vm });
@@ -30,19 +31,22 @@ async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: stri
   if (blockDisk) throw oms('InvalidSettingsError', { what: vm, reason: `disk ${blockDisk.targetDev} is a block device; only file disks are copied` });
   const made: string[] = [];
   const newDisks: Record<string, string> = {};
+  const copies: DiskCopy[] = [];
+  for (const k of disks) {
+    const dest = inDir(n.dirs.images, cloneDiskName(newName, k));
+    if (!(await test(n, cmd.notExists(dest)))) throw oms('ImageExistsError', { image: posix.basename(dest), node: n.name });
+    newDisks[k.targetDev] = dest;
+    copies.push({ label: k.targetDev, from: k.source, to: dest, format: k.format === 'qcow2' ? 'qcow2' : 'raw' });
+  }
   try {
-    for (const [i, k] of disks.entries()) {
-      const dest = inDir(n.dirs.images, cloneDiskName(newName, k));
-      if (!(await test(n, cmd.notExists(dest)))) throw oms('ImageExistsError', { image: posix.basename(dest), node: n.name });
-      made.push(dest);
-      // Each disk in turn, a full copy: the clone does not depend on the source's files afterwards.
-      await storageRun(n, cmd.imgConvert(k.source, dest, k.format === 'qcow2' ? 'qcow2' : 'raw'), { timeoutMs: 30 * 60_000 });
-      newDisks[k.targetDev] = dest;
-      progress(i + 1, disks.length + 1);
-    }
+    // Each disk in turn, a full copy: the clone does not depend on the source's files afterwards.
+    await copyDisks(n, copies, task, (to) => made.push(to));
+    task.log(`defining guest ${newName}`);
     await virshRun(n, cmd.defineStdin(n.uri), { input: cloneXml(xml, newName, newDisks) });
+    task.log('done');
     return { name: newName, disks: made };
   } catch (e) {
+    task.log(`not finished; removing ${made.length} partial cop${made.length === 1 ? 'y' : 'ies'}`);
     for (const p of made) await n.handle.exec(cmd.removeFile(p), { okExitCodes: [0, 1] }).catch((u) => ctx.log.warn({ err: String(u) }, 'cleanup: rm failed'));
     throw e;
   }
@@ -69,7 +73,7 @@ export const manageMethods: MethodDecl[] = [
       // Checked before the task too, so the obvious refusals are immediate errors.
       await mustBeStopped(n, kvm_vm_name, 'a guest is cloned while stopped, so its disks are consistent');
       await mustNotExist(n, new_name);
-      const t = ctx.app.tasks.start({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name, user: ctx.principal?.userName }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, new_name, h.progress));
+      const t = ctx.app.tasks.start({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name, user: ctx.principal?.userName }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, new_name, h));
       return { task_id: t.id };
     },
   }),
@@ -100,13 +104,32 @@ export const manageMethods: MethodDecl[] = [
         else if (user) kept.push({ path: k.source, reason: `used by ${user.vm}` });
         else if (!remove.includes(k.source)) remove.push(k.source);
       }
-      if (!isStopped(state)) await virshRun(n, cmd.power(n.uri, 'destroy', vm), { vm });
-      await virshRun(n, cmd.undefine(n.uri, vm), { vm });
-      for (const p of remove) {
-        await storageRun(n, cmd.removeFile(p));
-        deleted.push(p);
-      }
-      return { deleted, kept };
+      // The removal runs as a task (row, log, progress) even though this call waits for it: the
+      // caller keeps the documented {deleted, kept}; the task is found by list_tasks (kind, target).
+      const task = ctx.app.tasks.start({ kind: 'kvm.delete_vm_recursive', node: n.name, target: vm, user: ctx.principal?.userName }, async (h) => {
+        const tn = taskNode(ctx, n.name, h.signal);
+        const steps = (isStopped(state) ? 0 : 1) + 1 + remove.length;
+        let step = 0;
+        h.progress(0, steps);
+        for (const k of kept) h.log(`keeping ${k.path}: ${k.reason}`);
+        if (!isStopped(state)) {
+          h.log(`powering off ${vm} (it was ${state}, force given)`);
+          await virshRun(tn, cmd.power(tn.uri, 'destroy', vm), { vm });
+          h.progress(++step, steps);
+        }
+        h.log(`undefining guest ${vm}`);
+        await virshRun(tn, cmd.undefine(tn.uri, vm), { vm });
+        h.progress(++step, steps);
+        for (const [i, p] of remove.entries()) {
+          h.log(`deleting drive ${i + 1}/${remove.length}: ${p}`);
+          await storageRun(tn, cmd.removeFile(p));
+          deleted.push(p);
+          h.progress(++step, steps);
+        }
+        h.log('done');
+        return { deleted, kept };
+      });
+      return task.done;
     },
   }),
   method({

@@ -4,6 +4,7 @@
  * message otherwise) instead of a raw exit status.
  */
 import { posix } from 'node:path';
+import type { Writable } from 'node:stream';
 import { defaultNodeDirs, nodeDirs, type NodeDirs } from '../../src/fleet/dirs.ts';
 import type { Command } from '../../src/nodes/command.ts';
 import type { ExecResult } from '../../src/nodes/types.ts';
@@ -60,11 +61,13 @@ export interface RunOpts {
   input?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Takes stdout as it comes (progress steps) instead of the result's stdout. */
+  stdout?: Writable;
 }
 
 /** Runs a command and hands back any exit status. */
 export const exec = (n: KvmNode, cmd: Command, o: RunOpts = {}): Promise<ExecResult> =>
-  n.handle.exec(cmd, { okExitCodes: ANY_EXIT, input: o.input, timeoutMs: o.timeoutMs, ...(o.signal ? { signal: o.signal } : {}) });
+  n.handle.exec(cmd, { okExitCodes: ANY_EXIT, input: o.input, timeoutMs: o.timeoutMs, ...(o.signal ? { signal: o.signal } : {}), ...(o.stdout ? { stdout: o.stdout } : {}) });
 
 /**
  * Output of a fixed read-only virsh command (words without program or URI), from the node's

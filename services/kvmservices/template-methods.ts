@@ -10,6 +10,7 @@ import { inactiveDomain, mustBeStopped, mustNotExist, nodeInfo, onNode, onVm, se
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseFindListing, parseQemuImgInfo, type ImageInfo } from './parse.ts';
 import { child, parseXml, textOf } from './xml.ts';
+import { copyDisks, type DiskCopy, type StepReport } from './image-copy.ts';
 import {
   bareTemplateSettings,
   deployedDiskName,
@@ -65,23 +66,23 @@ async function defaultEmulator(n: KvmNode): Promise<string> {
   return textOf(child(parseXml(await virshRun(n, cmd.virsh(n.uri, 'domcapabilities', '--virttype', 'kvm'))), 'path'));
 }
 
-async function deploy(ctx: CallContext, n: KvmNode, template: LoadedTemplate, vm: string, settings: TemplateSettings, progress: (d: number, t: number) => void): Promise<Record<string, never>> {
+async function deploy(ctx: CallContext, n: KvmNode, template: LoadedTemplate, vm: string, settings: TemplateSettings, task: StepReport): Promise<Record<string, never>> {
   await mustNotExist(n, vm);
   const made: string[] = [];
+  const copies: DiskCopy[] = [];
+  for (const [i, d] of settings.disks.entries()) {
+    const dest = inDir(n.dirs.images, deployedDiskName(vm, d.template_name));
+    if (!(await test(n, cmd.notExists(dest)))) throw oms('ImageExistsError', { image: deployedDiskName(vm, d.template_name), node: n.name });
+    copies.push({ label: d.template_name, from: template.diskPaths[i], to: dest, format: d.template_format });
+  }
   try {
-    const targets: string[] = [];
-    for (const [i, d] of settings.disks.entries()) {
-      const dest = inDir(n.dirs.images, deployedDiskName(vm, d.template_name));
-      if (!(await test(n, cmd.notExists(dest)))) throw oms('ImageExistsError', { image: deployedDiskName(vm, d.template_name), node: n.name });
-      made.push(dest);
-      await storageRun(n, cmd.imgConvert(template.diskPaths[i], dest, d.template_format), { timeoutMs: 30 * 60_000 });
-      targets.push(dest);
-      progress(i + 1, settings.disks.length + 1);
-    }
-    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml(specFromTemplate(vm, settings, targets)) });
-    progress(1, 1);
+    await copyDisks(n, copies, task, (to) => made.push(to));
+    task.log(`defining guest ${vm}`);
+    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml(specFromTemplate(vm, settings, copies.map((c) => c.to))) });
+    task.log('done');
     return {};
   } catch (e) {
+    task.log(`not finished; removing ${made.length} partial cop${made.length === 1 ? 'y' : 'ies'}`);
     for (const p of made) await n.handle.exec(cmd.removeFile(p), { okExitCodes: [0, 1] }).catch((u) => ctx.log.warn({ err: String(u) }, 'cleanup: rm failed'));
     throw e;
   }
@@ -132,7 +133,7 @@ export const templateMethods: MethodDecl[] = [
       const { errors, settings } = mergeSettings(t.settings, template_settings_dictionary ?? {}, info);
       if (Object.keys(errors).length) return errors;
       const task = ctx.app.tasks.start({ kind: 'kvm.deploy_template_for_vm', node: n.name, target: kvm_name, user: ctx.principal?.userName }, (h) =>
-        deploy(ctx, taskNode(ctx, n.name, h.signal), t, kvm_name, settings, h.progress),
+        deploy(ctx, taskNode(ctx, n.name, h.signal), t, kvm_name, settings, h),
       );
       return task.done;
     },
@@ -194,18 +195,18 @@ export const templateMethods: MethodDecl[] = [
       const task = ctx.app.tasks.start({ kind: 'kvm.create_template_from_vm', node: n.name, target: vm, user: ctx.principal?.userName }, async (h) => {
         const tn = taskNode(ctx, n.name, h.signal);
         const dir = inDir(tn.dirs.templates, template_name);
+        h.log(`making template directory ${dir}`);
         await storageRun(tn, cmd.makeDir(dir));
         try {
           // The guest must stay stopped while its disks are read; checked again inside the task.
           await mustBeStopped(tn, vm, 'a template is made of a stopped guest only; stop it first');
-          for (const [i, k] of disks.entries()) {
-            await storageRun(tn, cmd.imgConvert(k.source, inDir(dir, settings.disks[i].template_name), 'qcow2'), { timeoutMs: 30 * 60_000 });
-            h.progress(i + 1, disks.length + 1);
-          }
+          await copyDisks(tn, disks.map((k, i) => ({ label: k.targetDev, from: k.source, to: inDir(dir, settings.disks[i].template_name), format: 'qcow2' })), h);
+          h.log(`writing ${TEMPLATE_FILE}`);
           await storageRun(tn, cmd.writeFile(inDir(dir, TEMPLATE_FILE)), { input: JSON.stringify(settings, null, 2) + '\n' });
-          h.progress(1, 1);
+          h.log('done');
           return {};
         } catch (e) {
+          h.log(`not finished; removing ${dir}`);
           await tn.handle.exec(cmd.removeDir(dir), { okExitCodes: [0, 1] }).catch((u) => ctx.log.warn({ err: String(u) }, 'cleanup: rm failed'));
           throw e;
         }

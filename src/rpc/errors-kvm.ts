@@ -22,4 +22,9 @@ export const kvmErrors = {
   InvalidSettingsError: spec(515, 'Invalid settings for {what}: {reason}'),
   NotBlockDeviceError: spec(516, '{path} on {node} is not a block device'),
   UnknownBridgeError: spec(517, 'No bridge {bridge} on {node}'),
+  // Snapshots (services/kvmservices/snapshots.ts): 560-569.
+  /** Refused before libvirt is asked: a raw file or a block device cannot hold an internal snapshot. */
+  SnapshotUnsupportedError: spec(560, 'VM {vm} on {node} cannot take snapshots: disk {disk} ({path}) {reason}'),
+  UnknownSnapshotError: spec(561, 'VM {vm} on {node} has no snapshot {snapshot}'),
+  SnapshotExistsError: spec(562, 'VM {vm} on {node} already has a snapshot {snapshot}'),
 } as const satisfies Record<string, ErrorSpec>;
