@@ -1,0 +1,185 @@
+/**
+ * A cached call against a bare express route answering the same JSON: what OMS costs per call
+ * when nothing reaches a node. Contenders: the gateway process (`oms serve`) answering
+ * `tagservices.list_tags` with cache_timeout 60 (`tmp_cache`), and bench/bare-route.ts, a process
+ * started the same way with one express route sending the gateway's own answer. Both are loaded by
+ * autocannon (keep-alive connections) in rounds taken in turn, so machine noise hits both alike;
+ * medians are printed, over HTTP and over HTTPS (the bare route then uses the gateway's certificate).
+ * Target (OMS issue 13): gateway at least 5000 calls/s and at most 1.3x slower than the bare route.
+ *
+ * Also runnable alone: `npx tsx bench/cached-call.ts [rounds] [seconds] [fixed calls/s]`.
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startGatewayProcess, repoRoot, type GatewayProcess } from '../test/helpers/process.ts';
+import { median } from './lib.ts';
+
+export interface CachedCallOptions {
+  rounds?: number;
+  seconds?: number;
+  connections?: number;
+  /** Which schemes to measure; both by default. */
+  tls?: boolean[];
+  /** Gateway log level; `warn` as the other benches (no per-call line). */
+  logLevel?: string;
+  /** Extra environment for the gateway. */
+  gatewayEnv?: Record<string, string>;
+  /** Extra node options for the gateway (e.g. --cpu-prof for profiling). */
+  gatewayNodeArgs?: string[];
+  /**
+   * Calls per second in total instead of as many as possible: CPU per call compared at the same
+   * rate is not skewed by the faster side batching more work per wake-up.
+   */
+  overallRate?: number;
+  /** Extra node options for the bare route's process. */
+  bareNodeArgs?: string[];
+}
+
+export interface CachedCallFigures {
+  tls: boolean;
+  gatewayPerSecond: number;
+  barePerSecond: number;
+  /** How many times slower the gateway is than the bare route (medians). */
+  ratio: number;
+  gatewayRounds: number[];
+  bareRounds: number[];
+  /** Server CPU time per call, microseconds (medians). */
+  gatewayCpuPerCall: number;
+  bareCpuPerCall: number;
+  failed: number;
+}
+
+const PASSWORD = 'bench-cached-call-pw';
+
+/** GET over HTTP or HTTPS (trusting the gateway's certificate); resolves with the body text. */
+function get(url: string, ca?: string): Promise<string> {
+  if (!url.startsWith('https')) return fetch(url).then((r) => r.text());
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const omsPath = (service: string, method: string, params: unknown[]): string => `/?${new URLSearchParams({ id: '1', service, method, params: JSON.stringify(params) })}`;
+
+interface BareRoute {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function startBareRoute(body: string, tlsDir: string | undefined, nodeArgs: string[] = []): Promise<BareRoute> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, 'bench/bare-route.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, BARE_BODY: body, ...(tlsDir ? { BARE_TLS_DIR: tlsDir } : {}) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bare route exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^OMS listening on (\S+)$/.exec(line);
+      if (m) resolve(m[1]);
+    });
+  });
+  child.removeAllListeners('exit');
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return { url, child, stop: async () => (child.kill('SIGTERM'), await exited) };
+}
+
+/** CPU time (user + system) a process has used so far, in microseconds. */
+function cpuMicros(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1e6) / TICKS;
+}
+const TICKS = 100; // USER_HZ on Linux
+
+/**
+ * One autocannon run; every answer is checked to be the expected one (same work on both sides).
+ * Besides calls/s, the server's CPU time per call: on a machine others load too, it varies far
+ * less than throughput does.
+ */
+async function load(url: string, pid: number, path: string, seconds: number, connections: number, expect: string, overallRate?: number): Promise<{ perSecond: number; cpuPerCall: number; failed: number }> {
+  let failed = 0;
+  const cpu0 = cpuMicros(pid);
+  const r = await autocannon({
+    url: url + path,
+    connections,
+    duration: seconds,
+    ...(overallRate ? { overallRate } : {}),
+    requests: [{ method: 'GET', onResponse: (status, body) => void (status !== 200 || body !== expect ? failed++ : 0) }],
+  });
+  const cpu = cpuMicros(pid) - cpu0;
+  return { perSecond: r.requests.total / seconds, cpuPerCall: cpu / Math.max(1, r.requests.total), failed: failed + r.errors + r.non2xx };
+}
+
+export async function measureCachedCall(opts: CachedCallOptions = {}): Promise<CachedCallFigures[]> {
+  const rounds = opts.rounds ?? 5;
+  const seconds = opts.seconds ?? 5;
+  const connections = opts.connections ?? 50;
+  const figures: CachedCallFigures[] = [];
+  for (const tls of opts.tls ?? [false, true]) {
+    let gw: GatewayProcess | undefined;
+    let bare: BareRoute | undefined;
+    try {
+      gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: PASSWORD, OMS_TLS: tls ? 'on' : 'off', OMS_LOG_LEVEL: opts.logLevel ?? 'warn', ...opts.gatewayEnv }, { nodeArgs: opts.gatewayNodeArgs });
+      const login = JSON.parse(await get(gw.url + omsPath('authservices', 'authenticate', ['admin', PASSWORD]), gw.ca)) as { result: { result: string } };
+      const path = omsPath('tagservices', 'list_tags', [login.result.result, 60]);
+      await get(gw.url + path, gw.ca); // fills the cache
+      const body = await get(gw.url + path, gw.ca);
+      if (!body.includes('"tmp_cache"')) throw new Error(`expected a cached answer, got ${body.slice(0, 200)}`);
+      bare = await startBareRoute(body, tls ? join(gw.dataDir, 'tls') : undefined, opts.bareNodeArgs);
+      // Warm-up: JIT, TLS session set-up, connection pools.
+      const sides = { gw: { url: gw.url, pid: gw.child.pid! }, bare: { url: bare.url, pid: bare.child.pid! } };
+      await load(sides.gw.url, sides.gw.pid, path, 1, connections, body);
+      await load(sides.bare.url, sides.bare.pid, path, 1, connections, body);
+      const g: number[] = [];
+      const b: number[] = [];
+      const gc: number[] = [];
+      const bc: number[] = [];
+      let failed = 0;
+      for (let i = 0; i < rounds; i++) {
+        // Alternate who goes first, so a trend in machine load does not favour one side.
+        for (const who of i % 2 ? (['bare', 'gw'] as const) : (['gw', 'bare'] as const)) {
+          const r = await load(sides[who].url, sides[who].pid, path, seconds, connections, body, opts.overallRate);
+          (who === 'gw' ? g : b).push(r.perSecond);
+          (who === 'gw' ? gc : bc).push(r.cpuPerCall);
+          failed += r.failed;
+        }
+      }
+      const gm = median(g);
+      const bm = median(b);
+      figures.push({ tls, gatewayPerSecond: gm, barePerSecond: bm, ratio: bm / gm, gatewayRounds: g, bareRounds: b, gatewayCpuPerCall: median(gc), bareCpuPerCall: median(bc), failed });
+    } finally {
+      await bare?.stop();
+      await gw?.stop();
+    }
+  }
+  return figures;
+}
+
+export async function benchCachedCall(out: (line: string) => void, opts: CachedCallOptions = {}): Promise<void> {
+  for (const f of await measureCachedCall(opts)) {
+    out(
+      `${f.tls ? 'https' : 'http '}: gateway ${f.gatewayPerSecond.toFixed(0)} calls/s, bare express ${f.barePerSecond.toFixed(0)} calls/s, ` +
+        `gateway ${f.ratio.toFixed(2)}x slower (target <= 1.30x and >= 5000 calls/s)${f.failed ? `, ${f.failed} FAILED answers` : ''}`,
+    );
+    out(`       rounds gateway [${f.gatewayRounds.map((x) => x.toFixed(0)).join(' ')}] bare [${f.bareRounds.map((x) => x.toFixed(0)).join(' ')}]`);
+    out(`       server CPU per call: gateway ${f.gatewayCpuPerCall.toFixed(0)} us, bare ${f.bareCpuPerCall.toFixed(0)} us (${(f.gatewayCpuPerCall / f.bareCpuPerCall).toFixed(2)}x)`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [rounds, seconds, rate] = process.argv.slice(2).map(Number);
+  await benchCachedCall((l) => process.stdout.write(`${l}\n`), { rounds: rounds || undefined, seconds: seconds || undefined, overallRate: rate || undefined });
+}
