@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { ZodError } from 'zod';
 import type { AppServices } from '../app.ts';
 import type { Principal } from '../auth/sessions.ts';
+import type { UserPermissions } from '../auth/permissions.ts';
+import type { Logger } from '../log.ts';
 import { ResultCache } from './cache.ts';
 import type { CallContext, Transport } from './context.ts';
 import type { MethodDecl, ParamDecl, ServiceDecl } from './declare.ts';
@@ -163,7 +165,11 @@ function redacted(decl: MethodDecl, values: Record<string, unknown>): Record<str
 
 export async function call(app: AppServices, req: CallRequest): Promise<CallOutcome> {
   const requestId = req.requestId ?? randomUUID();
-  const log = app.log.child({ reqId: requestId, transport: req.transport });
+  // Made only when something logs through it: building a child logger per call cost more than the
+  // whole session lookup. Call lines carry the same fields directly.
+  let child: Logger | undefined;
+  const log = (): Logger => (child ??= app.log.child({ reqId: requestId, transport: req.transport }));
+  const line = { reqId: requestId, transport: req.transport };
   const { service, method } = req.dotted !== undefined ? app.registry.resolveDotted(req.dotted) : app.registry.resolve(req.service, req.method);
   const started = process.hrtime.bigint();
   let principal: Principal | undefined;
@@ -177,11 +183,13 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     const bound = { ...bindValues(method, extracted), secret: extracted.secret };
     values = bound.values;
 
-    // One snapshot of the caller's grants serves the declared check and every ctx.can() of the call.
-    const grants = principal ? app.permissions.forUser(principal.userId, principal.userName) : undefined;
+    // One snapshot of the caller's grants serves the declared check and every ctx.can() of the call;
+    // read on first use, so methods open to any authenticated user (cached reads) skip the query.
+    let snapshot: UserPermissions | undefined;
+    const grants = (): UserPermissions | undefined => (principal ? (snapshot ??= app.permissions.forUser(principal.userId, principal.userName)) : undefined);
     if (typeof method.permission === 'object') {
       target = method.permission.path(values as never);
-      if (!grants!.has(method.permission.privilege, target))
+      if (!grants()!.has(method.permission.privilege, target))
         throw oms('PermissionDenied', { privilege: method.permission.privilege, path: target });
     }
 
@@ -190,7 +198,7 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     if (cacheKey && bound.cacheTimeout > 0) {
       const cached = app.cache.get(cacheKey, bound.cacheTimeout);
       if (cached.hit) {
-        log.debug({ service: service.name, method: method.name, user: principal?.userName }, 'served from cache');
+        app.log.debug({ ...line, service: service.name, method: method.name, user: principal?.userName }, 'served from cache');
         return { service, method, value: service.envelope === 'oms' ? { type: 'tmp_cache', result: cached.value } : cached.value };
       }
     }
@@ -203,9 +211,11 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       secret: bound.secret ?? req.bearer,
       signal: req.signal,
       app,
-      log,
+      get log() {
+        return log();
+      },
       node: (name) => app.access.get(name, req.signal),
-      can: (privilege, path) => !!grants && grants.has(privilege, path),
+      can: (privilege, path) => !!grants()?.has(privilege, path),
     };
     const result = await method.run(ctx, values as never);
     const inner = nodeName !== undefined && service.envelope === 'oms' ? { client: nodeName, result } : result;
@@ -215,14 +225,14 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       if (nodeName) app.cache.invalidateNode(nodeName);
       app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: 'ok', detail: redacted(method, values) });
     }
-    log.info({ service: service.name, method: method.name, user: principal?.userName, ms: msSince(started) }, 'call');
+    app.log.info({ ...line, service: service.name, method: method.name, user: principal?.userName, ms: msSince(started) }, 'call');
     return { service, method, value: service.envelope === 'oms' ? { type: service.resultType ?? 'func', result: inner } : inner };
   } catch (e) {
-    const err = isOmsError(e) ? e : internal(e, log);
+    const err = isOmsError(e) ? e : internal(e, log());
     if (method.mutates && values !== undefined) {
       app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: err.omsName, detail: redacted(method, values) });
     }
-    log.info({ service: service.name, method: method.name, user: principal?.userName, ms: msSince(started), error: err.omsName }, 'call failed');
+    app.log.info({ ...line, service: service.name, method: method.name, user: principal?.userName, ms: msSince(started), error: err.omsName }, 'call failed');
     throw err;
   }
 }
