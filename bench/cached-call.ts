@@ -1,104 +1,186 @@
 /**
- * The cached call (issue 13): `tagservices.list_tags` with cache_timeout 60, answered from the
- * gateway's result cache, vs. a bare express route in its own process returning the same JSON
- * body. autocannon, 50 keep-alive connections, interleaved rounds of equal length per contender.
- * Every answer of both must equal the cached body (autocannon's expectBody), so a gateway that
- * answered with errors under load could not pass for a fast one.
- * Targets: gateway >= 5000 calls/s and the bare route at most 1.3x the gateway's calls/s.
+ * A cached call against a bare express route answering the same JSON: what OMS costs per call
+ * when nothing reaches a node. Contenders: the gateway process (`oms serve`) answering
+ * `tagservices.list_tags` with cache_timeout 60 (`tmp_cache`), and bench/bare-route.ts, a process
+ * started the same way with one express route sending the gateway's own answer. Both are loaded by
+ * autocannon (keep-alive connections) in rounds taken in turn, so machine noise hits both alike;
+ * medians are printed, over HTTP and over HTTPS (the bare route then uses the gateway's certificate).
+ * Target (OMS issue 13): gateway at least 5000 calls/s and at most 1.3x slower than the bare route.
+ *
+ * Also runnable alone: `npx tsx bench/cached-call.ts [rounds] [seconds] [fixed calls/s]`.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startGatewayProcess } from '../test/helpers/process.ts';
-import { against, type BenchOptions } from './lib.ts';
+import { startGatewayProcess, repoRoot, type GatewayProcess } from '../test/helpers/process.ts';
+import { against, median, type BenchOptions } from './lib.ts';
 
-const CONNECTIONS = 50;
-const CACHE_TIMEOUT = 60;
-const BARE_ROUTE = fileURLToPath(new URL('./bare-route.ts', import.meta.url));
+export interface CachedCallOptions {
+  rounds?: number;
+  seconds?: number;
+  connections?: number;
+  /** Which schemes to measure; both by default. */
+  tls?: boolean[];
+  /** Gateway log level; `warn` as the other benches (no per-call line). */
+  logLevel?: string;
+  /** Extra environment for the gateway. */
+  gatewayEnv?: Record<string, string>;
+  /** Extra node options for the gateway (e.g. --cpu-prof for profiling). */
+  gatewayNodeArgs?: string[];
+  /**
+   * Calls per second in total instead of as many as possible: CPU per call compared at the same
+   * rate is not skewed by the faster side batching more work per wake-up.
+   */
+  overallRate?: number;
+  /** Extra node options for the bare route's process. */
+  bareNodeArgs?: string[];
+}
 
-const get = async (url: string): Promise<{ status: number; type: string | null; body: string }> => {
-  const r = await fetch(url);
-  return { status: r.status, type: r.headers.get('content-type'), body: await r.text() };
-};
+export interface CachedCallFigures {
+  tls: boolean;
+  gatewayPerSecond: number;
+  barePerSecond: number;
+  /** How many times slower the gateway is than the bare route (medians). */
+  ratio: number;
+  gatewayRounds: number[];
+  bareRounds: number[];
+  /** Server CPU time per call, microseconds (medians). */
+  gatewayCpuPerCall: number;
+  bareCpuPerCall: number;
+  failed: number;
+}
 
-/** The bare route's process; resolves once it listens. */
-function startBareRoute(body: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', BARE_ROUTE], { env: { ...process.env, OMS_BENCH_BODY: body }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
+const PASSWORD = 'bench-cached-call-pw';
+
+/** GET over HTTP or HTTPS (trusting the gateway's certificate); resolves with the body text. */
+function get(url: string, ca?: string): Promise<string> {
+  if (!url.startsWith('https')) return fetch(url).then((r) => r.text());
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill();
-      reject(new Error(`the bare express route did not start within 30 s: ${stderr.trim()}`));
-    }, 30_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the bare express route exited (${code}): ${stderr.trim()}`));
+    const req = httpsRequest(url, { ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     });
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      clearTimeout(timer);
-      const m = /^listening on (\S+)$/.exec(line);
-      if (!m) {
-        child.kill();
-        return reject(new Error(`the bare express route said ${JSON.stringify(line)}`));
-      }
-      resolve({ url: m[1], child });
-    });
+    req.on('error', reject);
+    req.end();
   });
 }
 
-interface Tally {
-  calls: number;
-  seconds: number;
-  /** Answers that were not the expected body, not a 2xx, or did not come at all. */
-  bad: number;
+const omsPath = (service: string, method: string, params: unknown[]): string => `/?${new URLSearchParams({ id: '1', service, method, params: JSON.stringify(params) })}`;
+
+interface BareRoute {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
 }
 
-async function load(url: string, path: string, body: string, seconds: number, t: Tally): Promise<void> {
-  const r = await autocannon({ url: url + path, connections: CONNECTIONS, duration: seconds, expectBody: body, timeout: 10 });
-  t.calls += r.requests.total;
-  t.seconds += r.duration;
-  t.bad += r.non2xx + r.errors + r.mismatches;
+async function startBareRoute(body: string, tlsDir: string | undefined, nodeArgs: string[] = []): Promise<BareRoute> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, 'bench/bare-route.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, BARE_BODY: body, ...(tlsDir ? { BARE_TLS_DIR: tlsDir } : {}) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bare route exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^OMS listening on (\S+)$/.exec(line);
+      if (m) resolve(m[1]);
+    });
+  });
+  child.removeAllListeners('exit');
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return { url, child, stop: async () => (child.kill('SIGTERM'), await exited) };
 }
 
-export async function benchCachedCall(out: (line: string) => void, opts: BenchOptions): Promise<void> {
-  // Interleaved, equal rounds; all of it well inside the 60 s the cached answer lives.
-  const rounds = opts.quick ? 1 : 3;
-  const seconds = opts.quick ? 2 : 5;
-  const gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: 'bench-admin-pw', OMS_TLS: 'off', OMS_LOG_LEVEL: 'warn' });
-  let bare: ChildProcess | undefined;
-  try {
-    const login = JSON.parse((await get(`${gw.url}/?${new URLSearchParams({ id: '1', service: 'authservices', method: 'authenticate', params: JSON.stringify(['admin', 'bench-admin-pw']) })}`)).body);
-    const sid = login.result?.result;
-    if (typeof sid !== 'string') throw new Error(`login failed: ${JSON.stringify(login.error ?? login)}`);
-    const path = `/?${new URLSearchParams({ id: '1', service: 'tagservices', method: 'list_tags', params: JSON.stringify([sid, CACHE_TIMEOUT]) })}`;
-    // The first call fills the cache; from the second on the answer comes from it (and says so).
-    await get(gw.url + path);
-    const cached = await get(gw.url + path);
-    if (cached.status !== 200 || JSON.parse(cached.body).error) throw new Error(`list_tags failed: ${cached.status} ${cached.body.slice(0, 300)}`);
-    if ((await get(gw.url + path)).body !== cached.body) throw new Error('two cached answers of list_tags differ; the body cannot be compared');
-    const b = await startBareRoute(cached.body);
-    bare = b.child;
-    const same = await get(b.url + path);
-    if (same.body !== cached.body || same.type !== cached.type) throw new Error(`the bare route answers ${same.type} ${same.body.slice(0, 100)}, not the gateway's ${cached.type}`);
+/** CPU time (user + system) a process has used so far, in microseconds. */
+function cpuMicros(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1e6) / TICKS;
+}
+const TICKS = 100; // USER_HZ on Linux
 
-    const gateway: Tally = { calls: 0, seconds: 0, bad: 0 };
-    const express: Tally = { calls: 0, seconds: 0, bad: 0 };
-    for (let i = 0; i < rounds; i++) {
-      await load(gw.url, path, cached.body, seconds, gateway);
-      await load(b.url, path, cached.body, seconds, express);
+/**
+ * One autocannon run; every answer is checked to be the expected one (same work on both sides).
+ * Besides calls/s, the server's CPU time per call: on a machine others load too, it varies far
+ * less than throughput does.
+ */
+async function load(url: string, pid: number, path: string, seconds: number, connections: number, expect: string, overallRate?: number): Promise<{ perSecond: number; cpuPerCall: number; failed: number }> {
+  let failed = 0;
+  const cpu0 = cpuMicros(pid);
+  const r = await autocannon({
+    url: url + path,
+    connections,
+    duration: seconds,
+    ...(overallRate ? { overallRate } : {}),
+    requests: [{ method: 'GET', onResponse: (status, body) => void (status !== 200 || body !== expect ? failed++ : 0) }],
+  });
+  const cpu = cpuMicros(pid) - cpu0;
+  return { perSecond: r.requests.total / seconds, cpuPerCall: cpu / Math.max(1, r.requests.total), failed: failed + r.errors + r.non2xx };
+}
+
+export async function measureCachedCall(opts: CachedCallOptions = {}): Promise<CachedCallFigures[]> {
+  const rounds = opts.rounds ?? 5;
+  const seconds = opts.seconds ?? 5;
+  const connections = opts.connections ?? 50;
+  const figures: CachedCallFigures[] = [];
+  for (const tls of opts.tls ?? [false, true]) {
+    let gw: GatewayProcess | undefined;
+    let bare: BareRoute | undefined;
+    try {
+      gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: PASSWORD, OMS_TLS: tls ? 'on' : 'off', OMS_LOG_LEVEL: opts.logLevel ?? 'warn', ...opts.gatewayEnv }, { nodeArgs: opts.gatewayNodeArgs });
+      const login = JSON.parse(await get(gw.url + omsPath('authservices', 'authenticate', ['admin', PASSWORD]), gw.ca)) as { result: { result: string } };
+      const path = omsPath('tagservices', 'list_tags', [login.result.result, 60]);
+      await get(gw.url + path, gw.ca); // fills the cache
+      const body = await get(gw.url + path, gw.ca);
+      if (!body.includes('"tmp_cache"')) throw new Error(`expected a cached answer, got ${body.slice(0, 200)}`);
+      bare = await startBareRoute(body, tls ? join(gw.dataDir, 'tls') : undefined, opts.bareNodeArgs);
+      // Warm-up: JIT, TLS session set-up, connection pools.
+      const sides = { gw: { url: gw.url, pid: gw.child.pid! }, bare: { url: bare.url, pid: bare.child.pid! } };
+      await load(sides.gw.url, sides.gw.pid, path, 1, connections, body);
+      await load(sides.bare.url, sides.bare.pid, path, 1, connections, body);
+      const g: number[] = [];
+      const b: number[] = [];
+      const gc: number[] = [];
+      const bc: number[] = [];
+      let failed = 0;
+      for (let i = 0; i < rounds; i++) {
+        // Alternate who goes first, so a trend in machine load does not favour one side.
+        for (const who of i % 2 ? (['bare', 'gw'] as const) : (['gw', 'bare'] as const)) {
+          const r = await load(sides[who].url, sides[who].pid, path, seconds, connections, body, opts.overallRate);
+          (who === 'gw' ? g : b).push(r.perSecond);
+          (who === 'gw' ? gc : bc).push(r.cpuPerCall);
+          failed += r.failed;
+        }
+      }
+      const gm = median(g);
+      const bm = median(b);
+      figures.push({ tls, gatewayPerSecond: gm, barePerSecond: bm, ratio: bm / gm, gatewayRounds: g, bareRounds: b, gatewayCpuPerCall: median(gc), bareCpuPerCall: median(bc), failed });
+    } finally {
+      await bare?.stop();
+      await gw?.stop();
     }
-    const rate = (t: Tally) => t.calls / t.seconds;
-    const bad = gateway.bad || express.bad ? `; WRONG ANSWERS: gateway ${gateway.bad}, bare route ${express.bad}` : '';
-    out(
-      `cached list_tags (cache_timeout ${CACHE_TIMEOUT}, ${cached.body.length}-byte answer), ${CONNECTIONS} connections, ${rounds}x${seconds} s each: ` +
-        `gateway ${rate(gateway).toFixed(0)} calls/s, bare express route ${rate(express).toFixed(0)} calls/s${bad}`,
-    );
-    out(`ratio bare-route/gateway calls/s: ${against(rate(express) / rate(gateway), { op: '<=', value: 1.3 })}`);
-    out(`gateway calls/s: ${against(gateway.bad ? 0 : rate(gateway), { op: '>=', value: 5000 }, 0)}`);
-  } finally {
-    bare?.kill();
-    await gw.stop();
   }
+  return figures;
+}
+
+export async function benchCachedCall(out: (line: string) => void, opts: CachedCallOptions & Partial<BenchOptions> = {}): Promise<void> {
+  const measure: CachedCallOptions = opts.quick ? { rounds: 1, seconds: 3, ...opts } : opts;
+  for (const f of await measureCachedCall(measure)) {
+    out(
+      `${f.tls ? 'https' : 'http '}: gateway ${f.gatewayPerSecond.toFixed(0)} calls/s, bare express ${f.barePerSecond.toFixed(0)} calls/s; ` +
+        `gateway slower by ${against(f.ratio, { op: '<=', value: 1.3 })}; gateway calls/s ${against(f.gatewayPerSecond, { op: '>=', value: 5000 }, 0)}${f.failed ? `, ${f.failed} FAILED answers` : ''}`,
+    );
+    out(`       rounds gateway [${f.gatewayRounds.map((x) => x.toFixed(0)).join(' ')}] bare [${f.bareRounds.map((x) => x.toFixed(0)).join(' ')}]`);
+    out(`       server CPU per call: gateway ${f.gatewayCpuPerCall.toFixed(0)} us, bare ${f.bareCpuPerCall.toFixed(0)} us (${(f.gatewayCpuPerCall / f.bareCpuPerCall).toFixed(2)}x)`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [rounds, seconds, rate] = process.argv.slice(2).map(Number);
+  await benchCachedCall((l) => process.stdout.write(`${l}\n`), { rounds: rounds || undefined, seconds: seconds || undefined, overallRate: rate || undefined });
 }

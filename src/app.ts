@@ -50,7 +50,7 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     log,
     db,
     registry: new Registry([...allServices(config), ...extraServices]),
-    sessions: new Sessions(db, { idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds }, (key) => events.emit('session-ended', key)),
+    sessions: new Sessions(db, { idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds, recheckMs: config.sessionRecheckMs }, (key) => events.emit('session-ended', key)),
     throttle: new LoginThrottle(db, { maxFailures: config.authMaxFailures, windowSeconds: config.authWindowSeconds }),
     permissions: new Permissions(db),
     users: new Users(db),

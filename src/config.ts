@@ -16,6 +16,12 @@ export interface Config {
   qooxdooTestService: boolean;
   sessionIdleSeconds: number;
   sessionMaxSeconds: number;
+  /**
+   * Milliseconds a gateway trusts a session or token it found valid before reading it again.
+   * Its own changes (deauthenticate, password change, user deletion, revocation) apply at once;
+   * changes by others (the CLI, another gateway) after at most this long. 0: read on every call.
+   */
+  sessionRecheckMs: number;
   /** Failed logins allowed per user and per address inside the window before throttling. */
   authMaxFailures: number;
   authWindowSeconds: number;
@@ -69,6 +75,7 @@ const defaults: Config = {
   qooxdooTestService: true,
   sessionIdleSeconds: 30 * 60,
   sessionMaxSeconds: 12 * 3600,
+  sessionRecheckMs: 1000,
   authMaxFailures: 5,
   authWindowSeconds: 15 * 60,
   maxBodyBytes: 1024 * 1024,
@@ -98,6 +105,7 @@ const env: Record<keyof Config, string> = {
   qooxdooTestService: 'OMS_QOOXDOO_TEST',
   sessionIdleSeconds: 'OMS_SESSION_IDLE',
   sessionMaxSeconds: 'OMS_SESSION_MAX',
+  sessionRecheckMs: 'OMS_SESSION_RECHECK_MS',
   authMaxFailures: 'OMS_AUTH_MAX_FAILURES',
   authWindowSeconds: 'OMS_AUTH_WINDOW',
   maxBodyBytes: 'OMS_MAX_BODY',

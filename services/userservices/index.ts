@@ -77,8 +77,11 @@ export const userservices = service({
       params: [{ name: 'username', schema: userName }] as const,
       run(ctx, { username }) {
         // Delete first (it may refuse: last administrator), then end the sessions it cascaded away.
-        const keys = ctx.app.sessions.keysOf(ctx.app.users.require(username).id);
+        const id = ctx.app.users.require(username).id;
+        const keys = ctx.app.sessions.keysOf(id);
         ctx.app.users.delete(username);
+        // Their API tokens went with the cascade too: nothing remembered about the user may answer again.
+        ctx.app.sessions.forgetUser(id);
         ctx.app.sessions.announceEnded(keys);
         return 0;
       },
@@ -255,6 +258,8 @@ export const userservices = service({
       run(ctx, { name }) {
         const n = ctx.app.db.prepare('DELETE FROM api_tokens WHERE user_id = ? AND name = ?').run(ctx.principal!.userId, name).changes;
         if (!n) throw oms('UnknownUserError', { user: `token ${name}` });
+        // The next call with the revoked token must be refused, not answered from what was remembered.
+        ctx.app.sessions.forgetUser(ctx.principal!.userId);
         return 0;
       },
     }),

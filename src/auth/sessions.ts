@@ -1,6 +1,14 @@
 /**
  * Sessions: created by authenticate, ended by deauthenticate, idle expiry (last_seen) and absolute
  * expiry (created_at). Only digests of session ids are stored.
+ *
+ * The database is the truth. Each Sessions object also remembers, for at most `recheckMs`, the
+ * sessions and tokens it found valid, so a burst of calls does not read the same row every time.
+ * What this object itself ends or changes (deauthenticate, password change, user deletion, token
+ * revocation, sweep) is forgotten at once; idle and absolute expiry are checked on every call
+ * against the remembered times. Changes made elsewhere (the `oms` CLI, another gateway on the same
+ * database, a hand edit) are seen within `recheckMs`. A remembered entry only ever says "still
+ * valid"; anything doubtful is read from the database again.
  */
 import type { Db } from '../db/database.ts';
 import { nowSeconds } from '../db/database.ts';
@@ -10,6 +18,10 @@ import { digest, newSessionId } from './tokens.ts';
 export interface SessionLimits {
   idleSeconds: number;
   maxSeconds: number;
+  /** How long a session found valid is trusted without reading it again (default 1000 ms; 0: never). */
+  recheckMs?: number;
+  /** Bound on remembered sessions and tokens (default 10000); the oldest are dropped first. */
+  maxRemembered?: number;
 }
 
 export interface Principal {
@@ -20,13 +32,48 @@ export interface Principal {
   via: 'session' | 'token';
 }
 
+type SessionRow = { user_id: number; created_at: number; last_seen: number; name: string; disabled: number };
+type TokenRow = { user_id: number; name: string; disabled: number; last_used: number | null };
+
+/**
+ * last_seen / last_used are written at most once per this many seconds per session or token:
+ * touching on every call would make each read a write; this is precise enough for idle expiry.
+ */
+const TOUCH_SECONDS = 5;
+
+interface Remembered {
+  principal: Principal;
+  /** Session times (seconds) for the expiry checks; tokens do not expire. */
+  createdAt: number;
+  lastSeen: number;
+  /** When the row was last read (ms). */
+  readAt: number;
+}
+
 export class Sessions {
+  // Prepared once: compiling the SQL again on every call was the biggest cost of a cached call.
+  private readonly q;
+  /** Digest -> what was found valid; insertion order is read order, so the first is the oldest. */
+  private readonly remembered = new Map<string, Remembered>();
+  private readonly recheckMs: number;
+  private readonly maxRemembered: number;
+
   constructor(
     private readonly db: Db,
     private readonly limits: SessionLimits,
     /** Told the digest of every session that ends, so what hangs off it (consoles, sockets) closes. */
     private readonly onEnded: (key: string) => void = () => {},
-  ) {}
+  ) {
+    this.recheckMs = limits.recheckMs ?? 1000;
+    this.maxRemembered = limits.maxRemembered ?? 10_000;
+    this.q = {
+      session: db.prepare<[string], SessionRow>('SELECT s.user_id, s.created_at, s.last_seen, u.name, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?'),
+      token: db.prepare<[string], TokenRow>('SELECT t.user_id, u.name, u.disabled, t.last_used FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?'),
+      touchSession: db.prepare<[number, string]>('UPDATE sessions SET last_seen = ? WHERE id_hash = ?'),
+      touchToken: db.prepare<[number, string]>('UPDATE api_tokens SET last_used = ? WHERE token_hash = ?'),
+      deleteSession: db.prepare<[string]>('DELETE FROM sessions WHERE id_hash = ?'),
+    };
+  }
 
   create(userId: number, remote: string | undefined): string {
     const id = newSessionId();
@@ -40,41 +87,77 @@ export class Sessions {
     if (typeof secret !== 'string' || secret.length === 0 || secret.length > 200) throw oms('AuthError', { reason: 'Invalid or expired session' });
     const key = digest(secret);
     const now = nowSeconds();
-    const row = this.db
-      .prepare('SELECT s.user_id, s.created_at, s.last_seen, u.name, u.disabled FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?')
-      .get(key) as { user_id: number; created_at: number; last_seen: number; name: string; disabled: number } | undefined;
+    const known = this.remembered.get(key);
+    if (known && Date.now() - known.readAt < this.recheckMs) {
+      const p = known.principal;
+      if (p.via === 'token') return p;
+      if (now - known.lastSeen <= this.limits.idleSeconds && now - known.createdAt <= this.limits.maxSeconds) {
+        if (now - known.lastSeen >= TOUCH_SECONDS) {
+          this.q.touchSession.run(now, key);
+          known.lastSeen = now;
+        }
+        return p;
+      }
+      // Looks expired by the remembered times: the database decides (and ends it if so).
+    }
+    this.remembered.delete(key);
+    const row = this.q.session.get(key);
     if (row) {
       if (row.disabled || now - row.last_seen > this.limits.idleSeconds || now - row.created_at > this.limits.maxSeconds) {
-        this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(key);
-        this.onEnded(key);
+        this.q.deleteSession.run(key);
+        this.ended(key);
         throw oms('AuthError', { reason: 'Invalid or expired session' });
       }
-      // Touching on every call would make each read a write; once a few seconds is precise enough for idle expiry.
-      if (now - row.last_seen >= 5) this.db.prepare('UPDATE sessions SET last_seen = ? WHERE id_hash = ?').run(now, key);
-      return { userId: row.user_id, userName: row.name, sessionKey: key, via: 'session' };
+      let lastSeen = row.last_seen;
+      if (now - lastSeen >= TOUCH_SECONDS) {
+        this.q.touchSession.run(now, key);
+        lastSeen = now;
+      }
+      return this.remember(key, { userId: row.user_id, userName: row.name, sessionKey: key, via: 'session' }, row.created_at, lastSeen);
     }
-    const tok = this.db
-      .prepare('SELECT t.user_id, u.name, u.disabled FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?')
-      .get(key) as { user_id: number; name: string; disabled: number } | undefined;
+    const tok = this.q.token.get(key);
     if (tok && !tok.disabled) {
-      this.db.prepare('UPDATE api_tokens SET last_used = ? WHERE token_hash = ?').run(now, key);
-      return { userId: tok.user_id, userName: tok.name, sessionKey: key, via: 'token' };
+      if (tok.last_used === null || now - tok.last_used >= TOUCH_SECONDS) this.q.touchToken.run(now, key);
+      return this.remember(key, { userId: tok.user_id, userName: tok.name, sessionKey: key, via: 'token' }, 0, 0);
     }
     throw oms('AuthError', { reason: 'Invalid or expired session' });
+  }
+
+  private remember(key: string, principal: Principal, createdAt: number, lastSeen: number): Principal {
+    if (this.recheckMs <= 0) return principal;
+    if (this.remembered.size >= this.maxRemembered) this.remembered.delete(this.remembered.keys().next().value!);
+    // Shared by the calls that follow, so nobody may change it.
+    this.remembered.set(key, { principal: Object.freeze(principal), createdAt, lastSeen, readAt: Date.now() });
+    return principal;
+  }
+
+  /**
+   * Forgets what was remembered about a user's sessions and tokens, so the next call reads the
+   * database. Whatever changes a user's standing (deletion, token revocation) calls it.
+   */
+  forgetUser(userId: number): void {
+    for (const [key, r] of this.remembered) if (r.principal.userId === userId) this.remembered.delete(key);
+  }
+
+  /** Every session end passes here: forgotten at once, then announced to dependants. */
+  private ended(key: string): void {
+    this.remembered.delete(key);
+    this.onEnded(key);
   }
 
   /** Returns false when there was no such session (DeathError for the caller). */
   destroy(secret: string): boolean {
     const key = digest(secret);
-    const gone = this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(key).changes > 0;
-    if (gone) this.onEnded(key);
+    this.remembered.delete(key);
+    const gone = this.q.deleteSession.run(key).changes > 0;
+    if (gone) this.ended(key);
     return gone;
   }
 
   /** Ends a user's sessions, all or all but one (the caller's own, after a password change). */
   destroyForUser(userId: number, exceptKey?: string): number {
     const rows = this.db.prepare('DELETE FROM sessions WHERE user_id = ? AND id_hash != ? RETURNING id_hash').all(userId, exceptKey ?? '') as { id_hash: string }[];
-    for (const r of rows) this.onEnded(r.id_hash);
+    for (const r of rows) this.ended(r.id_hash);
     return rows.length;
   }
 
@@ -90,7 +173,7 @@ export class Sessions {
 
   /** For sessions removed by a cascade (user deleted): tell dependants they are gone. */
   announceEnded(keys: string[]): void {
-    for (const k of keys) this.onEnded(k);
+    for (const k of keys) this.ended(k);
   }
 
   /** Removes expired rows; returns the digests removed so dependants (console tunnels) can close. */
@@ -99,7 +182,7 @@ export class Sessions {
     const rows = this.db
       .prepare('DELETE FROM sessions WHERE last_seen < ? OR created_at < ? RETURNING id_hash')
       .all(now - this.limits.idleSeconds, now - this.limits.maxSeconds) as { id_hash: string }[];
-    for (const r of rows) this.onEnded(r.id_hash);
+    for (const r of rows) this.ended(r.id_hash);
     return rows.map((r) => r.id_hash);
   }
 }

@@ -11,14 +11,24 @@ export class ResultCache {
   /** Entries older than this are removed by sweep(); cache_timeout cannot exceed it usefully. */
   static readonly maxAgeMs = 24 * 3600 * 1000;
 
-  constructor(private readonly db: Db) {}
+  // Prepared once per database: a cache hit must not compile SQL.
+  private readonly q;
+
+  constructor(db: Db) {
+    this.q = {
+      get: db.prepare<[string], { result: string; created_at: number }>('SELECT result, created_at FROM rpc_cache WHERE key = ?'),
+      put: db.prepare<[string, string | null, string, number]>('INSERT OR REPLACE INTO rpc_cache (key, node, result, created_at) VALUES (?, ?, ?, ?)'),
+      dropNode: db.prepare<[string]>('DELETE FROM rpc_cache WHERE node = ?'),
+      sweep: db.prepare<[number]>('DELETE FROM rpc_cache WHERE created_at < ?'),
+    };
+  }
 
   static key(userId: number, service: string, method: string, params: unknown): string {
     return createHash('sha256').update(JSON.stringify([userId, service, method, params])).digest('hex');
   }
 
   get(key: string, maxAgeSeconds: number): { hit: true; value: unknown } | { hit: false } {
-    const row = this.db.prepare('SELECT result, created_at FROM rpc_cache WHERE key = ?').get(key) as { result: string; created_at: number } | undefined;
+    const row = this.q.get.get(key);
     if (!row || Date.now() - row.created_at > maxAgeSeconds * 1000) return { hit: false };
     return { hit: true, value: JSON.parse(row.result) };
   }
@@ -27,14 +37,14 @@ export class ResultCache {
     const text = JSON.stringify(value);
     // Results that cannot be represented in JSON (undefined) are not worth caching.
     if (text === undefined) return;
-    this.db.prepare('INSERT OR REPLACE INTO rpc_cache (key, node, result, created_at) VALUES (?, ?, ?, ?)').run(key, node ?? null, text, Date.now());
+    this.q.put.run(key, node ?? null, text, Date.now());
   }
 
   invalidateNode(node: string): void {
-    this.db.prepare('DELETE FROM rpc_cache WHERE node = ?').run(node);
+    this.q.dropNode.run(node);
   }
 
   sweep(): number {
-    return this.db.prepare('DELETE FROM rpc_cache WHERE created_at < ?').run(Date.now() - ResultCache.maxAgeMs).changes;
+    return this.q.sweep.run(Date.now() - ResultCache.maxAgeMs).changes;
   }
 }

@@ -8,6 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ZodError } from 'zod';
 import type { Principal } from '../auth/sessions.ts';
+import type { UserPermissions } from '../auth/permissions.ts';
+import type { Logger } from '../log.ts';
 import { ResultCache } from './cache.ts';
 import type { AppServices, CallContext, MethodDecl, ParamDecl, ServiceDecl, Transport } from './declare.ts';
 import { cacheTimeout as cacheTimeoutSchema } from './fields.ts';
@@ -165,7 +167,11 @@ function redacted(decl: MethodDecl, values: Record<string, unknown>): Record<str
 
 export async function call(app: AppServices, req: CallRequest): Promise<CallOutcome> {
   const requestId = req.requestId ?? randomUUID();
-  const log = app.log.child({ reqId: requestId, transport: req.transport });
+  // Made only when something logs through it: building a child logger per call cost more than the
+  // whole session lookup. Call lines carry the same fields directly.
+  let child: Logger | undefined;
+  const log = (): Logger => (child ??= app.log.child({ reqId: requestId, transport: req.transport }));
+  const line = { reqId: requestId, transport: req.transport };
   let resolved: { service: ServiceDecl; method: MethodDecl };
   try {
     resolved = req.dotted !== undefined ? app.registry.resolveDotted(req.dotted) : app.registry.resolve(req.service, req.method);
@@ -187,13 +193,15 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     const bound = { ...bindValues(method, extracted), secret: extracted.secret };
     values = bound.values;
 
-    // One snapshot of the caller's grants serves the declared check and every ctx.can() of the call.
-    const grants = principal ? app.permissions.forUser(principal.userId, principal.userName) : undefined;
+    // One snapshot of the caller's grants serves the declared check and every ctx.can() of the call;
+    // read on first use, so methods open to any authenticated user (cached reads) skip the query.
+    let snapshot: UserPermissions | undefined;
+    const grants = (): UserPermissions | undefined => (principal ? (snapshot ??= app.permissions.forUser(principal.userId, principal.userName)) : undefined);
     if (typeof method.permission === 'object') {
       const { orSelf } = method.permission;
       target = method.permission.path(values as never);
       const self = orSelf !== undefined && principal !== undefined && values[orSelf] === principal.userName;
-      if (!self && !grants!.has(method.permission.privilege, target))
+      if (!self && !grants()!.has(method.permission.privilege, target))
         throw oms('PermissionDenied', { privilege: method.permission.privilege, path: target });
     }
 
@@ -202,7 +210,7 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     if (cacheKey && bound.cacheTimeout > 0) {
       const cached = app.cache.get(cacheKey, bound.cacheTimeout);
       if (cached.hit) {
-        log.debug({ service: service.name, method: method.name, user: principal?.userName }, 'served from cache');
+        app.log.debug({ ...line, service: service.name, method: method.name, user: principal?.userName }, 'served from cache');
         app.metrics.cacheHit(service.name, method.name);
         app.metrics.call(service.name, method.name, req.transport, 'ok', started);
         return { service, method, value: service.envelope === 'oms' ? { type: 'tmp_cache', result: cached.value } : cached.value };
@@ -217,9 +225,11 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       secret: bound.secret ?? req.bearer,
       signal: req.signal,
       app,
-      log,
+      get log() {
+        return log();
+      },
       node: (name) => app.access.get(name, req.signal),
-      can: (privilege, path) => !!grants && grants.has(privilege, path),
+      can: (privilege, path) => !!grants()?.has(privilege, path),
     };
     const result = await method.run(ctx, values as never);
     const inner = nodeName !== undefined && service.envelope === 'oms' ? { client: nodeName, result } : result;
@@ -229,21 +239,21 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       if (nodeName) app.cache.invalidateNode(nodeName);
       app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: 'ok', detail: redacted(method, values) });
     }
-    log.info({ service: service.name, method: method.name, user: principal?.userName, ms: msSince(started) }, 'call');
+    app.log.info({ ...line, service: service.name, method: method.name, user: principal?.userName, ms: msSince(started) }, 'call');
     app.metrics.call(service.name, method.name, req.transport, 'ok', started);
     return { service, method, value: service.envelope === 'oms' ? { type: service.resultType ?? 'func', result: inner } : inner };
   } catch (e) {
-    const err = isOmsError(e) ? e : internal(e, log);
+    const err = isOmsError(e) ? e : internal(e, log());
     if (method.mutates && values !== undefined) {
       // The audit row of a failure may fail for the same reason (a locked database); the caller
       // must still learn the first error, not the audit's.
       try {
         app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: err.omsName, detail: redacted(method, values) });
       } catch (auditErr) {
-        log.error({ err: auditErr, service: service.name, method: method.name, outcome: err.omsName }, 'audit row of a failed call not written');
+        log().error({ err: auditErr, service: service.name, method: method.name, outcome: err.omsName }, 'audit row of a failed call not written');
       }
     }
-    log.info({ service: service.name, method: method.name, user: principal?.userName, ms: msSince(started), error: err.omsName }, 'call failed');
+    app.log.info({ ...line, service: service.name, method: method.name, user: principal?.userName, ms: msSince(started), error: err.omsName }, 'call failed');
     app.metrics.call(service.name, method.name, req.transport, err.omsName, started);
     throw err;
   }

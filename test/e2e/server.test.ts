@@ -87,6 +87,15 @@ describe('end to end: the real gateway process', function () {
     expect(r).to.deep.equal({ error: { origin: 2, code: 101, message: 'AuthError: Authentication failed' }, id: 2, result: null });
   });
 
+  it('curl: a cached call is refused right after deauthenticate, though the gateway remembers sessions', async () => {
+    const own = JSON.parse(await curl(`${gw.url}/?id=1&service=authservices&method=authenticate&params=["admin","${PASSWORD}"]`)).result.result;
+    const tags = async () => JSON.parse(await curl(`${gw.url}/?id=4&service=tagservices&method=list_tags&params=["${own}",60]`));
+    expect((await tags()).result.type).to.equal('func');
+    expect((await tags()).result.type).to.equal('tmp_cache');
+    expect(JSON.parse(await curl(`${gw.url}/?id=5&service=authservices&method=deauthenticate&params=["${own}"]`)).error).to.equal(null);
+    expect((await tags()).error).to.deep.equal({ origin: 2, code: 101, message: 'AuthError: Invalid or expired session' });
+  });
+
   it('the json-rpc-2.0 client library over HTTPS with a bearer session', async () => {
     const client = new JSONRPCClient(async (req) => {
       const r = await fetchCa(`${gw.url}/jsonrpc`, { method: 'POST', body: JSON.stringify(req), ca: gw.ca, headers: { 'content-type': 'application/json', authorization: `Bearer ${sid}` } });

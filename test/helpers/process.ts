@@ -24,9 +24,9 @@ export interface GatewayProcess {
 
 export const repoRoot = resolve(import.meta.dirname, '..', '..');
 
-export async function startGatewayProcess(env: Record<string, string> = {}, opts: { dataDir?: string; keepDataDir?: boolean } = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(env: Record<string, string> = {}, opts: { dataDir?: string; keepDataDir?: boolean; /** Extra node options (e.g. --cpu-prof for profiling). */ nodeArgs?: string[] } = {}): Promise<GatewayProcess> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'oms-e2e-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve'], {
     cwd: repoRoot,
     // Console ports stay shut unless a test asks (with free ports, see ports.ts): gateways of tests
     // running side by side would otherwise fight over 8002 and the spots 6801.., 6900...
