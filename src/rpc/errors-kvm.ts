@@ -22,4 +22,8 @@ export const kvmErrors = {
   InvalidSettingsError: spec(515, 'Invalid settings for {what}: {reason}'),
   NotBlockDeviceError: spec(516, '{path} on {node} is not a block device'),
   UnknownBridgeError: spec(517, 'No bridge {bridge} on {node}'),
+  // 560-569: NICs and libvirt networks (guest NICs, NAT networks).
+  MacInUseError: spec(560, 'MAC address {mac} is already used by VM {vm} on {node}'),
+  NetworkOverlapError: spec(561, 'Subnet {subnet} overlaps {other} on {node}'),
+  NetworkInactiveError: spec(562, 'libvirt network {network} on {node} is not active: {reason}'),
 } as const satisfies Record<string, ErrorSpec>;
