@@ -39,10 +39,11 @@ export async function oneNetwork(n: KvmNode, name: string): Promise<NetworkRow> 
  */
 async function takenSubnets(n: KvmNode, nets: NetworkRow[]): Promise<TakenSubnet[]> {
   const [routes, addrs] = await Promise.all([nodeRun(n, cmd.ipRoutes4), nodeRun(n, cmd.ipAddrs4)]);
+  // Other networks first: "overlaps libvirt network X" says more than the route X's bridge makes.
   return [
+    ...nets.filter((x) => x.ip).map((x) => ({ subnet: `${x.ip!.address}/${x.ip!.prefix}`, what: `libvirt network ${x.name}` })),
     ...parseRouteSubnets(routes).map((r) => ({ subnet: r.subnet, what: `the route to ${r.subnet} via ${r.dev}` })),
     ...parseAddrSubnets(addrs).map((a) => ({ subnet: a.subnet, what: `the address ${a.subnet} of ${a.dev}` })),
-    ...nets.filter((x) => x.ip).map((x) => ({ subnet: `${x.ip!.address}/${x.ip!.prefix}`, what: `libvirt network ${x.name}` })),
   ];
 }
 

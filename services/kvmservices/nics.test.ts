@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { chooseGuestNetwork, guestNetworkParam } from './nics.ts';
 import { findAddresses, type AddressSource, type FoundAddress } from './runtime.ts';
 import { specFromTemplate, bareTemplateSettings } from './templates.ts';
+import { readDomain } from './domain.ts';
 
 describe('kvmservices guest NICs', () => {
   const withDefault = [
@@ -34,6 +35,11 @@ describe('kvmservices guest NICs', () => {
   it('the network param takes a network name, empty or null, nothing else', () => {
     for (const ok of ['lab', 'kn-nat', '', null]) expect(guestNetworkParam.safeParse(ok).success, String(ok)).to.equal(true);
     for (const bad of ['../x', 'a b', '-x', 'x;y', 1, true, {}, 'a'.repeat(65)]) expect(guestNetworkParam.safeParse(bad).success, String(bad)).to.equal(false);
+  });
+
+  it('a running guest\'s NIC on a network reads as that network, not its bridge', () => {
+    const live = "<domain type='kvm'><name>v</name><devices><interface type='network'><mac address='52:54:00:21:31:ab'/><source network='kn-nat' portid='0c5d' bridge='kn-nat0'/><target dev='vnet7'/><model type='virtio'/></interface></devices></domain>";
+    expect(readDomain(live).interfaces).to.deep.equal([{ type: 'network', source: 'kn-nat', mac: '52:54:00:21:31:ab', model: 'virtio', targetDev: 'vnet7' }]);
   });
 
   it('a template guest\'s NIC carries the MAC it was given', () => {
