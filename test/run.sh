@@ -13,6 +13,9 @@ command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq cur
 # Debian's ifupdown: the lab test of save_network_config brings the saved files up with it in a
 # fresh namespace. Its install starts nothing (no networking service is run).
 command -v ifup >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends ifupdown >/dev/null; }
+# Debian's kernel (/boot/vmlinuz-*, with its modules): the KVM runtime-facts test boots it with a
+# busybox initramfs built at test time, so a guest really takes a DHCP lease (kvm-nics.test.ts).
+ls /boot/vmlinuz-* >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends linux-image-amd64 >/dev/null; }
 
 # promtool (Prometheus's own text-format parser and linter) for the /metrics test: unpacked from
 # Debian's prometheus package into test/.cache, never installed, so no Prometheus daemon starts.

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { method, service } from '../../src/rpc/declare.ts';
 import { oms, isOmsError } from '../../src/rpc/errors.ts';
-import { nodeName, ipv4, tagName } from '../../src/rpc/fields.ts';
+import { nodeName, ipv4, libvirtNetName, tagName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import { targetOf } from '../../src/fleet/access.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
@@ -31,6 +31,8 @@ const nodeSettings = z
     templatesDir: absolutePath.optional(),
     containerTemplatesDir: absolutePath.optional(),
     networkConfigDir: absolutePath.optional(),
+    /** A network name, '' for no NIC, null for automatic (libvirt's `default` when active). */
+    defaultGuestNetwork: z.union([libvirtNetName, z.literal(''), z.null()]).optional(),
   })
   .strict();
 
@@ -206,7 +208,7 @@ export const funcservices = service({
     }),
     method({
       name: 'set_node_settings',
-      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), and `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d).',
+      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), \'\' for none, null (the default) for libvirt\'s `default` network when it is defined and active, else none.',
       auth: 'session',
       permission: { privilege: 'node.admin', path: (p) => paths.node(p.hostname) },
       mutates: true,

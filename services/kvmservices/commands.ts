@@ -56,6 +56,24 @@ export const netDestroy = (uri: string, net: string): Argv => virsh(uri, 'net-de
 export const netUndefine = (uri: string, net: string): Argv => virsh(uri, 'net-undefine', net);
 export const netDumpxml = (uri: string, net: string): Argv => virsh(uri, 'net-dumpxml', net);
 
+/** A guest's addresses as libvirt knows them from a source (`lease`: its dnsmasq leases; `agent`: the guest agent). */
+export const domifaddr = (uri: string, vm: string, source: 'lease' | 'arp' | 'agent'): Argv => virsh(uri, 'domifaddr', vm, '--source', source, '--full');
+export const listAllNames = (uri: string): Argv => virsh(uri, 'list', '--all', '--name');
+
+/** The node's neighbour (ARP/NDP) table, IPv4 routes and addresses, as JSON. */
+export const ipNeigh: Argv = ['ip', '-j', 'neigh', 'show'];
+export const ipRoutes4: Argv = ['ip', '-j', '-4', 'route', 'show'];
+export const ipAddrs4: Argv = ['ip', '-j', '-4', 'addr', 'show'];
+/** Whether a network interface of that name exists on the node (bridge, tap, NIC, ...). */
+export const interfaceExists = (name: string): Argv => ['test', '-e', `/sys/class/net/${name}`];
+
+/**
+ * Where libvirt's system QEMU driver keeps a running guest's PID (`qemu:///system` only), and the
+ * two /proc files its start time is read from: boot time, then the process's own line.
+ */
+export const qemuPidFile = (vm: string): string => `/run/libvirt/qemu/${vm}.pid`;
+export const procStart = (pid: number): Argv => ['cat', '--', '/proc/stat', `/proc/${pid}/stat`];
+
 /** qemu-img create: size in MiB. */
 export const imgCreate = (path: string, format: string, mib: number): Argv => ['qemu-img', 'create', '-q', '-f', format, path, `${mib}M`];
 /** `-U`: read the header of an image a running guest holds, without its write lock. */

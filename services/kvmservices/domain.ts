@@ -101,7 +101,8 @@ export function readDomain(xml: string): DomainInfo {
       const src = child(n, 'source');
       return {
         type: attr(n, 'type') ?? '',
-        source: attr(src, 'bridge') ?? attr(src, 'network') ?? '',
+        // A running guest's NIC on a network also names the network's bridge: the network is its source.
+        source: attr(src, 'network') ?? attr(src, 'bridge') ?? '',
         mac: attr(child(n, 'mac'), 'address') ?? '',
         model: attr(child(n, 'model'), 'type') ?? '',
         targetDev: attr(child(n, 'target'), 'dev') ?? '',

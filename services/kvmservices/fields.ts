@@ -4,7 +4,7 @@
  * lists; names refuse '..' even where the shared pattern would let it through.
  */
 import { z } from 'zod';
-import { fileName, ifName } from '../../src/rpc/fields.ts';
+import { fileName, ifName, libvirtNetName } from '../../src/rpc/fields.ts';
 
 /** A whole number in [min, max], from a number or a string of digits. */
 export const wholeNumber = (min: number, max: number) =>
@@ -25,11 +25,7 @@ export const imageName = fileName.refine((s) => /\.(qcow2|img|raw)$/.test(s), 'd
 export const bridgeName = ifName.refine((s) => !s.includes('..'), 'not a bridge name');
 
 /** libvirt network names. */
-export const netName = z
-  .string()
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a network name')
-  .refine((s) => !s.includes('..'), 'not a network name');
+export const netName = libvirtNetName;
 
 /** Snapshot names: what a path or shell cannot misread, as for guests. */
 export const snapshotName = z

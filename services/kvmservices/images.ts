@@ -15,6 +15,7 @@ import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } fr
 import { parseDomstats, parseFindListing } from './parse.ts';
 import { checkMemory, onOff } from './settings.ts';
 import { decimalNumber, imageName, wholeNumber } from './fields.ts';
+import { guestNetwork, guestNetworkParam, macForNewNic } from './nics.ts';
 
 /** qcow2 for `.qcow2` names, a sparse raw file otherwise (OMS made `.img` files). */
 export const formatOf = (name: string): string => (name.endsWith('.qcow2') ? 'qcow2' : 'raw');
@@ -74,13 +75,15 @@ export interface IsoInstall {
   memoryMiB: number;
   noApic: boolean;
   noAcpi: boolean;
+  /** The call's choice of network for the guest's NIC; undefined: the node's default rule (nics.ts). */
+  network?: string | null;
 }
 
 /**
  * The guest create_vm_from_iso defines: boots the ISO first, then the disk. Windows has no
  * virtio drivers on its install media, so its disk goes on IDE; everything else gets virtio.
  */
-export function isoGuestSpec(p: IsoInstall, arch: string, diskPath: string, isoPath: string) {
+export function isoGuestSpec(p: IsoInstall, arch: string, diskPath: string, isoPath: string, nic?: { network: string; mac: string }) {
   const windows = /^win/i.test(p.osType);
   const disk: DiskSpec = p.blockDevice
     ? { type: 'block', device: 'disk', source: p.blockDevice, format: 'raw', targetDev: windows ? 'hda' : 'vda', targetBus: windows ? 'ide' : 'virtio' }
@@ -98,25 +101,31 @@ export function isoGuestSpec(p: IsoInstall, arch: string, diskPath: string, isoP
     onReboot: 'restart',
     onCrash: 'destroy',
     disks: [disk, cdrom],
-    interfaces: [],
+    interfaces: nic ? [{ type: 'network' as const, source: nic.network, mac: nic.mac }] : [],
     mouseBus: 'ps2',
     os: { type: p.osType, variant: p.osVariant },
   };
 }
 
 /** create_vm_from_iso's work (run as a task): disk, definition, first boot; undone on failure. */
-export async function installFromIso(ctx: CallContext, n: KvmNode, p: IsoInstall, signal: AbortSignal): Promise<0> {
+export async function installFromIso(ctx: CallContext, n: KvmNode, p: IsoInstall, signal: AbortSignal, log: (line: string) => void = () => {}): Promise<0> {
   await mustNotExist(n, p.vm);
   const isoPath = inDir(n.dirs.isos, p.iso);
   if (!(await test(n, ['test', '-f', isoPath]))) throw oms('UnknownIsoImageError', { name: p.iso, node: n.name });
   if (p.blockDevice && !(await test(n, cmd.isBlockDevice(p.blockDevice)))) throw oms('NotBlockDeviceError', { path: p.blockDevice, node: n.name });
+  // Before the disk is made, so a wrong network name leaves nothing behind.
+  const net = await guestNetwork(n, p.network, true);
+  const nic = net.network === null ? undefined : { network: net.network, mac: await macForNewNic(n) };
+  const said = nic ? `NIC ${nic.mac} on libvirt network ${nic.network}: ${net.reason}` : `no NIC: ${net.reason}`;
+  log(said);
+  ctx.log.info({ node: n.name, vm: p.vm, network: net.network }, said);
   const info = await nodeInfo(n);
   let diskPath = '';
   if (!p.blockDevice) diskPath = await createImage(n, `${p.vm}.qcow2`, Math.max(1, Math.round(Number(p.diskGb) * 1024)));
   let defined = false;
   try {
     signal.throwIfAborted();
-    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml(isoGuestSpec(p, info.arch, diskPath, isoPath)) });
+    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml(isoGuestSpec(p, info.arch, diskPath, isoPath, nic)) });
     defined = true;
     await virshRun(n, cmd.power(n.uri, 'start', p.vm), { vm: p.vm });
     return 0;
@@ -191,7 +200,7 @@ export const imageMethods: MethodDecl[] = [
   method({
     name: 'create_vm_from_iso',
     description:
-      'Installs a guest from an ISO of the node\'s ISO directory (a task; this call waits for it): a new qcow2 disk of file_based_disk_size GB in the images directory (<vm>.qcow2), or the block device at block_device_based_disk_path; memory_size MiB; no APIC/ACPI when noapic_on_off/noacpi_on_off say yes. The guest boots the ISO and is left running. 0.',
+      'Installs a guest from an ISO of the node\'s ISO directory (a task; this call waits for it): a new qcow2 disk of file_based_disk_size GB in the images directory (<vm>.qcow2), or the block device at block_device_based_disk_path; memory_size MiB; no APIC/ACPI when noapic_on_off/noacpi_on_off say yes; one virtio NIC with a new 52:54:00 MAC on the libvirt network `network` (\'\' or null: no NIC; left out: the node\'s defaultGuestNetwork setting, else libvirt\'s `default` network when it is active, else no NIC; the task log says which). A named network must exist (UnknownNetworkError) and be active (NetworkInactiveError). The guest boots the ISO and is left running. 0.',
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
@@ -207,6 +216,7 @@ export const imageMethods: MethodDecl[] = [
       { name: 'memory_size', schema: memoryMib },
       { name: 'noapic_on_off', schema: onOff, optional: true },
       { name: 'noacpi_on_off', schema: onOff, optional: true },
+      { name: 'network', schema: guestNetworkParam, optional: true, description: "libvirt network of the guest's NIC; '' or null: none; left out: the node's default" },
     ] as const,
     async run(ctx, p) {
       const n = kvmNode(ctx, p.server_hostname);
@@ -224,8 +234,11 @@ export const imageMethods: MethodDecl[] = [
         memoryMiB: mem,
         noApic: p.noapic_on_off ?? false,
         noAcpi: p.noacpi_on_off ?? false,
+        network: p.network,
       };
-      const task = ctx.app.tasks.start({ kind: 'kvm.create_vm_from_iso', node: n.name, target: p.kvm_vm_name, user: ctx.principal?.userName }, (t) => installFromIso(ctx, taskNode(ctx, n.name, t.signal), install, t.signal));
+      const task = ctx.app.tasks.start({ kind: 'kvm.create_vm_from_iso', node: n.name, target: p.kvm_vm_name, user: ctx.principal?.userName }, (t) =>
+        installFromIso(ctx, taskNode(ctx, n.name, t.signal), install, t.signal, t.log),
+      );
       return task.done;
     },
   }),

@@ -17,6 +17,9 @@ import { copyDisks, type DiskCopy, type StepReport } from './image-copy.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseDominfo, parseDomstats, parseQemuImgInfo, stateName } from './parse.ts';
 import { checkMemory, checkVcpu, onOff } from './settings.ts';
+import { macAddress } from './macs.ts';
+import { macForNewNic } from './nics.ts';
+import { oneNetwork } from './networks.ts';
 
 /** Disk file a clone gets for one of the source's disks. */
 export const cloneDiskName = (newVm: string, d: DiskInfo): string => `${newVm}-${d.targetDev}.${d.format === 'qcow2' ? 'qcow2' : 'img'}`;
@@ -54,7 +57,7 @@ async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: stri
 
 const recurseMode = z.enum(['none', 'all_drives', 'disks', 'cdroms']);
 const targetDev = z.string().regex(/^(vd|sd|hd)[a-z]{1,2}$/, 'not a disk target (vda, sdb, hdc, ...)');
-const mac = z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'not a MAC address').transform((m) => m.toLowerCase());
+const mac = macAddress;
 const editSettings = z
   .object({ cpus: z.union([z.string().max(12), z.number()]).optional(), memory: z.union([z.string().max(12), z.number()]).optional(), name: vmName.optional() })
   .strict();
@@ -256,19 +259,26 @@ export const manageMethods: MethodDecl[] = [
   }),
   method({
     name: 'attach_nic',
-    description: 'Adds a virtio NIC on a bridge (type bridge) or libvirt network (type network), optionally with a MAC; to the definition and the running guest. Returns {mac} as libvirt assigned it.',
+    description:
+      'Adds a virtio NIC to the definition and, when it runs, to the guest: type "bridge" joins the host Linux bridge `source` (UnknownBridgeError when there is none), "network" the libvirt network `source`, "nat" the libvirt NAT network `source` (UnknownNetworkError when absent; InvalidSettingsError when its forward mode is not nat). mac: a unicast MAC (multicast and broadcast refused) no other guest on the node has (MacInUseError), or left out for a new one in 52:54:00. Returns {mac}.',
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
     node: 'server_hostname',
-    params: [serverParam, vmParam, { name: 'type', schema: z.enum(['bridge', 'network']) }, { name: 'source', schema: netName }, { name: 'mac', schema: mac, optional: true }] as const,
+    params: [serverParam, vmParam, { name: 'type', schema: z.enum(['bridge', 'network', 'nat']) }, { name: 'source', schema: netName }, { name: 'mac', schema: mac, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, type, source, mac: m }) {
       const n = kvmNode(ctx, server_hostname);
-      const before = new Set((await inactiveDomain(n, vm)).interfaces.map((i) => i.mac));
       const live = !isStopped(await domState(n, vm));
-      await virshRun(n, cmd.attachDeviceStdin(n.uri, vm, live), { vm, input: interfaceXml({ type, source, mac: m }) });
-      const added = (await inactiveDomain(n, vm)).interfaces.find((i) => !before.has(i.mac));
-      return { mac: added?.mac ?? m ?? '' };
+      if (type === 'bridge') {
+        if (!(await test(n, cmd.isBridge(source)))) throw oms('UnknownBridgeError', { bridge: source, node: n.name });
+      } else {
+        const net = await oneNetwork(n, source);
+        if (type === 'nat' && net.forward !== 'nat') throw oms('InvalidSettingsError', { what: `NIC of ${vm}`, reason: `libvirt network ${source} is not a NAT network (forward mode ${net.forward || 'none'})` });
+      }
+      const chosen = await macForNewNic(n, m);
+      // A NAT NIC is a NIC on a libvirt network whose forward mode is nat: the same XML.
+      await virshRun(n, cmd.attachDeviceStdin(n.uri, vm, live), { vm, input: interfaceXml({ type: type === 'bridge' ? 'bridge' : 'network', source, mac: chosen }) });
+      return { mac: chosen };
     },
   }),
   method({

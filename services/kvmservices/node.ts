@@ -6,7 +6,7 @@
 import { posix } from 'node:path';
 import type { Writable } from 'node:stream';
 import { defaultNodeDirs, nodeDirs, type NodeDirs } from '../../src/fleet/dirs.ts';
-import type { Command } from '../../src/nodes/command.ts';
+import type { Argv, Command } from '../../src/nodes/command.ts';
 import type { ExecResult } from '../../src/nodes/types.ts';
 import type { NodeHandle } from '../../src/fleet/access.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
@@ -101,6 +101,9 @@ export async function storageRun(n: KvmNode, cmd: Command, o: RunOpts = {}): Pro
   const first = r.stderr.split('\n').find((l) => l.trim()) ?? `exit status ${r.code}`;
   throw oms('NodeStorageError', { node: n.name, message: first.trim().slice(0, 300) });
 }
+
+/** Runs a node tool (ip); a failure is the transport's NodeCommandError with the tool's stderr. */
+export const nodeRun = async (n: KvmNode, cmd: Argv, o: RunOpts = {}): Promise<string> => (await n.handle.exec(cmd, { input: o.input, timeoutMs: o.timeoutMs })).stdout;
 
 /** Whether a command succeeds (exit 0) or not (exit 1); anything else is an error. */
 export async function test(n: KvmNode, cmd: Command): Promise<boolean> {

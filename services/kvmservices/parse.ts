@@ -125,3 +125,88 @@ export function parseNetList(stdout: string): { name: string; active: boolean; a
   }
   return rows;
 }
+
+export interface IfAddr {
+  /** Host-side device (vnet0) as libvirt names it; '-' when it does not know. */
+  dev: string;
+  mac: string;
+  family: 'ipv4' | 'ipv6';
+  address: string;
+  prefix: number;
+}
+
+/**
+ * `virsh domifaddr VM --source lease|agent --full`: one row per address. Rows are recognised by
+ * their MAC column, so the header, its rule and blank lines (with or without -q) are skipped.
+ */
+export function parseDomifaddr(stdout: string): IfAddr[] {
+  const out: IfAddr[] = [];
+  for (const line of stdout.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length !== 4 || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(f[1]) || (f[2] !== 'ipv4' && f[2] !== 'ipv6')) continue;
+    const [address, prefix] = f[3].split('/');
+    out.push({ dev: f[0], mac: f[1].toLowerCase(), family: f[2], address, prefix: Number(prefix ?? (f[2] === 'ipv4' ? 32 : 128)) });
+  }
+  return out;
+}
+
+export interface Neighbour {
+  address: string;
+  dev: string;
+  mac: string;
+  state: string[];
+}
+
+/**
+ * `ip -j neigh show`: the node's ARP (IPv4) and NDP (IPv6) table. Entries without a link-layer
+ * address, or that failed or are still being resolved, say nothing about who holds an address.
+ */
+export function parseNeighbours(stdout: string): Neighbour[] {
+  const rows = JSON.parse(stdout || '[]') as { dst?: string; dev?: string; lladdr?: string; state?: string[] }[];
+  return rows
+    .filter((r) => r.dst && r.lladdr && !(r.state ?? []).some((s) => s === 'FAILED' || s === 'INCOMPLETE'))
+    .map((r) => ({ address: r.dst!, dev: r.dev ?? '', mac: r.lladdr!.toLowerCase(), state: r.state ?? [] }));
+}
+
+/** `ip -j -4 route show`: destinations with the device they go through ("default" left out). */
+export function parseRouteSubnets(stdout: string): { subnet: string; dev: string }[] {
+  const rows = JSON.parse(stdout || '[]') as { dst?: string; dev?: string }[];
+  return rows.filter((r) => r.dst && r.dst !== 'default').map((r) => ({ subnet: r.dst!, dev: r.dev ?? '' }));
+}
+
+/** `ip -j -4 addr show`: every interface's IPv4 address as `address/prefix`. */
+export function parseAddrSubnets(stdout: string): { subnet: string; dev: string }[] {
+  const rows = JSON.parse(stdout || '[]') as { ifname?: string; addr_info?: { family?: string; local?: string; prefixlen?: number }[] }[];
+  return rows.flatMap((r) => (r.addr_info ?? []).filter((a) => a.family === 'inet' && a.local).map((a) => ({ subnet: `${a.local}/${a.prefixlen ?? 32}`, dev: r.ifname ?? '' })));
+}
+
+/**
+ * USER_HZ, the unit of /proc/PID/stat's start time: 100 on every Linux ABI the nodes run
+ * (x86-64, arm64); the kernel converts its internal HZ to it for userspace.
+ */
+export const USER_HZ = 100;
+
+/**
+ * When a process started, in Unix seconds: the boot time (`btime` of /proc/stat) plus its start
+ * time in ticks after boot (field 22 of /proc/PID/stat). The command name in field 2 may hold
+ * spaces and parentheses, so fields are counted after its last ')'. Returns the name too, so a
+ * caller can check it is the process it expected.
+ */
+export function parseProcessStart(procStat: string, pidStat: string): { startedAt: number; comm: string } {
+  const btime = /^btime (\d+)$/m.exec(procStat);
+  const open = pidStat.indexOf('(');
+  const close = pidStat.lastIndexOf(')');
+  if (!btime || open < 0 || close < open) throw new Error('/proc/stat or /proc/PID/stat unreadable');
+  const rest = pidStat.slice(close + 1).trim().split(/\s+/);
+  // rest[0] is field 3 (state), so field 22 is rest[19].
+  const ticks = Number(rest[19]);
+  if (!Number.isFinite(ticks)) throw new Error('/proc/PID/stat without a start time');
+  return { startedAt: Number(btime[1]) + ticks / USER_HZ, comm: pidStat.slice(open + 1, close) };
+}
+
+/** `virsh list --all --name`: one guest name per line. */
+export const parseNameList = (stdout: string): string[] =>
+  stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);

@@ -11,6 +11,7 @@ import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } fr
 import { parseFindListing, parseQemuImgInfo, type ImageInfo } from './parse.ts';
 import { child, parseXml, textOf } from './xml.ts';
 import { copyDisks, type DiskCopy, type StepReport } from './image-copy.ts';
+import { guestNetwork, guestNetworkParam, macForNewNic } from './nics.ts';
 import {
   bareTemplateSettings,
   deployedDiskName,
@@ -68,6 +69,8 @@ async function defaultEmulator(n: KvmNode): Promise<string> {
 
 async function deploy(ctx: CallContext, n: KvmNode, template: LoadedTemplate, vm: string, settings: TemplateSettings, task: StepReport): Promise<Record<string, never>> {
   await mustNotExist(n, vm);
+  // Every NIC OMS defines gets a MAC no other guest on the node has (libvirt does not check).
+  const mac = settings.interface ? await macForNewNic(n) : undefined;
   const made: string[] = [];
   const copies: DiskCopy[] = [];
   for (const [i, d] of settings.disks.entries()) {
@@ -78,7 +81,7 @@ async function deploy(ctx: CallContext, n: KvmNode, template: LoadedTemplate, vm
   try {
     await copyDisks(n, copies, task, (to) => made.push(to));
     task.log(`defining guest ${vm}`);
-    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml(specFromTemplate(vm, settings, copies.map((c) => c.to))) });
+    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml(specFromTemplate(vm, settings, copies.map((c) => c.to), mac)) });
     task.log('done');
     return {};
   } catch (e) {
@@ -121,20 +124,35 @@ export const templateMethods: MethodDecl[] = [
   method({
     name: 'deploy_template_for_vm',
     description:
-      'Deploys a template as a new guest (a task; this call waits): each template disk is copied to <vm>-<disk> in the images directory and the guest is defined (not started). Settings override the template\'s (memory, vcpu, features, interface, ...); when any is invalid nothing is deployed and the result holds an error per field. {} on success.',
+      'Deploys a template as a new guest (a task; this call waits): each template disk is copied to <vm>-<disk> in the images directory and the guest is defined (not started). Settings override the template\'s (memory, vcpu, features, interface, ...); when any is invalid nothing is deployed and the result holds an error per field. The NIC: settings\' `interface` when given; else the libvirt network `network` (\'\' or null: no NIC; it must exist, UnknownNetworkError); else the template\'s own NIC; else, as create_vm_from_iso, the node\'s defaultGuestNetwork, or libvirt\'s `default` network when it is active, or none (the task log says which). Its MAC is new (52:54:00). {} on success.',
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
     node: 'server_hostname',
-    params: [serverParam, { name: 'template_name', schema: templateName }, { name: 'kvm_name', schema: vmName }, { name: 'template_settings_dictionary', schema: settingsDict, optional: true }] as const,
-    async run(ctx, { server_hostname, template_name, kvm_name, template_settings_dictionary }) {
+    params: [
+      serverParam,
+      { name: 'template_name', schema: templateName },
+      { name: 'kvm_name', schema: vmName },
+      { name: 'template_settings_dictionary', schema: settingsDict, optional: true },
+      { name: 'network', schema: guestNetworkParam, optional: true, description: "libvirt network of the guest's NIC; '' or null: none; left out: the template's NIC, else the node's default" },
+    ] as const,
+    async run(ctx, { server_hostname, template_name, kvm_name, template_settings_dictionary, network }) {
       const n = kvmNode(ctx, server_hostname);
       const [t, info] = await Promise.all([loadTemplate(n, template_name), nodeInfo(n)]);
       const { errors, settings } = mergeSettings(t.settings, template_settings_dictionary ?? {}, info);
       if (Object.keys(errors).length) return errors;
-      const task = ctx.app.tasks.start({ kind: 'kvm.deploy_template_for_vm', node: n.name, target: kvm_name, user: ctx.principal?.userName }, (h) =>
-        deploy(ctx, taskNode(ctx, n.name, h.signal), t, kvm_name, settings, h),
-      );
+      const said: string[] = [];
+      // The settings dictionary's `interface` is the OMS way and wins; then the call's network,
+      // then the template's own NIC, then the node's default (nics.ts).
+      if (!Object.hasOwn(template_settings_dictionary ?? {}, 'interface') && (network !== undefined || settings.interface === null)) {
+        const nic = await guestNetwork(n, network, false);
+        settings.interface = nic.network === null ? null : { type: 'network', source_network: nic.network };
+        said.push(nic.network === null ? `no NIC: ${nic.reason}` : `NIC on libvirt network ${nic.network}: ${nic.reason}`);
+      } else said.push(settings.interface ? `NIC as the ${Object.hasOwn(template_settings_dictionary ?? {}, 'interface') ? 'settings\' interface' : 'template'} says: ${JSON.stringify(settings.interface)}` : 'no NIC: the settings\' interface is null');
+      const task = ctx.app.tasks.start({ kind: 'kvm.deploy_template_for_vm', node: n.name, target: kvm_name, user: ctx.principal?.userName }, (h) => {
+        for (const line of said) h.log(line);
+        return deploy(ctx, taskNode(ctx, n.name, h.signal), t, kvm_name, settings, h);
+      });
       return task.done;
     },
   }),

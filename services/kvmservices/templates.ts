@@ -215,8 +215,8 @@ export function mergeSettings(base: TemplateSettings, overrides: Record<string, 
   return { errors, settings: s };
 }
 
-/** The domain a template deploys as, with its disks copied to `diskPaths` (same order). */
-export function specFromTemplate(vm: string, s: TemplateSettings, diskPaths: string[]): DomainSpec {
+/** The domain a template deploys as, with its disks copied to `diskPaths` (same order) and its NIC's MAC. */
+export function specFromTemplate(vm: string, s: TemplateSettings, diskPaths: string[], mac?: string): DomainSpec {
   return {
     name: vm,
     memoryMiB: Number(s.memory),
@@ -229,7 +229,7 @@ export function specFromTemplate(vm: string, s: TemplateSettings, diskPaths: str
     onReboot: action(s.on_reboot) ?? 'restart',
     onCrash: action(s.on_crash) ?? 'destroy',
     disks: s.disks.map((d, i) => ({ type: 'file', device: 'disk', source: diskPaths[i], format: d.template_format, targetDev: d.target_dev, targetBus: d.target_bus })),
-    interfaces: s.interface === null ? [] : [s.interface.type === 'bridge' ? { type: 'bridge', source: s.interface.source_bridge } : { type: 'network', source: s.interface.source_network }],
+    interfaces: s.interface === null ? [] : [s.interface.type === 'bridge' ? { type: 'bridge', source: s.interface.source_bridge, ...(mac ? { mac } : {}) } : { type: 'network', source: s.interface.source_network, ...(mac ? { mac } : {}) }],
     keymap: s.graphics.keymap || undefined,
     mouseBus: s.mouse_bus,
   };

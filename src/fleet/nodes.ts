@@ -20,6 +20,12 @@ export interface NodeSettings {
   containerTemplatesDir?: string;
   /** Where save_network_config writes its ifupdown files (lab nodes share the host's /etc). */
   networkConfigDir?: string;
+  /**
+   * The libvirt network a new KVM guest's NIC joins (create_vm_from_iso, deploy_template_for_vm):
+   * a network name (it must exist), '' for no NIC, unset or null for libvirt's `default` network
+   * when it is defined and active, else no NIC.
+   */
+  defaultGuestNetwork?: string | null;
 }
 
 export interface NodeRecord {

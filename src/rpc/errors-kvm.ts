@@ -27,4 +27,8 @@ export const kvmErrors = {
   SnapshotUnsupportedError: spec(560, 'VM {vm} on {node} cannot take snapshots: disk {disk} ({path}) {reason}'),
   UnknownSnapshotError: spec(561, 'VM {vm} on {node} has no snapshot {snapshot}'),
   SnapshotExistsError: spec(562, 'VM {vm} on {node} already has a snapshot {snapshot}'),
+  // 570-579: NICs and libvirt networks (guest NICs, NAT networks).
+  MacInUseError: spec(570, 'MAC address {mac} is already used by VM {vm} on {node}'),
+  NetworkOverlapError: spec(571, 'Subnet {subnet} overlaps {other} on {node}'),
+  NetworkInactiveError: spec(572, 'libvirt network {network} on {node} is not active: {reason}'),
 } as const satisfies Record<string, ErrorSpec>;

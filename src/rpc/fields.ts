@@ -39,6 +39,9 @@ export const fileName = named(/^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/, 128, 'file 
 /** Linux interface and bridge names (IFNAMSIZ 16 incl. NUL). */
 export const ifName = named(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, 15, 'interface name').refine((s) => !s.includes('..'), 'not a valid interface name');
 
+/** libvirt network names (kvmservices networks, a node's defaultGuestNetwork setting). */
+export const libvirtNetName = named(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 64, 'network name').refine((s) => !s.includes('..'), 'not a valid network name');
+
 /** LVM VG/LV names (lvm(8): letters, digits, + _ . -, not starting with '-'). */
 export const lvmName = named(/^[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,127}$/, 128, 'LVM name').refine((s) => s !== '.' && s !== '..' && !s.startsWith('snapshot') && !s.startsWith('pvmove'), 'not a valid LVM name');
 
