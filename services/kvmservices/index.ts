@@ -9,11 +9,12 @@ import { imageMethods } from './images.ts';
 import { templateMethods } from './template-methods.ts';
 import { manageMethods } from './manage.ts';
 import { networkMethods } from './networks.ts';
+import { netInstallMethods } from './netinstall.ts';
 
 export const kvmservices = service({
   name: 'kvmservices',
   aliases: ['kvm', 'KVMService'],
   description: 'KVMService: KVM guests on nodes through libvirt (virsh).',
   envelope: 'oms',
-  methods: [...vmMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...vncMethods],
+  methods: [...vmMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...vncMethods],
 });

@@ -22,4 +22,9 @@ export const kvmErrors = {
   InvalidSettingsError: spec(515, 'Invalid settings for {what}: {reason}'),
   NotBlockDeviceError: spec(516, '{path} on {node} is not a block device'),
   UnknownBridgeError: spec(517, 'No bridge {bridge} on {node}'),
+  // 540-549: network installs (create_vm_from_location); 518-539 left for the other kvm errors.
+  /** No kernel/initrd found in the tree, or the node could not fetch them (curl's reason). */
+  InstallTreeError: spec(540, 'Install tree {location} for {node}: {reason}'),
+  /** A node-path tree outside the ISO directory (also through a symlink). */
+  InstallTreePathError: spec(541, 'Install tree {path} on {node} is not inside the ISO directory {dir}'),
 } as const satisfies Record<string, ErrorSpec>;
