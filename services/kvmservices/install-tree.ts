@@ -84,18 +84,18 @@ export const installLocation = z
       return z.NEVER;
     };
     if (s.startsWith('/')) {
-      if (s.split('/').some((seg) => seg === '..' || seg === '.')) return fail('location: no "." or ".." in a path on the node');
-      if (!NODE_PATH.test(s)) return fail('location: not an absolute path on the node (letters, digits, _ . + - in each name, none starting with - or .)');
+      if (s.split('/').some((seg) => seg === '..' || seg === '.')) return fail('no "." or ".." in a path on the node');
+      if (!NODE_PATH.test(s)) return fail('not an absolute path on the node (letters, digits, _ . + - in each name, none starting with - or .)');
       return { kind: 'path', path: s.replace(/\/$/, '') };
     }
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(s)?.[1]?.toLowerCase();
-    if (!scheme) return fail('location: an http, https or ftp URL, or an absolute path on the node');
-    if (!['http', 'https', 'ftp'].includes(scheme)) return fail(`location: scheme ${scheme.slice(0, 20)} is not allowed (http, https or ftp only)`);
-    if (/^[a-z]+:\/\/[^/]*@/i.test(s)) return fail('location: no user or password in the URL');
-    if (/[?#]/.test(s)) return fail('location: no query or fragment: the URL of the tree\'s top directory');
-    if (!URL_RE.test(s)) return fail('location: not a valid URL (spaces, quotes, brackets and control characters are refused)');
+    if (!scheme) return fail('an http, https or ftp URL, or an absolute path on the node');
+    if (!['http', 'https', 'ftp'].includes(scheme)) return fail(`scheme ${scheme.slice(0, 20)} is not allowed (http, https or ftp only)`);
+    if (/^[a-z]+:\/\/[^/]*@/i.test(s)) return fail('no user or password in the URL');
+    if (/[?#]/.test(s)) return fail('no query or fragment: the URL of the tree\'s top directory');
+    if (!URL_RE.test(s)) return fail('not a valid URL (spaces, quotes, brackets and control characters are refused)');
     const path = s.replace(/^[a-z]+:\/\/[^/]*/i, '');
-    if (path.split('/').some((seg) => seg === '..' || seg === '.' || /^(%2e|\.){1,2}$/i.test(seg))) return fail('location: no "." or ".." segments in the URL');
+    if (path.split('/').some((seg) => seg === '..' || seg === '.' || /^(%2e|\.){1,2}$/i.test(seg))) return fail('no "." or ".." segments in the URL');
     return { kind: 'url', url: s.endsWith('/') ? s : `${s}/` };
   });
 
@@ -103,7 +103,7 @@ export const installLocation = z
 export const kernelCmdline = z
   .string()
   .max(1024, 'cmdline longer than 1024 characters')
-  .regex(/^[\x20-\x7e]*$/, 'cmdline: printable ASCII only (no control characters such as newlines or tabs)');
+  .regex(/^[\x20-\x7e]*$/, 'printable ASCII only (no control characters such as newlines or tabs)');
 
 /** cmdline with the serial console when asked: Linux makes the last console= its /dev/console. */
 export function withConsole(cmdline: string, serial: boolean): string {

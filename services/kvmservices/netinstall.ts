@@ -20,7 +20,7 @@ import type { TaskHandle } from '../../src/tasks/tasks.ts';
 import * as cmd from './commands.ts';
 import { domainXml, type DiskSpec, type DomainSpec, type InterfaceSpec } from './domain.ts';
 import { mustNotExist, nodeInfo, onNode, serverParam } from './common.ts';
-import { decimalNumber, netName, wholeNumber } from './fields.ts';
+import { netName, wholeNumber } from './fields.ts';
 import { candidates, fetchedFiles, fetchFailure, fetchKernel, installLocation, kernelCmdline, parseFetched, readTreeinfo, TREE_EXIT, treeinfoImages, withConsole, type InstallLocation, type TreeFetch } from './install-tree.ts';
 import { exec, inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseNetList } from './parse.ts';
@@ -29,8 +29,11 @@ import { checkMemory, onOff } from './settings.ts';
 export const MAX_DISKS = 8;
 export const MAX_NETWORKS = 8;
 
-/** Disk sizes in GB as DataCentred takes them; fractions allowed (0.1 = 102 MiB). */
-const disks = z.array(decimalNumber(16384)).min(1, 'at least one disk').max(MAX_DISKS, `at most ${MAX_DISKS} disks`);
+/** A disk size in GB as DataCentred takes it (a number, or digits as OMS clients send); fractions allowed (0.1 = 102 MiB). */
+const diskSize = z
+  .union([z.number(), z.string().regex(/^\d{1,9}(\.\d{1,6})?$/).transform(Number)], { error: 'a disk size in GB (a number such as 8 or 0.5)' })
+  .pipe(z.number().positive('a disk size in GB above 0').max(16384, 'at most 16384 GB per disk'));
+const disks = z.array(diskSize).min(1, 'at least one disk').max(MAX_DISKS, `at most ${MAX_DISKS} disks`);
 /** libvirt network names or host bridge names, one NIC each, in order. */
 const networks = z.array(netName).max(MAX_NETWORKS, `at most ${MAX_NETWORKS} networks`);
 
