@@ -154,7 +154,8 @@ describe('kvmservices install trees (create_vm_from_location)', () => {
       expect((await sh(fetchKernel(f(join(root, 'outside')), LAYOUTS))).code).to.equal(TREE_EXIT.outside);
       expect((await sh(fetchKernel(f(join(root, 'isos/link-out')), LAYOUTS))).code).to.equal(TREE_EXIT.outside);
       expect((await sh(fetchKernel(f(join(root, 'isos/tree2')), LAYOUTS))).code).to.equal(TREE_EXIT.outside);
-      expect((await sh(fetchKernel(f(join(root, 'isos/nothing')), LAYOUTS))).code).to.equal(TREE_EXIT.notFound);
+      expect((await sh(fetchKernel(f(join(root, 'isos/nothing')), LAYOUTS))).code).to.equal(TREE_EXIT.noTree);
+      expect((await sh(readTreeinfo(f(join(root, 'isos/nothing'))))).code).to.equal(TREE_EXIT.noTree);
       // The ISO directory itself may be a tree: it has no kernel here.
       expect((await sh(fetchKernel(f(join(root, 'isos')), LAYOUTS))).code).to.equal(TREE_EXIT.notFound);
       expect(readdirSync(join(root, 'images'))).to.deep.equal([]);

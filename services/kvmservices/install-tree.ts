@@ -117,7 +117,7 @@ export function withConsole(cmdline: string, serial: boolean): string {
  * --------------------------------------------------------------------------------------------- */
 
 /** Exit codes of the fetch script, mapped to errors by the service in one place. */
-export const TREE_EXIT = { noDir: 3, notFound: 4, outside: 5, tooLarge: 11, fetchFailed: 12, writeFailed: 13 } as const;
+export const TREE_EXIT = { noDir: 3, notFound: 4, outside: 5, noTree: 6, tooLarge: 11, fetchFailed: 12, writeFailed: 13 } as const;
 
 export const KERNEL_MAX_BYTES = 256 * 1024 ** 2;
 export const INITRD_MAX_BYTES = 2 * 1024 ** 3;
@@ -146,9 +146,9 @@ const SCRIPT = [
   'shift 10',
   'a=$(realpath -e -- "$top") && [ -d "$a" ] || exit 3',
   'if [ "$kind" = path ]; then',
-  '  t=$(realpath -e -- "$loc" 2>/dev/null) || exit 4',
+  '  t=$(realpath -e -- "$loc" 2>/dev/null) || exit 6',
   '  case "$t/" in "$a"/*) ;; *) exit 5 ;; esac',
-  '  [ -d "$t" ] || exit 4',
+  '  [ -d "$t" ] || exit 6',
   'fi',
   'err=$(mktemp)',
   // get REL OUT MAX: 0 fetched, 4 not there, 5 outside, 11 too large, 12 failed (reason on stderr)

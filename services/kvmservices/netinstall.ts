@@ -97,6 +97,7 @@ async function treeScript(n: KvmNode, argv: ReturnType<typeof readTreeinfo>, l: 
   if (r.code === 0) return r;
   const location = shown(l);
   if (r.code === TREE_EXIT.outside) throw oms('InstallTreePathError', { path: location, node: n.name, dir: n.dirs.isos });
+  if (r.code === TREE_EXIT.noTree) throw oms('InstallTreeError', { location, node: n.name, reason: 'no such directory on the node' });
   if (r.code === TREE_EXIT.noDir) throw oms('NodeStorageError', { node: n.name, message: `no directory ${n.dirs.isos} or ${n.dirs.images}` });
   if (r.code === TREE_EXIT.tooLarge) throw oms('InstallTreeError', { location, node: n.name, reason: 'a file of the tree is larger than the limit' });
   if (r.code === TREE_EXIT.fetchFailed) throw oms('InstallTreeError', { location, node: n.name, reason: fetchFailure(r.stderr) });

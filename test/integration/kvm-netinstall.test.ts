@@ -212,6 +212,7 @@ describe('kvmservices.create_vm_from_location (network install) on the lab', fun
       [['ni-bad', 64, [0.02], [], '/var/lib/oms-lab/netinst/lab'], /^InstallTreePathError: .*not inside the ISO directory/],
       [['ni-bad', 64, [0.02], [], `${ISOS}/ni-link-out`], /^InstallTreePathError/],
       [['ni-bad', 64, [0.02], [], `${http.base}/nothing-here/`], /^InstallTreeError: .*no kernel and initrd in any known layout/],
+      [['ni-bad', 64, [0.02], [], `${ISOS}/ni-no-such-tree`], /^InstallTreeError: .*no such directory on the node/],
       [['ni-bad', 64, [0.02], [], `http://${HOST}:1/tree/`], /^InstallTreeError: .*curl: \(7\)/],
     ];
     await nodeExec(node, ['ln', '-sfn', '/var/lib/oms-lab/netinst/lab', `${ISOS}/ni-link-out`]);
