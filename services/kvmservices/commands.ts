@@ -31,6 +31,11 @@ export const domstate = (uri: string, vm: string): Argv => virsh(uri, 'domstate'
 export const dumpxml = (uri: string, vm: string, inactive = false): Argv => virsh(uri, 'dumpxml', ...(inactive ? ['--inactive'] : []), vm);
 /** The XML goes in on stdin: nothing of it is ever part of a command line. */
 export const defineStdin = (uri: string): Argv => virsh(uri, 'define', '/dev/stdin');
+/**
+ * Starts a domain from XML on stdin. Given the name and UUID of a defined, stopped guest, libvirt
+ * runs this XML as the live definition and keeps the persistent one (a network install's boot).
+ */
+export const createStdin = (uri: string): Argv => virsh(uri, 'create', '/dev/stdin');
 
 export type PowerVerb = 'start' | 'destroy' | 'shutdown' | 'reboot' | 'reset' | 'suspend' | 'resume';
 export const power = (uri: string, verb: PowerVerb, vm: string): Argv => virsh(uri, verb, vm);

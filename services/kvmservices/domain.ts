@@ -53,6 +53,11 @@ export interface DomainInfo {
   mouseBus: string;
   hasSerial: boolean;
   hasConsole: boolean;
+  /** Direct kernel boot: '' when the guest boots through its firmware (bootDevs). */
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  controllers: { type: string; model: string }[];
 }
 
 const UNIT_KIB: Record<string, number> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, kib: 1, kb: 1000 / 1024, m: 1024, mib: 1024, mb: 1e6 / 1024, g: 1048576, gib: 1048576, gb: 1e9 / 1024 };
@@ -118,6 +123,10 @@ export function readDomain(xml: string): DomainInfo {
     mouseBus: attr(mouse, 'bus') ?? '',
     hasSerial: elements(devices, 'serial').length > 0,
     hasConsole: elements(devices, 'console').length > 0,
+    kernel: textOf(child(os, 'kernel')),
+    initrd: textOf(child(os, 'initrd')),
+    cmdline: textOf(child(os, 'cmdline')),
+    controllers: elements(devices, 'controller').map((c) => ({ type: attr(c, 'type') ?? '', model: attr(c, 'model') ?? '' })),
   };
 }
 
@@ -140,6 +149,8 @@ export interface InterfaceSpec {
 
 export interface DomainSpec {
   name: string;
+  /** Fixed UUID: a network install's install boot and final definition are one domain. */
+  uuid?: string;
   memoryMiB: number;
   vcpu: number;
   arch: string;
@@ -155,6 +166,10 @@ export interface DomainSpec {
   mouseBus: string;
   /** Recorded in the domain's metadata (create_vm_from_iso's os_type/os_variant). */
   os?: { type: string; variant: string };
+  /** Direct kernel boot (a network install's install boot): paths on the node and the command line. */
+  directBoot?: { kernel: string; initrd: string; cmdline: string };
+  /** Disks on bus scsi get a virtio-scsi controller, so they appear as sdX as on physical machines. */
+  scsiController?: boolean;
 }
 
 export const OMS_METADATA_NS = 'https://opennode.example/oms/1';
@@ -165,10 +180,19 @@ export function domainXml(s: DomainSpec): string {
     'domain',
     { type: 'kvm' },
     x('name', {}, s.name),
+    s.uuid !== undefined && x('uuid', {}, s.uuid),
     s.os && x('metadata', {}, x('oms:os', { 'xmlns:oms': OMS_METADATA_NS, type: s.os.type, variant: s.os.variant })),
     x('memory', { unit: 'MiB' }, String(s.memoryMiB)),
     x('vcpu', {}, String(s.vcpu)),
-    x('os', {}, x('type', { arch: s.arch }, 'hvm'), ...s.bootDevs.map((dev) => x('boot', { dev }))),
+    x(
+      'os',
+      {},
+      x('type', { arch: s.arch }, 'hvm'),
+      s.directBoot && x('kernel', {}, s.directBoot.kernel),
+      s.directBoot && x('initrd', {}, s.directBoot.initrd),
+      s.directBoot && x('cmdline', {}, s.directBoot.cmdline),
+      ...s.bootDevs.map((dev) => x('boot', { dev })),
+    ),
     s.features.length > 0 && x('features', {}, ...s.features.map((f) => x(f))),
     x('clock', { offset: s.clockOffset }),
     x('on_poweroff', {}, s.onPoweroff),
@@ -177,6 +201,7 @@ export function domainXml(s: DomainSpec): string {
     x(
       'devices',
       {},
+      s.scsiController && x('controller', { type: 'scsi', index: '0', model: 'virtio-scsi' }),
       ...s.disks.map((d) =>
         x(
           'disk',

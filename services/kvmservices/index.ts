@@ -11,11 +11,12 @@ import { manageMethods } from './manage.ts';
 import { networkMethods } from './networks.ts';
 import { snapshotMethods } from './snapshots.ts';
 import { runtimeMethods } from './runtime.ts';
+import { netInstallMethods } from './netinstall.ts';
 
 export const kvmservices = service({
   name: 'kvmservices',
   aliases: ['kvm', 'KVMService'],
   description: 'KVMService: KVM guests on nodes through libvirt (virsh).',
   envelope: 'oms',
-  methods: [...vmMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods],
+  methods: [...vmMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods],
 });

@@ -22,6 +22,11 @@ export const kvmErrors = {
   InvalidSettingsError: spec(515, 'Invalid settings for {what}: {reason}'),
   NotBlockDeviceError: spec(516, '{path} on {node} is not a block device'),
   UnknownBridgeError: spec(517, 'No bridge {bridge} on {node}'),
+  // 540-549: network installs (create_vm_from_location); 518-539 left for the other kvm errors.
+  /** No kernel/initrd found in the tree, or the node could not fetch them (curl's reason). */
+  InstallTreeError: spec(540, 'Install tree {location} for {node}: {reason}'),
+  /** A node-path tree outside the ISO directory (also through a symlink). */
+  InstallTreePathError: spec(541, 'Install tree {path} on {node} is not inside the ISO directory {dir}'),
   // Snapshots (services/kvmservices/snapshots.ts): 560-569.
   /** Refused before libvirt is asked: a raw file or a block device cannot hold an internal snapshot. */
   SnapshotUnsupportedError: spec(560, 'VM {vm} on {node} cannot take snapshots: disk {disk} ({path}) {reason}'),

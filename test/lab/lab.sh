@@ -7,6 +7,7 @@
 #   lab.sh status
 #   lab.sh sshd-stop NODE | sshd-start NODE | rotate-hostkey NODE   (fault-injection helpers)
 #   lab.sh exec NODE -- ARGV...                                       (run inside a node)
+#   lab.sh netinst-tree      (re)builds the install tree in /var/lib/oms-lab/netinst if missing
 #
 # STDOUT carries only the lab JSON (up, status, rotate-hostkey); everything else goes to STDERR.
 # See README.md beside this file for what a node is and how tests use it.
@@ -28,7 +29,7 @@ DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 
 LAB_PACKAGES=(openssh-server openssh-client libvirt-daemon-system libvirt-clients qemu-system-x86
   qemu-utils lvm2 lxc busybox-static bridge-utils genisoimage iproute2 util-linux dnsmasq-base
-  jq procps)
+  jq procps binutils)
 
 log() { printf '[lab] %s\n' "$*" >&2; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
@@ -570,6 +571,115 @@ build_ovz_template() {
 }
 # --- end ovzservices ---------------------------------------------------------------------------
 
+# --- kvmservices network install: install trees (owner: kvmservices) ---------------------------
+# kvmservices.create_vm_from_location boots a kernel and initrd taken from an install tree. The
+# lab's trees, served over HTTP on $HOST_ADDR by the tests themselves, are under $NETINST_DIR:
+#   lab/install.amd/{vmlinuz,initrd.gz}        Debian installer layout, with the lab kernel
+#   debian/install.amd/{vmlinuz,initrd.gz}     the same layout with Debian's own kernel
+#   treeinfo/.treeinfo, images/pxeboot/{vmlinuz,initrd.img}   RHEL/Fedora layout, lab kernel
+# initrd.gz is a busybox initramfs whose /init prints the kernel command line on the console
+# ("OMS-NETINST cmdline: ...") until a line is typed there or 120 s pass, then reboots, as an
+# installer ends; Debian's kernel (linux-image-amd64) runs it under TCG or hardware KVM. This
+# machine's KVM (kvm_pvm, nested) does not get a Linux kernel past its decompressor in useful
+# time, so the guests the tests boot get the lab kernel (netinst-kernel.S): a real-mode program in
+# the Linux boot protocol that prints the command line and the initrd size it was handed on COM1.
+# The Debian kernel is taken out of its package (dpkg-deb), not installed: installing would run
+# initramfs-tools' hooks on this machine for a kernel it never boots. It is kept in
+# $NETINST_CACHE (outside $LAB_ROOT, so `down` keeps it and the next `up` downloads nothing).
+NETINST_DIR="$LAB_ROOT/netinst"
+NETINST_CACHE=/var/cache/oms-lab/kernel
+
+netinst_kernel() {
+  local pkg ver k
+  # A kernel of an installed linux-image-amd64 is used as it is.
+  if dpkg-query -W -f='${Status}' linux-image-amd64 2>/dev/null | grep -q 'install ok installed'; then
+    pkg="$(dpkg-query -W -f='${Depends}' linux-image-amd64 | grep -o 'linux-image-[0-9][^ ,]*' | head -n1)"
+    k="/boot/vmlinuz-${pkg#linux-image-}"
+    if [[ -s "$k" ]]; then printf '%s\n' "$k"; return 0; fi
+  fi
+  k="$(find "$NETINST_CACHE" -maxdepth 1 -name 'vmlinuz-*' -size +1M 2>/dev/null | sort | tail -n1)"
+  if [[ -n "$k" ]]; then printf '%s\n' "$k"; return 0; fi
+  pkg="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+  if [[ -z "$pkg" ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2 || die "apt-get update failed"
+    pkg="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+  fi
+  [[ -n "$pkg" ]] || die "no linux-image-amd64 in the apt sources"
+  ver="${pkg#linux-image-}"
+  log "netinst: downloading $pkg for its kernel"
+  local tmp
+  tmp="$(mktemp -d /tmp/oms-lab-kernel.XXXXXX)"
+  (
+    cd "$tmp"
+    apt-get download -qq "$pkg" </dev/null >&2
+    dpkg-deb --fsys-tarfile ./*.deb | tar -x ./boot
+  ) || { rm -rf "$tmp"; die "could not download or unpack $pkg"; }
+  mkdir -p "$NETINST_CACHE"
+  mv -f "$tmp/boot/vmlinuz-$ver" "$NETINST_CACHE/vmlinuz-$ver"
+  rm -rf "$tmp"
+  printf '%s\n' "$NETINST_CACHE/vmlinuz-$ver"
+}
+
+netinst_tree() {
+  local deb="$NETINST_DIR/debian/install.amd" lab="$NETINST_DIR/lab/install.amd" rh="$NETINST_DIR/treeinfo"
+  if [[ -s "$deb/vmlinuz" && -s "$lab/vmlinuz" && -s "$lab/initrd.gz" && -s "$rh/images/pxeboot/initrd.img" && -s "$rh/.treeinfo" ]]; then
+    return 0
+  fi
+  local kernel t0=$SECONDS
+  kernel="$(netinst_kernel)"
+  local d
+  d="$(mktemp -d /tmp/oms-lab-initrd.XXXXXX)"
+  mkdir -p "$d/bin" "$d/dev" "$d/proc"
+  cp /bin/busybox "$d/bin/busybox"
+  local a
+  for a in sh cat echo mount reboot sleep; do ln -s busybox "$d/bin/$a"; done
+  # The kernel opens /dev/console for init before anything is mounted: it must be in the archive.
+  mknod -m 600 "$d/dev/console" c 5 1
+  cat >"$d/init" <<'EOF'
+#!/bin/sh
+# OMS lab "installer": shows the kernel command line on the console until a line is typed there
+# (or 120 s pass), then reboots, as an installer does when it is done.
+mount -t proc proc /proc
+i=0
+while [ "$i" -lt 120 ]; do
+  echo "OMS-NETINST cmdline: $(cat /proc/cmdline)"
+  if read -t 1 line; then break; fi
+  i=$((i + 1))
+done
+echo "OMS-NETINST done, rebooting"
+reboot -f
+EOF
+  chmod 755 "$d/init"
+  mkdir -p "$deb" "$lab" "$rh/images/pxeboot"
+  (cd "$d" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -9 >"$deb/initrd.gz.part"
+  as --32 -o "$d/k.o" "$LAB_DIR/netinst-kernel.S"
+  ld -m elf_i386 -Ttext 0 --oformat binary -o "$lab/vmlinuz.part" "$d/k.o"
+  rm -rf "$d"
+  cp "$kernel" "$deb/vmlinuz"
+  mv -f "$deb/initrd.gz.part" "$deb/initrd.gz"
+  mv -f "$lab/vmlinuz.part" "$lab/vmlinuz"
+  ln -f "$deb/initrd.gz" "$lab/initrd.gz"
+  ln -f "$lab/vmlinuz" "$rh/images/pxeboot/vmlinuz"
+  ln -f "$deb/initrd.gz" "$rh/images/pxeboot/initrd.img"
+  cat >"$rh/.treeinfo" <<'EOF'
+[header]
+type = productmd.treeinfo
+version = 1.2
+
+[general]
+arch = x86_64
+family = OMS lab
+name = OMS lab 1
+version = 1
+
+[images-x86_64]
+kernel = images/pxeboot/vmlinuz
+initrd = images/pxeboot/initrd.img
+EOF
+  log "netinst: install tree in $NETINST_DIR ($((SECONDS - t0)) s)"
+}
+# --- end kvmservices network install -----------------------------------------------------------
+
 create_node() {
   local i="$1" kind="$2" node addr st
   node="$(node_name "$i")"
@@ -803,6 +913,7 @@ lab_up() {
     if [[ "$kind" == full ]]; then wait_libvirt "$node"; build_ovz_template "$node"; fi
   done < <(recorded node)
 
+  netinst_tree
   write_lab_json
   UP_DONE=1
   log "up in $((SECONDS - t0)) s"
@@ -852,13 +963,18 @@ main() {
       write_lab_json
       ;;
     _node-setup) node_setup "$@" ;;
+    netinst-tree)
+      [[ -d "$LAB_ROOT" ]] || die "the lab is not up ($LAB_ROOT missing)"
+      flock -w 300 9 || die "another lab.sh holds the lock on ${BASH_SOURCE[0]}"
+      netinst_tree
+      ;;
     exec)
       require_node "${1:-}"
       local node="$1"; shift
       [[ "${1:-}" == -- ]] && shift
       in_node "$node" "$@" >&3
       ;;
-    *) die "usage: lab.sh up [--nodes N] [--light] [--full K] [--authorized-key FILE] | down | status" ;;
+    *) die "usage: lab.sh up [--nodes N] [--light] [--full K] [--authorized-key FILE] | down | status | netinst-tree" ;;
   esac
 }
 

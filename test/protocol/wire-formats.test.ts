@@ -166,5 +166,12 @@ describe('wire formats', () => {
     const auth = doc.methods.find((m: any) => m.name === 'authservices.authenticate');
     expect(auth.params.map((p: any) => p.name)).to.deep.equal(['username', 'password']);
     expect(doc.components.errors.AuthError.code).to.equal(101);
+    // The network install keeps DataCentred's names; each param carries its schema.
+    const ni = doc.methods.find((m: any) => m.name === 'kvmservices.create_vm_from_location');
+    expect(ni.params.map((p: any) => p.name)).to.deep.equal(['SESSID', 'cache_timeout', 'server_hostname', 'kvm_vm_name', 'memory', 'disks', 'networks', 'location', 'cmdline', 'console']);
+    const disks = ni.params.find((p: any) => p.name === 'disks').schema;
+    expect([disks.type, disks.minItems, disks.maxItems]).to.deep.equal(['array', 1, 8]);
+    expect(ni.params.find((p: any) => p.name === 'cmdline')).to.deep.include({ required: false });
+    expect(doc.components.errors.InstallTreeError.code).to.equal(540);
   });
 });

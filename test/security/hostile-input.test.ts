@@ -32,6 +32,7 @@ const freeText: Record<string, string> = {
   'tagservices.edit_freeform_tag_name.old_tag_name': tagsStayInTheDatabase,
   'tagservices.edit_freeform_tag_name.new_tag_name': tagsStayInTheDatabase,
   'isoservices.upload_image.data_base64': 'file content (base64), written over SFTP, never part of a command or path',
+  'kvmservices.create_vm_from_location.cmdline': 'a kernel command line is free text (spaces, quotes, =); printable ASCII only, written into the domain XML by the serializer, never part of a command or path',
 };
 
 /**
