@@ -49,7 +49,8 @@ describe('clone_vm: name and console password, on the lab', function () {
    * password, the server's verdict on it (SecurityResult 0 = accepted).
    */
   async function vncLogin(vm: string, password?: string): Promise<{ types: number[]; accepted?: boolean }> {
-    const port = Number(await ok('set_up_vnc_connection', [vm]));
+    // The console methods answer without the {client, result} wrapping (they name no node param).
+    const port = Number(await e.ok('kvmservices', 'set_up_vnc_connection', [e.sid, 0, node.name, vm]));
     try {
       const t = await e.ok('kvmservices', 'get_vnc_ticket', [e.sid, 0, port]);
       const c = await openRaw(`${e.gw.url.replace(/^http/, 'ws')}/consoles/ws?ticket=${t.ticket}`);
@@ -69,7 +70,7 @@ describe('clone_vm: name and console password, on the lab', function () {
         c.ws.close();
       }
     } finally {
-      await ok('remove_vnc_connection', [vm]);
+      await e.ok('kvmservices', 'remove_vnc_connection', [e.sid, 0, node.name, vm]);
     }
   }
 
