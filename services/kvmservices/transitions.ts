@@ -55,7 +55,7 @@ const OVERRULE_WAIT_MS = 10_000;
  * This call returns once that task has ended, so the guest reads STOPPED when it answers.
  */
 export async function powerOff(ctx: CallContext, n: KvmNode, vm: string): Promise<void> {
-  const shutdown = [...ctx.app.tasks.list({ node: n.name, state: 'running', limit: 1000 })].find((t) => t.target === vm && t.kind === 'kvm.shutdown_vm');
+  const shutdown = ctx.app.tasks.list({ node: n.name, state: 'running', limit: 1000 }).find((t) => t.target === vm && t.kind === 'kvm.shutdown_vm');
   if (!shutdown) return runPowerTask(ctx, n, vm, 'kvm.stop_vm', (tn) => cmd.power(tn.uri, 'destroy', vm));
   try {
     await virshRun(n, cmd.power(n.uri, 'destroy', vm), { vm });
