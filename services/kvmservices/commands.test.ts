@@ -7,7 +7,10 @@ const U = 'qemu:///system';
 /** Golden lines: argv in, the exact shell line the node receives out. */
 describe('kvmservices command builders', () => {
   it('virsh calls name their connection and quote every argument', () => {
-    expect(shellLine(cmd.domstatsAll(U))).to.equal('virsh -q -c qemu:///system domstats --raw --state --cpu-total --balloon --vcpu');
+    expect(shellLine(cmd.domstatsAll(U))).to.equal('virsh -q -c qemu:///system domstats --raw --nowait --state --cpu-total --balloon --vcpu');
+    expect(shellLine(cmd.startPaused(U, 'kvmt-a'))).to.equal('virsh -q -c qemu:///system start --paused kvmt-a');
+    expect(shellLine(cmd.dumpxmlSecure(U, 'kvmt-a'))).to.equal('virsh -q -c qemu:///system dumpxml --inactive --security-info kvmt-a');
+    expect(shellLine(cmd.listNames(U))).to.equal('virsh -q -c qemu:///system list --all --name');
     expect(shellLine(cmd.power(U, 'start', 'kvmt-a'))).to.equal('virsh -q -c qemu:///system start kvmt-a');
     expect(shellLine(cmd.undefine(U, 'kvmt-a'))).to.equal('virsh -q -c qemu:///system undefine --managed-save --snapshots-metadata kvmt-a');
     expect(shellLine(cmd.setMaxMem(U, 'kvmt-a', 96))).to.equal('virsh -q -c qemu:///system setmaxmem kvmt-a 96M --config');

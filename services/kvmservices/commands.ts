@@ -11,8 +11,13 @@ import type { ResidentSpec } from '../../src/nodes/resident.ts';
 /** `virsh -c URI ...`: every libvirt call names its connection explicitly. */
 export const virsh = (uri: string, ...args: string[]): Argv => ['virsh', '-q', '-c', uri, ...args];
 
-/** Everything list_vms / list_vms_status need, for every guest, in one command. */
-export const DOMSTATS_ALL = ['domstats', '--raw', '--state', '--cpu-total', '--balloon', '--vcpu'] as const;
+/**
+ * Everything list_vms / list_vms_status need, for every guest, in one command. `--nowait`: a guest
+ * whose QEMU is busy with an operation (a suspend its monitor has not answered) would otherwise
+ * hold the whole listing for libvirt's 30 s job wait; it is listed with the stats that need no
+ * monitor (state, CPU time, balloon size, vCPUs are among them).
+ */
+export const DOMSTATS_ALL = ['domstats', '--raw', '--nowait', '--state', '--cpu-total', '--balloon', '--vcpu'] as const;
 /** With block and interface counters too (runtime info, list_vms' df stat). */
 export const DOMSTATS_FULL = [...DOMSTATS_ALL, '--block', '--interface'] as const;
 export const domstatsAll = (uri: string): Argv => virsh(uri, ...DOMSTATS_ALL);
@@ -36,6 +41,13 @@ export const defineStdin = (uri: string): Argv => virsh(uri, 'define', '/dev/std
  * runs this XML as the live definition and keeps the persistent one (a network install's boot).
  */
 export const createStdin = (uri: string): Argv => virsh(uri, 'create', '/dev/stdin');
+
+/** Start without running an instruction: set_vm_state PAUSED from STOPPED. */
+export const startPaused = (uri: string, vm: string): Argv => virsh(uri, 'start', '--paused', vm);
+/** With the VNC/SPICE passwords libvirt leaves out otherwise; read only to learn whether one is set. */
+export const dumpxmlSecure = (uri: string, vm: string): Argv => virsh(uri, 'dumpxml', '--inactive', '--security-info', vm);
+/** Names of every defined guest, one a line. */
+export const listNames = (uri: string): Argv => virsh(uri, 'list', '--all', '--name');
 
 export type PowerVerb = 'start' | 'destroy' | 'shutdown' | 'reboot' | 'reset' | 'suspend' | 'resume';
 export const power = (uri: string, verb: PowerVerb, vm: string): Argv => virsh(uri, verb, vm);

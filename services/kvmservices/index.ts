@@ -5,6 +5,7 @@
 import { service } from '../../src/rpc/declare.ts';
 import { vncMethods } from './vnc.ts';
 import { vmMethods } from './vms.ts';
+import { stateMethods } from './state-methods.ts';
 import { imageMethods } from './images.ts';
 import { templateMethods } from './template-methods.ts';
 import { manageMethods } from './manage.ts';
@@ -18,5 +19,5 @@ export const kvmservices = service({
   aliases: ['kvm', 'KVMService'],
   description: 'KVMService: KVM guests on nodes through libvirt (virsh).',
   envelope: 'oms',
-  methods: [...vmMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods],
+  methods: [...vmMethods, ...stateMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods],
 });

@@ -20,11 +20,12 @@ import { checkMemory, checkVcpu, onOff } from './settings.ts';
 import { macAddress } from './macs.ts';
 import { macForNewNic } from './nics.ts';
 import { oneNetwork } from './networks.ts';
+import { chooseCloneName, clonePassword, consoleProtection, newVncPassword, withConsolePassword } from './clone-options.ts';
 
 /** Disk file a clone gets for one of the source's disks. */
 export const cloneDiskName = (newVm: string, d: DiskInfo): string => `${newVm}-${d.targetDev}.${d.format === 'qcow2' ? 'qcow2' : 'img'}`;
 
-async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: string, task: StepReport): Promise<{ name: string; disks: string[] }> {
+async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: string, task: StepReport, vncPassword?: string): Promise<{ name: string; disks: string[] }> {
   await mustBeStopped(n, vm, 'a guest is cloned while stopped, so its disks are consistent');
   await mustNotExist(n, newName);
   const xml = await virshRun(n, cmd.dumpxml(n.uri, vm, true), { vm });
@@ -45,7 +46,8 @@ async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: stri
     // Each disk in turn, a full copy: the clone does not depend on the source's files afterwards.
     await copyDisks(n, copies, task, (to) => made.push(to));
     task.log(`defining guest ${newName}`);
-    await virshRun(n, cmd.defineStdin(n.uri), { input: cloneXml(xml, newName, newDisks) });
+    // On stdin, never on a command line; the consoles get the new password or none (clone-options.ts).
+    await virshRun(n, cmd.defineStdin(n.uri), { input: withConsolePassword(cloneXml(xml, newName, newDisks), vncPassword) });
     task.log('done');
     return { name: newName, disks: made };
   } catch (e) {
@@ -65,19 +67,23 @@ const editSettings = z
 export const manageMethods: MethodDecl[] = [
   method({
     name: 'clone_vm',
-    description: 'Copies a stopped guest as new_name (a task): every file disk is copied in turn to <new_name>-<target>.qcow2|img in the images directory; CD-ROMs are shared; new UUID and MACs. Returns {task_id}; the task\'s result is {name, disks}.',
+    description:
+      "Copies a stopped guest (a task): every file disk is copied in turn to <name>-<target>.qcow2|img in the images directory; CD-ROMs are shared; new UUID and MACs. new_name may be left out (or null): the first free <source>-clone-N is taken. The clone never gets the source's VNC/SPICE password: if the source has one, or random_vnc_password is set, the clone gets a fresh 8-character password, returned here once as vnc_password (the gateway keeps no copy); otherwise it has none (vnc_password null). Returns {task_id, name, vnc_password}; the task's result is {name, disks}.",
     auth: 'session',
     permission: onVm('vm.create'),
     mutates: true,
     node: 'server_hostname',
-    params: [serverParam, vmParam, { name: 'new_name', schema: vmName }] as const,
-    async run(ctx, { server_hostname, kvm_vm_name, new_name }) {
+    params: [serverParam, vmParam, { name: 'new_name', schema: vmName.nullable(), optional: true }, { name: 'random_vnc_password', schema: onOff, optional: true }] as const,
+    async run(ctx, { server_hostname, kvm_vm_name, new_name, random_vnc_password }) {
       const n = kvmNode(ctx, server_hostname);
       // Checked before the task too, so the obvious refusals are immediate errors.
       await mustBeStopped(n, kvm_vm_name, 'a guest is cloned while stopped, so its disks are consistent');
-      await mustNotExist(n, new_name);
-      const t = ctx.app.tasks.start({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name, user: ctx.principal?.userName }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, new_name, h));
-      return { task_id: t.id };
+      const name = new_name ?? (await chooseCloneName(n, kvm_vm_name));
+      await mustNotExist(n, name);
+      const source = consoleProtection(await virshRun(n, cmd.dumpxmlSecure(n.uri, kvm_vm_name), { vm: kvm_vm_name }));
+      const password = clonePassword(source, random_vnc_password) ? newVncPassword() : undefined;
+      const t = ctx.app.tasks.start({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name, user: ctx.principal?.userName }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, name, h, password));
+      return { task_id: t.id, name, vnc_password: password ?? null };
     },
   }),
   method({

@@ -12,13 +12,15 @@ import { canSeeVm, domState, inactiveDomain, isStopped, nodeInfo, onNode, onVm, 
 import { kvmNode, taskNode, virshRead, virshRun, type KvmNode } from './node.ts';
 import { isActiveState, parseDomstats, stateName, virshMessage } from './parse.ts';
 import { wholeNumber } from './fields.ts';
+import { runningPowerTasks, powerOff, runPowerTask } from './transitions.ts';
+import { fromStateNumber, reported, type PowerTask } from './states.ts';
 import { checkVmSettings, MIN_MEMORY_MIB, MIN_VCPU, settingValue, systemMinMax } from './settings.ts';
 
 export const listStats = ['cpu', 'memory', 'df', 'network'] as const;
 type ListStat = (typeof listStats)[number];
 
-/** Task kind of shutdown_vm: while one runs, the guest's state reads `stopping`. */
-export const SHUTDOWN_TASK = 'kvm.shutdown_vm';
+/** Task kind of shutdown_vm: while one runs, the guest reads STOPPING (states.ts POWER_TASKS). */
+export const SHUTDOWN_TASK = 'kvm.shutdown_vm' satisfies PowerTask;
 const DEFAULT_SHUTDOWN_WINDOW_S = 60;
 /** ACPI power-button presses are repeated this often: a guest may miss one while booting. */
 const ACPI_REPEAT_MS = 5000;
@@ -48,18 +50,12 @@ function statsOf(f: Record<string, string>, wanted: readonly ListStat[]): Record
   return out;
 }
 
-/** Guests with a running shutdown_vm task: their state reads `stopping` until it ends. */
-function stopping(ctx: CallContext, node: string): Set<string> {
-  return new Set(
-    ctx.app.tasks
-      .list({ node, state: 'running', limit: 1000 })
-      .filter((t) => t.kind === SHUTDOWN_TASK && t.target)
-      .map((t) => t.target!),
-  );
-}
-
-/** One power verb, treating "already in that state" as done. Returns 0 as the OMS methods do. */
-async function powerTo(n: KvmNode, vm: string, verb: cmd.PowerVerb): Promise<0> {
+/**
+ * One power verb, treating "already in that state" as done. Returns 0 as the OMS methods do.
+ * start, suspend, resume and the forced stop run as power tasks (transitions.ts), so the guest
+ * reads STARTING, PAUSING, RESUMING or STOPPING while libvirt works on them.
+ */
+async function powerTo(ctx: CallContext, n: KvmNode, vm: string, verb: cmd.PowerVerb): Promise<0> {
   const state = await domState(n, vm);
   const stopped = isStopped(state);
   const skip =
@@ -70,9 +66,15 @@ async function powerTo(n: KvmNode, vm: string, verb: cmd.PowerVerb): Promise<0> 
   if (skip) return 0;
   if ((verb === 'suspend' || verb === 'reboot' || verb === 'reset') && stopped) throw oms('VmStateError', { vm, node: n.name, state, reason: `cannot ${verb} a guest that is not running` });
   if (verb === 'resume' && stopped) throw oms('VmStateError', { vm, node: n.name, state, reason: 'cannot resume a guest that is not running; start it' });
-  await virshRun(n, cmd.power(n.uri, verb, vm), { vm });
+  const task = POWER_TASK_OF[verb];
+  if (verb === 'destroy') await powerOff(ctx, n, vm);
+  else if (task) await runPowerTask(ctx, n, vm, task, (tn) => cmd.power(tn.uri, verb, vm));
+  else await virshRun(n, cmd.power(n.uri, verb, vm), { vm });
   return 0;
 }
+
+/** The verbs that move a guest between requestable states; reboot and reset keep it RUNNING. */
+const POWER_TASK_OF: Partial<Record<cmd.PowerVerb, 'kvm.start_vm' | 'kvm.pause_vm' | 'kvm.resume_vm'>> = { start: 'kvm.start_vm', suspend: 'kvm.pause_vm', resume: 'kvm.resume_vm' };
 
 /**
  * ACPI shutdown as a task: presses the power button, again every few seconds, until the guest is
@@ -111,7 +113,7 @@ const power = (name: string, verb: cmd.PowerVerb, description: string): MethodDe
     mutates: true,
     node: 'server_hostname',
     params: [serverParam, vmParam] as const,
-    run: (ctx, { server_hostname, kvm_vm_name }) => powerTo(kvmNode(ctx, server_hostname), kvm_vm_name, verb),
+    run: (ctx, { server_hostname, kvm_vm_name }) => powerTo(ctx, kvmNode(ctx, server_hostname), kvm_vm_name, verb),
   });
 
 export const vmMethods: MethodDecl[] = [
@@ -141,7 +143,8 @@ export const vmMethods: MethodDecl[] = [
   }),
   method({
     name: 'list_vms_status',
-    description: 'KVM guests of a node with state (running, paused, shutdown, crashed; stopping while an ACPI shutdown is under way), vCPUs, memory (KiB) and CPU time (ns): a list holding one dictionary by guest name.',
+    description:
+      'KVM guests of a node with state (the OMS names: running, paused, shutdown, crashed), vCPUs, memory (KiB) and CPU time (ns): a list holding one dictionary by guest name. Beside the OMS fields, vm_state is the state model of get_vm_state (STOPPED, STARTING, RUNNING, PAUSING, PAUSED, RESUMING, STOPPING), naming a transition while it runs.',
     auth: 'session',
     permission: onNode('vm.view'),
     cacheable: true,
@@ -150,17 +153,20 @@ export const vmMethods: MethodDecl[] = [
     async run(ctx, { server_hostname }) {
       const n = kvmNode(ctx, server_hostname);
       const all = parseDomstats(await virshRead(n, cmd.DOMSTATS_ALL));
-      const going = stopping(ctx, server_hostname);
+      const moving = runningPowerTasks(ctx, server_hostname);
       const out: Record<string, unknown> = {};
       for (const [name, f] of all) {
         if (!canSeeVm(ctx, server_hostname, name)) continue;
         const state = stateName(f['state.state']);
         out[name] = {
           nrVirtCpu: Number(f['vcpu.current'] ?? 0),
-          state: going.has(name) && state === 'running' ? 'stopping' : state,
+          // The OMS field keeps the values OMS clients know (a guest being shut down is running
+          // until it is off); the transition is told in a field of its own.
+          state,
           maxMem: f['balloon.maximum'] ?? '0',
           cpuTime: f['cpu.time'] ?? '0',
           memory: f['balloon.current'] ?? f['balloon.maximum'] ?? '0',
+          vm_state: reported(fromStateNumber(f['state.state']), moving.get(name)?.kind) ?? null,
         };
       }
       return [out];
@@ -227,7 +233,7 @@ export const vmMethods: MethodDecl[] = [
   power('reset_vm', 'reset', 'Hard reset of a running guest, as the reset button; 0.'),
   method({
     name: 'shutdown_vm',
-    description: `ACPI shutdown as a task: the power button is pressed, again every ${ACPI_REPEAT_MS / 1000} s, for a window of window_seconds (default ${DEFAULT_SHUTDOWN_WINDOW_S}). Meanwhile list_vms_status reads "stopping"; a guest that ignores it stays running and the task fails with ShutdownTimeoutError. Returns {task_id}; a stopped guest is success at once (task_id null).`,
+    description: `ACPI shutdown as a task: the power button is pressed, again every ${ACPI_REPEAT_MS / 1000} s, for a window of window_seconds (default ${DEFAULT_SHUTDOWN_WINDOW_S}). Meanwhile the guest reads STOPPING (get_vm_state, vm_state of list_vms_status); a guest that ignores it stays running and the task fails with ShutdownTimeoutError. Returns {task_id}; a stopped guest is success at once (task_id null).`,
     auth: 'session',
     permission: onVm('vm.state'),
     mutates: true,
@@ -249,7 +255,7 @@ export const vmMethods: MethodDecl[] = [
     params: [serverParam, vmParam] as const,
     async run(ctx, { server_hostname, kvm_vm_name }) {
       const n = kvmNode(ctx, server_hostname);
-      await powerTo(n, kvm_vm_name, 'destroy');
+      await powerTo(ctx, n, kvm_vm_name, 'destroy');
       await virshRun(n, cmd.undefine(n.uri, kvm_vm_name), { vm: kvm_vm_name });
       return 0;
     },
