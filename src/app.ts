@@ -25,6 +25,7 @@ import { loadOrCreateGatewayKey, type GatewayKey } from './nodes/keys.ts';
 import { readFileSync } from 'node:fs';
 import { Tasks } from './tasks/tasks.ts';
 import { ConsoleSpots } from './consoles/spots.ts';
+import { GuestLocks } from './locks/guest-locks.ts';
 
 export interface AppServices {
   readonly config: Config;
@@ -43,6 +44,8 @@ export interface AppServices {
   readonly access: NodeAccess;
   /** Long operations; a 'task' event is emitted on every change. */
   readonly tasks: Tasks;
+  /** One change at a time per guest: which call or task holds which guest (src/locks). */
+  readonly locks: GuestLocks;
   /** Public half only is meant for display; the private key stays inside the pool. */
   readonly gatewayKey: Pick<GatewayKey, 'publicKey'>;
   /** In-process events between layers ('session-ended' with the session digest); never state. */
@@ -64,6 +67,7 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   const key = loadGatewayKey(config);
   const pool = new NodePool({ privateKey: key.privateKey, maxChannelsPerNode: config.nodeMaxChannels, maxQueuedPerNode: config.nodeMaxQueued, log: log.child({ part: 'nodes' }) });
   const nodes = new NodeStore(db);
+  const locks = new GuestLocks(db, events);
   const app: AppServices = {
     config,
     log,
@@ -81,7 +85,8 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     tags: new TagStore(db),
     access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
     gatewayKey: { publicKey: key.publicKey },
-    tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row)),
+    tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row), locks),
+    locks,
     close() {
       for (const t of timers) clearInterval(t);
       pool.closeAll();
@@ -90,6 +95,12 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   };
   const interrupted = app.tasks.recoverInterrupted();
   if (interrupted) log.warn({ tasks: interrupted }, 'marked tasks interrupted by the previous stop as failed');
+  // Guests the previous run held when it died (and rows of gateways whose lease ran out) are free again.
+  const cleared = locks.recoverAtStart();
+  if (cleared.locks || cleared.waits) log.warn(cleared, 'cleared guest locks left by a gateway that stopped');
+  const renew = setInterval(() => locks.renew(), Math.floor(locks.leaseMs / 3));
+  renew.unref();
+  timers.push(renew);
   // Housekeeping: expired sessions and stale cache rows. unref() so it never holds the process open.
   const sweep = setInterval(() => {
     app.sessions.sweep();

@@ -91,6 +91,11 @@ export async function isoUploadRoute(app: AppServices, req: IncomingMessage, res
       log,
       node: (n) => app.access.get(n, abort.signal),
       can: (privilege, at) => app.permissions.has(p.userId, p.userName, privilege, at),
+      // An ISO upload changes no guest: it holds none.
+      lockGuests: async () => {
+        throw new Error('an ISO upload holds no guest');
+      },
+      startTask: (scope, work) => app.tasks.start({ ...scope, user: p.userName }, work),
     };
     // The upload pipeline destroys its source on failure; a pass-through keeps the request (and
     // so the socket) alive long enough to answer.

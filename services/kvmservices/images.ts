@@ -10,7 +10,7 @@ import { fileName, vmName } from '../../src/rpc/fields.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { domainXml, type DiskSpec } from './domain.ts';
-import { mustNotExist, nodeInfo, onNode, serverParam } from './common.ts';
+import { lockVmUntil, mustNotExist, nodeInfo, onNode, serverParam } from './common.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseDomstats, parseFindListing } from './parse.ts';
 import { checkMemory, onOff } from './settings.ts';
@@ -159,6 +159,7 @@ export const imageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
+    lock: { none: 'makes a new image file, which no guest uses yet' },
     node: 'server_hostname',
     params: [serverParam, { name: 'diskimage_name', schema: imageName }, { name: 'diskimage_size_megabytes', schema: sizeMb }] as const,
     async run(ctx, { server_hostname, diskimage_name, diskimage_size_megabytes }) {
@@ -172,6 +173,7 @@ export const imageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.delete'),
     mutates: true,
+    lock: { none: 'removes an image file only when no guest definition uses it' },
     node: 'server_hostname',
     params: [serverParam, { name: 'diskimage_name', schema: fileName }] as const,
     async run(ctx, { server_hostname, diskimage_name }) {
@@ -195,6 +197,8 @@ export const imageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
+    // The new guest's name, held until the install task ends.
+    lock: lockVmUntil('install'),
     node: 'server_hostname',
     params: [
       serverParam,
@@ -225,7 +229,7 @@ export const imageMethods: MethodDecl[] = [
         noApic: p.noapic_on_off ?? false,
         noAcpi: p.noacpi_on_off ?? false,
       };
-      const task = ctx.app.tasks.start({ kind: 'kvm.create_vm_from_iso', node: n.name, target: p.kvm_vm_name, user: ctx.principal?.userName }, (t) => installFromIso(ctx, taskNode(ctx, n.name, t.signal), install, t.signal));
+      const task = ctx.startTask({ kind: 'kvm.create_vm_from_iso', node: n.name, target: p.kvm_vm_name }, (t) => installFromIso(ctx, taskNode(ctx, n.name, t.signal), install, t.signal));
       return task.done;
     },
   }),

@@ -15,5 +15,6 @@ export const kvmservices = service({
   aliases: ['kvm', 'KVMService'],
   description: 'KVMService: KVM guests on nodes through libvirt (virsh).',
   envelope: 'oms',
+  guests: 'kvm',
   methods: [...vmMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...vncMethods],
 });

@@ -11,7 +11,8 @@ import { netName } from './fields.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { cloneXml, diskXml, interfaceXml, type DiskInfo } from './domain.ts';
-import { domState, inactiveDomain, isStopped, mustBeStopped, mustNotExist, nodeInfo, onVm, serverParam, vmParam } from './common.ts';
+import { domState, inactiveDomain, isStopped, lockVm, mustBeStopped, mustNotExist, nodeInfo, onVm, serverParam, vmParam } from './common.ts';
+import { kvmGuest } from '../../src/locks/guest-locks.ts';
 import { diskUse } from './images.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseDominfo, parseDomstats, parseQemuImgInfo, stateName } from './parse.ts';
@@ -62,6 +63,12 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.create'),
     mutates: true,
+    // The source's disks are read for the copy: nothing may start or change it meanwhile; the new
+    // name is held so no second clone, deploy or install makes the same guest.
+    lock: {
+      summary: 'the source guest kvm_vm_name and the new guest new_name on server_hostname, until the clone task ends',
+      guests: (p) => [kvmGuest(p.server_hostname, p.kvm_vm_name), kvmGuest(p.server_hostname, p.new_name)],
+    },
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'new_name', schema: vmName }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, new_name }) {
@@ -69,7 +76,7 @@ export const manageMethods: MethodDecl[] = [
       // Checked before the task too, so the obvious refusals are immediate errors.
       await mustBeStopped(n, kvm_vm_name, 'a guest is cloned while stopped, so its disks are consistent');
       await mustNotExist(n, new_name);
-      const t = ctx.app.tasks.start({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name, user: ctx.principal?.userName }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, new_name, h.progress));
+      const t = ctx.startTask({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, new_name, h.progress));
       return { task_id: t.id };
     },
   }),
@@ -80,6 +87,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.delete'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'recurse', schema: recurseMode }, { name: 'force', schema: onOff, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, recurse, force }) {
@@ -115,6 +123,11 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    // A rename also holds the new name, so nothing makes a guest of that name meanwhile.
+    lock: {
+      summary: 'the KVM guest kvm_vm_name on server_hostname, and settings.name when it renames',
+      guests: (p) => [kvmGuest(p.server_hostname, p.kvm_vm_name), ...(p.settings.name !== undefined && p.settings.name !== p.kvm_vm_name ? [kvmGuest(p.server_hostname, p.settings.name)] : [])],
+    },
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'settings', schema: editSettings }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, settings }) {
@@ -147,6 +160,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'on_off', schema: onOff }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, on_off }) {
@@ -200,6 +214,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'diskimage_name', schema: fileName }, { name: 'target_dev', schema: targetDev }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, diskimage_name, target_dev }) {
@@ -219,6 +234,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'target_dev', schema: targetDev }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, target_dev }) {
@@ -237,6 +253,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'type', schema: z.enum(['bridge', 'network']) }, { name: 'source', schema: netName }, { name: 'mac', schema: mac, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, type, source, mac: m }) {
@@ -254,6 +271,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'mac', schema: mac }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, mac: m }) {

@@ -6,7 +6,8 @@ import { fileName, vmName } from '../../src/rpc/fields.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { domainXml } from './domain.ts';
-import { inactiveDomain, mustBeStopped, mustNotExist, nodeInfo, onNode, onVm, serverParam, vmParam } from './common.ts';
+import { inactiveDomain, lockVmUntil, mustBeStopped, mustNotExist, nodeInfo, onNode, onVm, serverParam, vmParam } from './common.ts';
+import { kvmGuest } from '../../src/locks/guest-locks.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseFindListing, parseQemuImgInfo, type ImageInfo } from './parse.ts';
 import { child, parseXml, textOf } from './xml.ts';
@@ -124,6 +125,8 @@ export const templateMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
+    // The new guest's name, so no delete, second deploy or clone acts on it while it is made.
+    lock: { summary: 'the new KVM guest kvm_name on server_hostname, until the deploy task ends', guests: (p) => [kvmGuest(p.server_hostname, p.kvm_name)] },
     node: 'server_hostname',
     params: [serverParam, { name: 'template_name', schema: templateName }, { name: 'kvm_name', schema: vmName }, { name: 'template_settings_dictionary', schema: settingsDict, optional: true }] as const,
     async run(ctx, { server_hostname, template_name, kvm_name, template_settings_dictionary }) {
@@ -131,7 +134,7 @@ export const templateMethods: MethodDecl[] = [
       const [t, info] = await Promise.all([loadTemplate(n, template_name), nodeInfo(n)]);
       const { errors, settings } = mergeSettings(t.settings, template_settings_dictionary ?? {}, info);
       if (Object.keys(errors).length) return errors;
-      const task = ctx.app.tasks.start({ kind: 'kvm.deploy_template_for_vm', node: n.name, target: kvm_name, user: ctx.principal?.userName }, (h) =>
+      const task = ctx.startTask({ kind: 'kvm.deploy_template_for_vm', node: n.name, target: kvm_name }, (h) =>
         deploy(ctx, taskNode(ctx, n.name, h.signal), t, kvm_name, settings, h.progress),
       );
       return task.done;
@@ -180,6 +183,8 @@ export const templateMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.create'),
     mutates: true,
+    // The source's disks are read into the template: it must not start or change meanwhile.
+    lock: lockVmUntil('template'),
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'template_name', schema: templateName }, { name: 'vm_settings_dictionary', schema: settingsDict, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, template_name, vm_settings_dictionary }) {
@@ -191,7 +196,7 @@ export const templateMethods: MethodDecl[] = [
       const { errors, settings } = mergeSettings(settingsFromVm(template_name, d, disks), vm_settings_dictionary ?? {}, info);
       if (Object.keys(errors).length) return errors;
       if ((await listTemplates(n)).some((t) => t.name === template_name)) throw oms('TemplateExistsError', { template: template_name, node: n.name });
-      const task = ctx.app.tasks.start({ kind: 'kvm.create_template_from_vm', node: n.name, target: vm, user: ctx.principal?.userName }, async (h) => {
+      const task = ctx.startTask({ kind: 'kvm.create_template_from_vm', node: n.name, target: vm }, async (h) => {
         const tn = taskNode(ctx, n.name, h.signal);
         const dir = inDir(tn.dirs.templates, template_name);
         await storageRun(tn, cmd.makeDir(dir));

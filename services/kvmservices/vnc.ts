@@ -79,6 +79,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm,
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: vmParams,
     async run(ctx, { server_hostname: node, kvm_vm_name: vm }) {
       const store = consoleStore(ctx.app);
@@ -101,6 +102,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm,
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: vmParams,
     run(ctx, { server_hostname: node, kvm_vm_name: vm }) {
       const store = consoleStore(ctx.app);
@@ -116,6 +118,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: 'authenticated',
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: [] as const,
     run(ctx) {
       closeTunnels(ctx.app, consoleStore(ctx.app).removeSession(ctx.principal!.sessionKey, 'vnc'));
@@ -168,6 +171,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm,
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: vmParams,
     async run(ctx, { server_hostname: node, kvm_vm_name: vm }) {
       const store = consoleStore(ctx.app);
@@ -192,6 +196,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm,
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: vmParams,
     run(ctx, { server_hostname: node, kvm_vm_name: vm }) {
       const store = consoleStore(ctx.app);

@@ -7,6 +7,8 @@ import type { Privilege } from '../auth/permissions.ts';
 import type { Logger } from '../log.ts';
 import type { AppServices } from '../app.ts';
 import type { NodeHandle } from '../fleet/access.ts';
+import type { GuestRef } from '../locks/guest-locks.ts';
+import type { TaskHandle, TaskScope } from '../tasks/tasks.ts';
 
 export type Transport = 'oms-get' | 'qooxdoo' | 'qooxdoo-script' | 'jsonrpc' | 'websocket' | 'internal';
 
@@ -26,4 +28,15 @@ export interface CallContext {
   node(name: string): NodeHandle;
   /** Permission check for handlers that act on more than the declared path (e.g. filtering lists). */
   can(privilege: Privilege, path: string): boolean;
+  /**
+   * Holds more guests for this call, beside those its declaration names: for a guest known only
+   * once the handler ran (a container id picked as the next free one). TaskConflictError when one
+   * is held elsewhere; waits (the caller's wait) only when the call held nothing yet.
+   */
+  lockGuests(guests: readonly GuestRef[]): Promise<void>;
+  /**
+   * Starts a task on behalf of the caller: the task is the caller's, and it takes over the
+   * guests this call holds, keeping them until it ends. Services start tasks only this way.
+   */
+  startTask<T>(scope: Omit<TaskScope, 'user' | 'lock'>, work: (task: TaskHandle) => Promise<T>): { id: string; done: Promise<T> };
 }

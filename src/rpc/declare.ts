@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import type { Privilege } from '../auth/permissions.ts';
 import type { CallContext } from './context.ts';
+import type { GuestKind, GuestRef } from '../locks/guest-locks.ts';
 
 export interface ParamDecl {
   readonly name: string;
@@ -38,6 +39,21 @@ export type Permission<V> =
   | 'authenticated'
   | 'public';
 
+/**
+ * Which guests a mutating method holds while it runs (src/locks): every call that changes a guest
+ * or reads its disks for a copy declares them, so the pipeline takes them before the handler and
+ * gives them back after (or when the task the call started ends). A mutating method that touches
+ * no guest says why with `none`; the registry refuses a guest-service method or a method with a
+ * guest param that mutates and declares neither.
+ */
+export type LockDecl<V> =
+  | {
+      /** For rpc.discover: what is held, in words of the params. */
+      readonly summary: string;
+      readonly guests: (params: V) => readonly GuestRef[];
+    }
+  | { readonly none: string };
+
 export interface MethodDecl<P extends readonly ParamDecl[] = readonly ParamDecl[]> {
   readonly name: string;
   readonly description: string;
@@ -50,6 +66,8 @@ export interface MethodDecl<P extends readonly ParamDecl[] = readonly ParamDecl[
   readonly mutates?: boolean;
   /** Name of the param that names the node: the OMS envelope then wraps `{client, result}`. */
   readonly node?: string;
+  /** Guests held while it runs; see LockDecl. */
+  readonly lock?: LockDecl<ParamsOf<P>>;
   /** Params whose values are secret: never logged, audited or cached in clear. */
   readonly secretParams?: readonly string[];
   readonly run: (ctx: CallContext, params: ParamsOf<P>) => unknown;
@@ -65,6 +83,8 @@ export interface ServiceDecl {
   readonly envelope: 'oms' | 'plain';
   /** The envelope's `type` for fresh results: `auth` for AuthService, `func` otherwise. */
   readonly resultType?: 'auth' | 'func';
+  /** The service manages guests of this kind: each of its mutating methods must declare `lock`. */
+  readonly guests?: GuestKind;
   readonly methods: readonly MethodDecl[];
 }
 
