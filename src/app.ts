@@ -93,11 +93,6 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
       db.close();
     },
   };
-  const interrupted = app.tasks.recoverInterrupted();
-  if (interrupted) log.warn({ tasks: interrupted }, 'marked tasks interrupted by the previous stop as failed');
-  // Guests the previous run held when it died (and rows of gateways whose lease ran out) are free again.
-  const cleared = locks.recoverAtStart();
-  if (cleared.locks || cleared.waits) log.warn(cleared, 'cleared guest locks left by a gateway that stopped');
   const renew = setInterval(() => locks.renew(), Math.floor(locks.leaseMs / 3));
   renew.unref();
   timers.push(renew);
@@ -109,6 +104,18 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   sweep.unref();
   timers.push(sweep);
   return app;
+}
+
+/**
+ * What a gateway that starts serving finds of its previous run: tasks it left running are marked
+ * failed, and the guests it (or a gateway whose lease ran out) held are free again. Only the
+ * server does this, never a CLI command sharing the database with a running server.
+ */
+export function recoverAfterStop(app: AppServices): void {
+  const interrupted = app.tasks.recoverInterrupted();
+  if (interrupted) app.log.warn({ tasks: interrupted }, 'marked tasks interrupted by the previous stop as failed');
+  const cleared = app.locks.recoverAtStart();
+  if (cleared.locks || cleared.waits) app.log.warn(cleared, 'cleared guest locks left by a gateway that stopped');
 }
 
 /** OMS_SSH_KEY names an existing key (e.g. one already authorized on the nodes); otherwise one is kept in the data dir. */

@@ -11,6 +11,10 @@ import { method, service } from '../../src/rpc/declare.ts';
 import { nodeName, vmName } from '../../src/rpc/fields.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import { kvmGuest } from '../../src/locks/guest-locks.ts';
+import pino from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import { createApp, recoverAfterStop } from '../../src/app.ts';
+import { openDatabase } from '../../src/db/database.ts';
 
 /** Handlers park on a named gate until the test opens it. */
 const gates = new Map<string, () => void>();
@@ -206,5 +210,17 @@ describe('guest locks through the pipeline', function () {
     expect(doc.components.contentDescriptors.lock_wait.description).to.include('OMS-Lock-Wait');
     // Not a positional param: the OMS positional contracts stay as they are.
     expect(m('kvmservices.start_vm').params.map((p: any) => p.name)).to.deep.equal(['SESSID', 'cache_timeout', 'server_hostname', 'kvm_vm_name']);
+  });
+
+  it('only a gateway that starts serving clears the locks of its previous run; the CLI (createApp alone) leaves them', async () => {
+    const config = loadConfig({ OMS_TLS: 'off', OMS_DATA_DIR: '/tmp/oms-test-unused' });
+    const db = openDatabase(':memory:');
+    const serving = createApp(config, pino({ level: 'silent' }), db);
+    await serving.locks.hold('kvmservices.start_vm').add([kvmGuest('n1', 'a')]);
+    createApp(config, pino({ level: 'silent' }), db); // e.g. `oms user add` beside the running server
+    expect(serving.locks.list()).to.have.length(1);
+    recoverAfterStop(createApp(config, pino({ level: 'silent' }), db)); // the server itself, restarted
+    expect(serving.locks.list()).to.have.length(0);
+    serving.close();
   });
 });
