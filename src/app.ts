@@ -31,6 +31,7 @@ import { Tasks } from './tasks/tasks.ts';
 import { ConsoleSpots } from './consoles/spots.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { registerGauges } from './metrics/gauges.ts';
+import { GuestLocks } from './locks/guest-locks.ts';
 
 
 export function databasePath(config: Config): string {
@@ -45,6 +46,7 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   const key = loadGatewayKey(config);
   const pool = new NodePool({ privateKey: key.privateKey, maxChannelsPerNode: config.nodeMaxChannels, maxQueuedPerNode: config.nodeMaxQueued, log: log.child({ part: 'nodes' }) });
   const nodes = new NodeStore(db);
+  const locks = new GuestLocks(db, events);
   const app: AppServices = {
     config,
     log,
@@ -62,7 +64,8 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     tags: new TagStore(db),
     access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
     gatewayKey: { publicKey: key.publicKey },
-    tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row)),
+    tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row), locks),
+    locks,
     metrics: new Metrics(),
     close() {
       for (const t of timers) clearInterval(t);
@@ -77,8 +80,9 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     activeSessions: () => app.sessions.countActive(),
     events,
   });
-  const interrupted = app.tasks.recoverInterrupted();
-  if (interrupted) log.warn({ tasks: interrupted }, 'marked tasks interrupted by the previous stop as failed');
+  const renew = setInterval(() => locks.renew(), Math.floor(locks.leaseMs / 3));
+  renew.unref();
+  timers.push(renew);
   // Housekeeping: expired sessions and stale cache rows. unref() so it never holds the process open.
   const sweep = setInterval(() => {
     app.sessions.sweep();
@@ -87,6 +91,18 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   sweep.unref();
   timers.push(sweep);
   return app;
+}
+
+/**
+ * What a gateway that starts serving finds of its previous run: tasks it left running are marked
+ * failed, and the guests it (or a gateway whose lease ran out) held are free again. Only the
+ * server does this, never a CLI command sharing the database with a running server.
+ */
+export function recoverAfterStop(app: AppServices): void {
+  const interrupted = app.tasks.recoverInterrupted();
+  if (interrupted) app.log.warn({ tasks: interrupted }, 'marked tasks interrupted by the previous stop as failed');
+  const cleared = app.locks.recoverAtStart();
+  if (cleared.locks || cleared.waits) app.log.warn(cleared, 'cleared guest locks left by a gateway that stopped');
 }
 
 /** OMS_SSH_KEY names an existing key (e.g. one already authorized on the nodes); otherwise one is kept in the data dir. */

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import type { Config } from './config.ts';
-import { createApp, ensureAdmin, type AppServices } from './app.ts';
+import { createApp, ensureAdmin, recoverAfterStop, type AppServices } from './app.ts';
 import { createLogger, type Logger } from './log.ts';
 import { answerClientErrors, createHttpApp } from './http/http-app.ts';
 import { createRpcWebSocketServer } from './http/ws.ts';
@@ -30,6 +30,7 @@ const CHECK_MS = 1000;
 
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const app = createApp(config, log);
+  recoverAfterStop(app);
   app.metrics.collectProcessMetrics();
   const admin = await ensureAdmin(app);
   if (admin.generatedPassword) {

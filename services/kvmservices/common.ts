@@ -2,6 +2,7 @@
 import { paths, type Privilege } from '../../src/auth/permissions.ts';
 import { nodeName, vmName } from '../../src/rpc/fields.ts';
 import { oms } from '../../src/rpc/errors.ts';
+import { kvmGuest } from '../../src/locks/guest-locks.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { readDomain, type DomainInfo } from './domain.ts';
@@ -13,6 +14,15 @@ export const vmParam = { name: 'kvm_vm_name', schema: vmName } as const;
 
 export const onVm = (privilege: Privilege) => ({ privilege, path: (p: { server_hostname: string; kvm_vm_name: string }) => paths.vm(p.server_hostname, p.kvm_vm_name) });
 export const onNode = (privilege: Privilege) => ({ privilege, path: (p: { server_hostname: string }) => paths.node(p.server_hostname) });
+
+/** What most kvmservices changes hold while they run: the guest kvm_vm_name (src/locks). */
+export const lockVm = {
+  summary: 'the KVM guest kvm_vm_name on server_hostname',
+  guests: (p: { server_hostname: string; kvm_vm_name: string }) => [kvmGuest(p.server_hostname, p.kvm_vm_name)],
+} as const;
+
+/** The same, for a method whose task keeps the guest held after the call answered. */
+export const lockVmUntil = (task: string) => ({ summary: `the KVM guest kvm_vm_name on server_hostname, until the ${task} task ends`, guests: lockVm.guests }) as const;
 
 export const canSeeVm = (ctx: CallContext, node: string, vm: string): boolean => ctx.can('vm.view', paths.vm(node, vm));
 

@@ -10,7 +10,7 @@ import { fileName, vmName } from '../../src/rpc/fields.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { domainXml, type DiskSpec } from './domain.ts';
-import { mustNotExist, nodeInfo, onNode, serverParam } from './common.ts';
+import { lockVmUntil, mustNotExist, nodeInfo, onNode, serverParam } from './common.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseDomstats, parseFindListing } from './parse.ts';
 import { checkMemory, onOff } from './settings.ts';
@@ -168,6 +168,7 @@ export const imageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
+    lock: { none: 'makes a new image file, which no guest uses yet' },
     node: 'server_hostname',
     params: [serverParam, { name: 'diskimage_name', schema: imageName }, { name: 'diskimage_size_megabytes', schema: sizeMb }] as const,
     async run(ctx, { server_hostname, diskimage_name, diskimage_size_megabytes }) {
@@ -181,6 +182,7 @@ export const imageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.delete'),
     mutates: true,
+    lock: { none: 'removes an image file only when no guest definition uses it' },
     node: 'server_hostname',
     params: [serverParam, { name: 'diskimage_name', schema: fileName }] as const,
     async run(ctx, { server_hostname, diskimage_name }) {
@@ -204,6 +206,8 @@ export const imageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
+    // The new guest's name, held until the install task ends.
+    lock: lockVmUntil('install'),
     node: 'server_hostname',
     params: [
       serverParam,
@@ -236,7 +240,7 @@ export const imageMethods: MethodDecl[] = [
         noAcpi: p.noacpi_on_off ?? false,
         network: p.network,
       };
-      const task = ctx.app.tasks.start({ kind: 'kvm.create_vm_from_iso', node: n.name, target: p.kvm_vm_name, user: ctx.principal?.userName }, (t) =>
+      const task = ctx.startTask({ kind: 'kvm.create_vm_from_iso', node: n.name, target: p.kvm_vm_name }, (t) =>
         installFromIso(ctx, taskNode(ctx, n.name, t.signal), install, t.signal, t.log),
       );
       return task.done;

@@ -11,7 +11,8 @@ import { netName } from './fields.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { cloneXml, diskXml, interfaceXml, type DiskInfo } from './domain.ts';
-import { domState, inactiveDomain, isStopped, mustBeStopped, mustNotExist, nodeInfo, onVm, serverParam, vmParam } from './common.ts';
+import { domState, inactiveDomain, isStopped, lockVm, mustBeStopped, mustNotExist, nodeInfo, onVm, serverParam, vmParam } from './common.ts';
+import { kvmGuest } from '../../src/locks/guest-locks.ts';
 import { diskUse } from './images.ts';
 import { copyDisks, type DiskCopy, type StepReport } from './image-copy.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
@@ -72,6 +73,12 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.create'),
     mutates: true,
+    // The source's disks are read for the copy: nothing may start or change it meanwhile; the new
+    // name is held so no second clone, deploy or install makes the same guest.
+    lock: {
+      summary: 'the source guest kvm_vm_name and the new guest new_name (or the name chosen for it) on server_hostname, until the clone task ends',
+      guests: (p) => (p.new_name == null ? [kvmGuest(p.server_hostname, p.kvm_vm_name)] : [kvmGuest(p.server_hostname, p.kvm_vm_name), kvmGuest(p.server_hostname, p.new_name)]),
+    },
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'new_name', schema: vmName.nullable(), optional: true }, { name: 'random_vnc_password', schema: onOff, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, new_name, random_vnc_password }) {
@@ -79,10 +86,12 @@ export const manageMethods: MethodDecl[] = [
       // Checked before the task too, so the obvious refusals are immediate errors.
       await mustBeStopped(n, kvm_vm_name, 'a guest is cloned while stopped, so its disks are consistent');
       const name = new_name ?? (await chooseCloneName(n, kvm_vm_name));
+      // A chosen name is known only now: held like a given one, so no second clone takes it too.
+      if (new_name == null) await ctx.lockGuests([kvmGuest(server_hostname, name)]);
       await mustNotExist(n, name);
       const source = consoleProtection(await virshRun(n, cmd.dumpxmlSecure(n.uri, kvm_vm_name), { vm: kvm_vm_name }));
       const password = clonePassword(source, random_vnc_password) ? newVncPassword() : undefined;
-      const t = ctx.app.tasks.start({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name, user: ctx.principal?.userName }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, name, h, password));
+      const t = ctx.startTask({ kind: 'kvm.clone_vm', node: n.name, target: kvm_vm_name }, (h) => cloneWork(ctx, taskNode(ctx, n.name, h.signal), kvm_vm_name, name, h, password));
       return { task_id: t.id, name, vnc_password: password ?? null };
     },
   }),
@@ -93,6 +102,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.delete'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'recurse', schema: recurseMode }, { name: 'force', schema: onOff, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, recurse, force }) {
@@ -115,7 +125,7 @@ export const manageMethods: MethodDecl[] = [
       }
       // The removal runs as a task (row, log, progress) even though this call waits for it: the
       // caller keeps the documented {deleted, kept}; the task is found by list_tasks (kind, target).
-      const task = ctx.app.tasks.start({ kind: 'kvm.delete_vm_recursive', node: n.name, target: vm, user: ctx.principal?.userName }, async (h) => {
+      const task = ctx.startTask({ kind: 'kvm.delete_vm_recursive', node: n.name, target: vm }, async (h) => {
         const tn = taskNode(ctx, n.name, h.signal);
         const steps = (isStopped(state) ? 0 : 1) + 1 + remove.length;
         let step = 0;
@@ -147,6 +157,11 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    // A rename also holds the new name, so nothing makes a guest of that name meanwhile.
+    lock: {
+      summary: 'the KVM guest kvm_vm_name on server_hostname, and settings.name when it renames',
+      guests: (p) => [kvmGuest(p.server_hostname, p.kvm_vm_name), ...(p.settings.name !== undefined && p.settings.name !== p.kvm_vm_name ? [kvmGuest(p.server_hostname, p.settings.name)] : [])],
+    },
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'settings', schema: editSettings }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, settings }) {
@@ -179,6 +194,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'on_off', schema: onOff }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, on_off }) {
@@ -232,6 +248,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'diskimage_name', schema: fileName }, { name: 'target_dev', schema: targetDev }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, diskimage_name, target_dev }) {
@@ -251,6 +268,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'target_dev', schema: targetDev }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, target_dev }) {
@@ -270,6 +288,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'type', schema: z.enum(['bridge', 'network', 'nat']) }, { name: 'source', schema: netName }, { name: 'mac', schema: mac, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, type, source, mac: m }) {
@@ -293,6 +312,7 @@ export const manageMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'mac', schema: mac }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, mac: m }) {

@@ -19,7 +19,7 @@ import type { CallContext } from '../../src/rpc/context.ts';
 import type { TaskHandle } from '../../src/tasks/tasks.ts';
 import * as cmd from './commands.ts';
 import { domainXml, type DiskSpec, type DomainSpec, type InterfaceSpec } from './domain.ts';
-import { mustNotExist, nodeInfo, onNode, serverParam } from './common.ts';
+import { lockVmUntil, mustNotExist, nodeInfo, onNode, serverParam } from './common.ts';
 import { netName, wholeNumber } from './fields.ts';
 import { candidates, fetchedFiles, fetchFailure, fetchKernel, installLocation, kernelCmdline, parseFetched, readTreeinfo, TREE_EXIT, treeinfoImages, withConsole, type InstallLocation, type TreeFetch } from './install-tree.ts';
 import { exec, inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
@@ -186,6 +186,8 @@ export const netInstallMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
+    // The new guest's name: no second install, clone or deploy makes the same guest meanwhile.
+    lock: lockVmUntil('network install'),
     node: 'server_hostname',
     params: [
       serverParam,
@@ -205,7 +207,7 @@ export const netInstallMethods: MethodDecl[] = [
       if (typeof mem === 'string') throw oms('InvalidSettingsError', { what: p.kvm_vm_name, reason: mem });
       await resolveNetworks(n, p.networks);
       const install: NetInstall = { vm: p.kvm_vm_name, memoryMiB: mem, diskGb: p.disks, networks: p.networks, location: p.location, cmdline: p.cmdline ?? '', console: p.console ?? false };
-      const task = ctx.app.tasks.start({ kind: 'kvm.create_vm_from_location', node: n.name, target: p.kvm_vm_name, user: ctx.principal?.userName }, (t) =>
+      const task = ctx.startTask({ kind: 'kvm.create_vm_from_location', node: n.name, target: p.kvm_vm_name }, (t) =>
         netInstall(ctx, taskNode(ctx, n.name, t.signal), install, t),
       );
       return task.done;

@@ -109,6 +109,7 @@ export const networkMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('node.admin'),
     mutates: true,
+    lock: { none: 'a libvirt network of the node, not a guest' },
     node: 'server_hostname',
     params: [serverParam, { name: 'network_name', schema: netName }, { name: 'bridge', schema: bridgeName }, { name: 'options', schema: options, optional: true }] as const,
     async run(ctx, { server_hostname, network_name, bridge, options: o }) {
@@ -140,6 +141,7 @@ export const networkMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('node.admin'),
     mutates: true,
+    lock: { none: 'a libvirt network of the node, not a guest' },
     node: 'server_hostname',
     params: [serverParam, { name: 'network_name', schema: netName }] as const,
     async run(ctx, { server_hostname, network_name }) {

@@ -9,7 +9,7 @@ import { method, type MethodDecl } from '../../src/rpc/declare.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as snap from './snapshot-commands.ts';
-import { domState, inactiveDomain, onVm, serverParam, vmParam } from './common.ts';
+import { domState, inactiveDomain, lockVmUntil, onVm, serverParam, vmParam } from './common.ts';
 import { snapshotDescription, snapshotName } from './fields.ts';
 import { exec, kvmNode, taskNode, type KvmNode } from './node.ts';
 import { isNoDomain, virshMessage } from './parse.ts';
@@ -64,7 +64,7 @@ async function mustHave(n: KvmNode, vm: string, name: string): Promise<void> {
 }
 
 function startSnapshotTask<T>(ctx: CallContext, node: string, vm: string, kind: string, work: (n: KvmNode, h: { log(line: string): void; progress(d: number, t: number): void }) => Promise<T>): { task_id: string } {
-  const t = ctx.app.tasks.start({ kind, node, target: vm, user: ctx.principal?.userName }, async (h) => {
+  const t = ctx.startTask({ kind, node, target: vm }, async (h) => {
     h.progress(0, 1);
     const result = await work(taskNode(ctx, node, h.signal), h);
     h.progress(1, 1);
@@ -95,6 +95,7 @@ export const snapshotMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVmUntil('snapshot'),
     node: 'server_hostname',
     params: [serverParam, vmParam, snapParam, { name: 'description', schema: snapshotDescription, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, snapshot_name: name, description }) {
@@ -120,6 +121,7 @@ export const snapshotMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVmUntil('snapshot'),
     node: 'server_hostname',
     params: [serverParam, vmParam, snapParam] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, snapshot_name: name }) {
@@ -140,6 +142,7 @@ export const snapshotMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVmUntil('snapshot'),
     node: 'server_hostname',
     params: [serverParam, vmParam, snapParam] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, snapshot_name: name }) {

@@ -9,7 +9,7 @@ import { method, type MethodDecl } from '../../src/rpc/declare.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
-import { domState, onVm, serverParam, vmParam } from './common.ts';
+import { domState, lockVm, onVm, serverParam, vmParam } from './common.ts';
 import { wholeNumber } from './fields.ts';
 import { kvmNode, type KvmNode } from './node.ts';
 import { onOff } from './settings.ts';
@@ -53,19 +53,20 @@ export const stateMethods: MethodDecl[] = [
   }),
   method({
     name: 'set_vm_state',
-    description: `Asks for a guest's state (Velocity): STOPPED, RUNNING or PAUSED; the others are the hypervisor's. Returns {name, state} once the guest is there; the state it is in already is success with nothing done. STOPPED presses the ACPI power button and waits up to window_seconds (default ${DEFAULT_STOP_WINDOW_S}) for the guest to go down (ShutdownTimeoutError if it does not; a paused guest is resumed first, as a stopped CPU cannot hear the button); with force it is powered off at once, also while an ACPI shutdown of it is waiting. PAUSED from STOPPED starts the guest paused. A guest asleep by its own power management (pmsuspended, read as PAUSED) can only be stopped with force.`,
+    description: `Asks for a guest's state (Velocity): STOPPED, RUNNING or PAUSED; the others are the hypervisor's. Returns {name, state} once the guest is there; the state it is in already is success with nothing done. STOPPED presses the ACPI power button and waits up to window_seconds (default ${DEFAULT_STOP_WINDOW_S}) for the guest to go down (ShutdownTimeoutError if it does not; a paused guest is resumed first, as a stopped CPU cannot hear the button); with force it is powered off at once (while an ACPI shutdown of it is waiting, that task holds the guest: cancel it with tasks.cancel_task first). PAUSED from STOPPED starts the guest paused. A guest asleep by its own power management (pmsuspended, read as PAUSED) can only be stopped with force.`,
     auth: 'session',
     permission: onVm('vm.state'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'state', schema: z.enum(REQUESTABLE) }, { name: 'force', schema: onOff, optional: true }, { name: 'window_seconds', schema: wholeNumber(1, 3600), optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, state, force, window_seconds }) {
       const n = kvmNode(ctx, server_hostname);
-      // A transition under way is not a settled state, even when libvirt already shows the end of
-      // it: refused as any second operation on the guest is, except a forced stop, which may cut
-      // an ACPI shutdown short (transitions.ts powerOff).
+      // A transition under way holds the guest's lock, so the pipeline has refused this call already
+      // (TaskConflictError naming it); a forced stop included: cancel the waiting ACPI shutdown
+      // (tasks.cancel_task) first. Checked again here for a task of another gateway's lock lease.
       const moving = runningPowerTasks(ctx, n.name).get(vm);
-      if (moving && !(state === 'STOPPED' && force && moving.kind === 'kvm.shutdown_vm')) throw oms('TaskConflictError', { target: `${n.name}/${vm}`, task: moving.task_id, kind: moving.kind });
+      if (moving) throw oms('TaskConflictError', { target: `${n.name}/${vm}`, operation: `task ${moving.task_id} (${moving.kind})` });
       const now = await domState(n, vm);
       const p = plan(now, state, force ?? false);
       if ('refuse' in p) throw oms('VmStateError', { vm, node: n.name, state: now, reason: p.refuse });

@@ -6,7 +6,8 @@ import { fileName, vmName } from '../../src/rpc/fields.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { domainXml } from './domain.ts';
-import { inactiveDomain, mustBeStopped, mustNotExist, nodeInfo, onNode, onVm, serverParam, vmParam } from './common.ts';
+import { inactiveDomain, lockVmUntil, mustBeStopped, mustNotExist, nodeInfo, onNode, onVm, serverParam, vmParam } from './common.ts';
+import { kvmGuest } from '../../src/locks/guest-locks.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseFindListing, parseQemuImgInfo, type ImageInfo } from './parse.ts';
 import { child, parseXml, textOf } from './xml.ts';
@@ -128,6 +129,8 @@ export const templateMethods: MethodDecl[] = [
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
+    // The new guest's name, so no delete, second deploy or clone acts on it while it is made.
+    lock: { summary: 'the new KVM guest kvm_name on server_hostname, until the deploy task ends', guests: (p) => [kvmGuest(p.server_hostname, p.kvm_name)] },
     node: 'server_hostname',
     params: [
       serverParam,
@@ -149,7 +152,7 @@ export const templateMethods: MethodDecl[] = [
         settings.interface = nic.network === null ? null : { type: 'network', source_network: nic.network };
         said.push(nic.network === null ? `no NIC: ${nic.reason}` : `NIC on libvirt network ${nic.network}: ${nic.reason}`);
       } else said.push(settings.interface ? `NIC as the ${Object.hasOwn(template_settings_dictionary ?? {}, 'interface') ? 'settings\' interface' : 'template'} says: ${JSON.stringify(settings.interface)}` : 'no NIC: the settings\' interface is null');
-      const task = ctx.app.tasks.start({ kind: 'kvm.deploy_template_for_vm', node: n.name, target: kvm_name, user: ctx.principal?.userName }, (h) => {
+      const task = ctx.startTask({ kind: 'kvm.deploy_template_for_vm', node: n.name, target: kvm_name }, (h) => {
         for (const line of said) h.log(line);
         return deploy(ctx, taskNode(ctx, n.name, h.signal), t, kvm_name, settings, h);
       });
@@ -199,6 +202,8 @@ export const templateMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.create'),
     mutates: true,
+    // The source's disks are read into the template: it must not start or change meanwhile.
+    lock: lockVmUntil('template'),
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'template_name', schema: templateName }, { name: 'vm_settings_dictionary', schema: settingsDict, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, template_name, vm_settings_dictionary }) {
@@ -210,7 +215,7 @@ export const templateMethods: MethodDecl[] = [
       const { errors, settings } = mergeSettings(settingsFromVm(template_name, d, disks), vm_settings_dictionary ?? {}, info);
       if (Object.keys(errors).length) return errors;
       if ((await listTemplates(n)).some((t) => t.name === template_name)) throw oms('TemplateExistsError', { template: template_name, node: n.name });
-      const task = ctx.app.tasks.start({ kind: 'kvm.create_template_from_vm', node: n.name, target: vm, user: ctx.principal?.userName }, async (h) => {
+      const task = ctx.startTask({ kind: 'kvm.create_template_from_vm', node: n.name, target: vm }, async (h) => {
         const tn = taskNode(ctx, n.name, h.signal);
         const dir = inDir(tn.dirs.templates, template_name);
         h.log(`making template directory ${dir}`);

@@ -9,10 +9,8 @@
  * (TaskConflictError), as for every other task.
  */
 import type { CallContext } from '../../src/rpc/context.ts';
-import { isOmsError } from '../../src/rpc/errors.ts';
 import type { Command } from '../../src/nodes/command.ts';
 import * as cmd from './commands.ts';
-import { sleep } from './common.ts';
 import { taskNode, virshRun, type KvmNode } from './node.ts';
 import { transitionOf, type PowerTask } from './states.ts';
 
@@ -35,7 +33,7 @@ export function runningPowerTasks(ctx: CallContext, node: string): Map<string, R
  * away does not cut a `virsh start` in half.
  */
 export async function runPowerTask(ctx: CallContext, n: KvmNode, vm: string, kind: Exclude<PowerTask, 'kvm.shutdown_vm'>, command: (n: KvmNode) => Command): Promise<void> {
-  const t = ctx.app.tasks.start({ kind, node: n.name, target: vm, user: ctx.principal?.userName }, async (task) => {
+  const t = ctx.startTask({ kind, node: n.name, target: vm }, async (task) => {
     const tn = taskNode(ctx, n.name, task.signal);
     task.log(`${kind} ${vm}`);
     await virshRun(tn, command(tn), { vm });
@@ -44,26 +42,10 @@ export async function runPowerTask(ctx: CallContext, n: KvmNode, vm: string, kin
   await t.done;
 }
 
-/** How long a forced stop waits for an overruled ACPI shutdown task to notice the guest is off. */
-const OVERRULE_WAIT_MS = 10_000;
-
 /**
- * Forced power-off. While an ACPI shutdown task runs on the guest (it may wait minutes for a
- * guest that does not listen), the power-off is done under that task's STOPPING rather than
- * refused: the task sees the guest off at its next look and ends as succeeded, since the guest
- * did stop, and a caller waiting on it (set_vm_state STOPPED without force) is answered too.
- * This call returns once that task has ended, so the guest reads STOPPED when it answers.
+ * Forced power-off, as a task of its own. A waiting ACPI shutdown of the same guest holds the
+ * guest's lock, so the call asking for this was refused before it got here: one change at a time.
  */
 export async function powerOff(ctx: CallContext, n: KvmNode, vm: string): Promise<void> {
-  const shutdown = ctx.app.tasks.list({ node: n.name, state: 'running', limit: 1000 }).find((t) => t.target === vm && t.kind === 'kvm.shutdown_vm');
-  if (!shutdown) return runPowerTask(ctx, n, vm, 'kvm.stop_vm', (tn) => cmd.power(tn.uri, 'destroy', vm));
-  try {
-    await virshRun(n, cmd.power(n.uri, 'destroy', vm), { vm });
-  } catch (e) {
-    // "domain is not running": it went down by itself between the looks; that is the goal.
-    if (!(isOmsError(e) && e.omsName === 'LibvirtError' && /not running/.test(String(e.vars.message)))) throw e;
-  }
-  // The guest is off; the task notices within its poll interval. Past the wait it is left to do so.
-  const end = Date.now() + OVERRULE_WAIT_MS;
-  while (ctx.app.tasks.get(shutdown.id)?.state === 'running' && Date.now() < end) await sleep(100);
+  return runPowerTask(ctx, n, vm, 'kvm.stop_vm', (tn) => cmd.power(tn.uri, 'destroy', vm));
 }

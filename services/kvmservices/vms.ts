@@ -8,7 +8,7 @@ import { method, type MethodDecl } from '../../src/rpc/declare.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
-import { canSeeVm, domState, inactiveDomain, isStopped, nodeInfo, onNode, onVm, serverParam, sleep, vmParam } from './common.ts';
+import { canSeeVm, domState, inactiveDomain, isStopped, lockVm, lockVmUntil, nodeInfo, onNode, onVm, serverParam, sleep, vmParam } from './common.ts';
 import { kvmNode, taskNode, virshRead, virshRun, type KvmNode } from './node.ts';
 import { isActiveState, parseDomstats, stateName, virshMessage } from './parse.ts';
 import { wholeNumber } from './fields.ts';
@@ -82,7 +82,7 @@ const POWER_TASK_OF: Partial<Record<cmd.PowerVerb, 'kvm.start_vm' | 'kvm.pause_v
  * stays running and the task fails with ShutdownTimeoutError.
  */
 export function startShutdown(ctx: CallContext, n0: KvmNode, vm: string, windowS: number): { id: string; done: Promise<0> } {
-  return ctx.app.tasks.start({ kind: SHUTDOWN_TASK, node: n0.name, target: vm, user: ctx.principal?.userName }, async (task) => {
+  return ctx.startTask({ kind: SHUTDOWN_TASK, node: n0.name, target: vm }, async (task) => {
     const n = taskNode(ctx, n0.name, task.signal);
     const deadline = Date.now() + windowS * 1000;
     let lastPress = 0;
@@ -111,6 +111,7 @@ const power = (name: string, verb: cmd.PowerVerb, description: string): MethodDe
     auth: 'session',
     permission: onVm('vm.state'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam] as const,
     run: (ctx, { server_hostname, kvm_vm_name }) => powerTo(ctx, kvmNode(ctx, server_hostname), kvm_vm_name, verb),
@@ -203,6 +204,7 @@ export const vmMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'kvm_vm_settings_dictionary', schema: z.record(z.string().regex(/^[a-z_]{1,32}$/, 'not a setting name'), settingValue) }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, kvm_vm_settings_dictionary }) {
@@ -237,6 +239,7 @@ export const vmMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.state'),
     mutates: true,
+    lock: lockVmUntil('shutdown'),
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'window_seconds', schema: wholeNumber(1, 3600), optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, window_seconds }) {
@@ -251,6 +254,7 @@ export const vmMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm('vm.delete'),
     mutates: true,
+    lock: lockVm,
     node: 'server_hostname',
     params: [serverParam, vmParam] as const,
     async run(ctx, { server_hostname, kvm_vm_name }) {

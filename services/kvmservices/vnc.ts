@@ -75,6 +75,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm,
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: vmParams,
     async run(ctx, { server_hostname: node, kvm_vm_name: vm }) {
       const store = consoleStore(ctx.app);
@@ -97,6 +98,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm,
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: vmParams,
     run(ctx, { server_hostname: node, kvm_vm_name: vm }) {
       const store = consoleStore(ctx.app);
@@ -112,6 +114,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: 'authenticated',
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: [] as const,
     run(ctx) {
       closeTunnels(ctx.app, consoleStore(ctx.app).removeSession(ctx.principal!.sessionKey, 'vnc'));
@@ -164,6 +167,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm,
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: vmParams,
     async run(ctx, { server_hostname: node, kvm_vm_name: vm }) {
       const store = consoleStore(ctx.app);
@@ -188,6 +192,7 @@ export const vncMethods: MethodDecl[] = [
     auth: 'session',
     permission: onVm,
     mutates: true,
+    lock: { none: "a console tunnel of this session; the guest itself is not changed" },
     params: vmParams,
     run(ctx, { server_hostname: node, kvm_vm_name: vm }) {
       const store = consoleStore(ctx.app);

@@ -45,12 +45,12 @@ export function nextFreeId(used: readonly string[]): string {
 export const omsState = (s: CtInfo['state']): string => (s === 'running' ? 'running' : s === 'frozen' ? 'paused' : s === 'stopped' ? 'shutdown' : s);
 
 /**
- * Runs a change to one container as a task: it holds node+id while it runs, so a start, stop,
- * settings change or delete cannot interleave with a deploy or migration of the same container
- * (TaskConflictError instead), and it leaves a row and log behind.
+ * Runs a change to one container as a task, which takes over the call's hold of the container
+ * (declared `lock`), so a start, stop, settings change or delete cannot interleave with a deploy
+ * or migration of the same container (TaskConflictError instead), and it leaves a row and log behind.
  */
 export function locked<T>(ctx: CallContext, kind: string, node: string, id: string, work: (t: TaskHandle) => Promise<T>): Promise<T> {
-  return ctx.app.tasks.start({ kind: `ovz.${kind}`, node, target: id, user: ctx.principal?.userName }, work).done;
+  return ctx.startTask({ kind: `ovz.${kind}`, node, target: id }, work).done;
 }
 
 /** Between steps of a long task: stop here when cancel_task asked (the caller's catch cleans up). */

@@ -11,6 +11,7 @@ import { checkSettings, MESSAGES, narrow, nodeBounds, type Bounds, type Settings
 import { metaOf, parseMeta, renderMeta, tarballOf, templateBounds, type TemplateMeta } from './templates.ts';
 import { nodeDirs } from '../../src/fleet/dirs.ts';
 import type { NodeHandle } from '../../src/fleet/access.ts';
+import { container } from '../../src/locks/guest-locks.ts';
 
 /** The node's container template cache (setting containerTemplatesDir). */
 const cacheOf = (n: NodeHandle): string => nodeDirs(n.settings).containerTemplates;
@@ -100,7 +101,9 @@ export async function deployTemplate(ctx: CallContext, node: string, template: s
 
   const dctx = detached(ctx);
   const cache = cacheOf(ctx.node(node));
-  const task = ctx.app.tasks.start({ kind: 'ovz.deploy', node, target: id, user: ctx.principal?.userName }, async (t) => {
+  // Held already when the settings named vm_id (declared lock); a free id picked here is held now.
+  await ctx.lockGuests([container(node, id)]);
+  const task = ctx.startTask({ kind: 'ovz.deploy', node, target: id }, async (t) => {
     const d = driverFor(dctx, node);
     const facts = await d.facts();
     t.log(`extracting template ${template} into container ${id}`);
@@ -173,7 +176,7 @@ export async function createTemplate(ctx: CallContext, node: string, id: string,
   const metaFile = metaOf(template, cache);
   if ((await n.exec(cmd.fileExists(tarball), { okExitCodes: [0, 1] })).code === 0) throw oms('OpenVZTemplateExistsError', { template, node });
 
-  const task = ctx.app.tasks.start({ kind: 'ovz.create_template', node, target: id, user: ctx.principal?.userName }, async (t) => {
+  const task = ctx.startTask({ kind: 'ovz.create_template', node, target: id }, async (t) => {
     await n.exec(cmd.makeDir(cache));
     t.log(`packing container ${id} into ${tarball}`);
     try {

@@ -12,6 +12,7 @@ import { oms } from '../../src/rpc/errors.ts';
 import { resolvConf, type CtConfig } from './config.ts';
 import type { ContainerDriver, CtState } from './driver.ts';
 import { detached, driverFor, locked, requireCt, viewCt } from './ct.ts';
+import { container } from '../../src/locks/guest-locks.ts';
 import { createTemplate, deployTemplate, listTemplates, parseTemplateForVm, parseVmForTemplate } from './deploy.ts';
 import { listVms, listVmsStatus, STAT_NAMES } from './listing.ts';
 import { migrate } from './migrate.ts';
@@ -29,6 +30,15 @@ const onCt = (privilege: 'vm.view' | 'vm.state' | 'vm.config' | 'vm.delete') =>
 const server = { name: 'server_hostname', schema: nodeName } as const;
 const ct = { name: 'container_id', schema: containerId } as const;
 
+/** What a change to one container holds while it runs (src/locks). */
+const lockCt = { summary: 'the container container_id on server_hostname', guests: (p: { server_hostname: string; container_id: string }) => [container(p.server_hostname, p.container_id)] } as const;
+
+/** The id a deploy names in its settings, when it names a valid one (otherwise the handler picks and holds it). */
+const deployId = (settings: Record<string, unknown>): string[] => {
+  const r = containerId.safeParse(settings.vm_id);
+  return r.success ? [r.data] : [];
+};
+
 type Lifecycle = (d: ContainerDriver, id: string, state: CtState, node: string) => Promise<void>;
 
 /**
@@ -43,6 +53,7 @@ const lifecycle = (name: string, description: string, privilege: 'vm.state' | 'v
     auth: 'session',
     permission: onCt(privilege),
     mutates: true,
+    lock: lockCt,
     node: 'server_hostname',
     params: [server, ct] as const,
     async run(ctx, { server_hostname, container_id }) {
@@ -64,6 +75,7 @@ export const ovzservices = service({
   aliases: ['ovz', 'OpenVZService', 'openvzservices'],
   description: 'OpenVZService: containers (the OpenVZ API of OMS), run on LXC.',
   envelope: 'oms',
+  guests: 'ct',
   methods: [
     method({
       name: 'list_vms',
@@ -115,6 +127,7 @@ export const ovzservices = service({
       auth: 'session',
       permission: onCt('vm.config'),
       mutates: true,
+      lock: lockCt,
       node: 'server_hostname',
       params: [server, ct, { name: 'container_settings_dictionary', schema: settingsDict }] as const,
       secretParams: ['container_settings_dictionary'],
@@ -169,6 +182,8 @@ export const ovzservices = service({
       auth: 'session',
       permission: onNode('vm.create'),
       mutates: true,
+      // The new container's id: named in the settings (vm_id), or else picked and held by the handler.
+      lock: { summary: 'the new container settings_dictionary.vm_id (or the free id chosen) on server_hostname, until the deploy task ends', guests: (p) => deployId(p.settings_dictionary).map((id) => container(p.server_hostname, id)) },
       node: 'server_hostname',
       params: [server, { name: 'template_name', schema: fileName }, { name: 'vm_name', schema: nodeName }, { name: 'settings_dictionary', schema: settingsDict }] as const,
       secretParams: ['settings_dictionary'],
@@ -190,6 +205,8 @@ export const ovzservices = service({
       auth: 'session',
       permission: onCt('vm.view'),
       mutates: true,
+      // Its root filesystem is packed: it must not change, start or go away meanwhile.
+      lock: lockCt,
       node: 'server_hostname',
       params: [server, ct, { name: 'template_name', schema: fileName }, { name: 'settings_dictionary', schema: settingsDict }] as const,
       async run(ctx, { server_hostname, container_id, template_name, settings_dictionary }) {
@@ -208,6 +225,8 @@ export const ovzservices = service({
       auth: 'session',
       permission: { privilege: 'vm.delete', path: (p) => paths.vm(p.server1_hostname, p.container_id) },
       mutates: true,
+      // Both ends: the source is copied, and nothing may make or touch the id on the target meanwhile.
+      lock: { summary: 'the container container_id on server1_hostname and on server2_hostname, until the migration task ends', guests: (p) => [container(p.server1_hostname, p.container_id), container(p.server2_hostname, p.container_id)] },
       node: 'server1_hostname',
       params: [{ name: 'server1_hostname', schema: nodeName }, { name: 'container_id', schema: containerId }, { name: 'server2_hostname', schema: nodeName }] as const,
       async run(ctx, { server1_hostname, container_id, server2_hostname }) {

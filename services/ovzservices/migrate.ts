@@ -45,10 +45,10 @@ export async function migrate(caller: CallContext, source: string, id: string, t
   const taken = () => oms('OpenVZMigrationNotCapable', { node: target, role: 'target', reason: `container ${id} already exists there` });
   if (await dst.info(id)) throw taken();
 
-  const user = ctx.principal?.userName;
-  const task = ctx.app.tasks.start({ kind: 'ovz.migrate', node: source, target: id, user }, async (t) => {
-    // The id is held on the target too, so nothing else makes or touches it there meanwhile.
-    return ctx.app.tasks.start({ kind: 'ovz.migrate_in', node: target, target: id, user }, () => copy(t)).done;
+  // The migration task holds the container on both nodes (the method's declared lock); the inner
+  // task only leaves a row on the target's side.
+  const task = ctx.startTask({ kind: 'ovz.migrate', node: source, target: id }, async (t) => {
+    return ctx.startTask({ kind: 'ovz.migrate_in', node: target, target: id }, () => copy(t)).done;
   });
   return task.done;
 

@@ -2,6 +2,22 @@
 import { z } from 'zod';
 import type { ParamDecl, ServiceDecl, MethodDecl } from '../../src/rpc/declare.ts';
 import { catalogue } from '../../src/rpc/errors.ts';
+import { LOCK_WAIT_MAX_SECONDS } from '../../src/rpc/fields.ts';
+
+/**
+ * `lock_wait` is not one of any method's positional params (that would break the OMS positional
+ * contracts): it is a named param beside SESSID and cache_timeout, or the OMS-Lock-Wait header.
+ * It is declared once here and referenced from every method that holds guests (`x-lock`).
+ */
+const lockWaitDescriptor = {
+  name: 'lock_wait',
+  required: false,
+  description: `Seconds to wait when another operation holds the guest, instead of TaskConflictError at once; waiters are served in order and get TaskConflictError when the wait is over. Give it as a named param (JSON-RPC params object, over POST or /ws), as the HTTP header OMS-Lock-Wait: <seconds> (any wire format), or as lock_wait=<seconds> in the query string of a GET. 0 (default) = do not wait.`,
+  schema: { type: 'number', minimum: 0, maximum: LOCK_WAIT_MAX_SECONDS },
+};
+
+const lockOf = (m: MethodDecl) =>
+  !m.lock ? undefined : 'none' in m.lock ? { none: m.lock.none } : { guests: m.lock.summary, wait: { $ref: '#/components/contentDescriptors/lock_wait' } };
 
 function schemaOf(p: ParamDecl): unknown {
   try {
@@ -38,6 +54,7 @@ export function openRpcDocument(services: readonly ServiceDecl[], version: strin
       'x-permission': typeof m.permission === 'object' ? { privilege: m.permission.privilege, ...(m.permission.orSelf ? { orSelf: m.permission.orSelf } : {}) } : m.permission,
       'x-cacheable': !!m.cacheable,
       'x-mutates': !!m.mutates,
+      ...(m.lock ? { 'x-lock': lockOf(m) } : {}),
       'x-envelope': s.envelope === 'oms' ? `{"type": "${s.resultType ?? 'func'}"|"tmp_cache", "result": ${m.node ? '{"client": node, "result": ...}' : '...'}}` : 'plain',
     })),
   );
@@ -46,6 +63,7 @@ export function openRpcDocument(services: readonly ServiceDecl[], version: strin
     info: { title: 'OMS — OpenNode management server RPC API', version },
     methods,
     components: {
+      contentDescriptors: { lock_wait: lockWaitDescriptor },
       errors: Object.fromEntries(Object.entries(catalogue).map(([name, e]) => [name, { code: e.code, message: name, data: { origin: e.origin } }])),
     },
   };

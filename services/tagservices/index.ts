@@ -119,6 +119,7 @@ export const tagservices = service({
       auth: 'session',
       permission: { privilege: 'vm.config', path: (p) => paths.vm(p.server_hostname, p.vm_name) },
       mutates: true,
+      lock: { none: 'tags live in the gateway database; the guest is not touched' },
       params: [
         { name: 'server_hostname', schema: nodeName },
         { name: 'vm_name', schema: vmName },
@@ -137,6 +138,7 @@ export const tagservices = service({
       auth: 'session',
       permission: { privilege: 'vm.config', path: (p) => paths.vm(p.server_hostname, p.vm_name) },
       mutates: true,
+      lock: { none: 'tags live in the gateway database; the guest is not touched' },
       params: [
         { name: 'server_hostname', schema: nodeName },
         { name: 'vm_name', schema: vmName },

@@ -29,7 +29,19 @@ function callerOf(req: Request, res: Response, transport: Transport) {
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
-  return { bearer: bearerOf(req.headers.authorization), remote: req.socket.remoteAddress, requestId: res.locals.requestId as string, transport, signal: abort.signal };
+  return { bearer: bearerOf(req.headers.authorization), remote: req.socket.remoteAddress, requestId: res.locals.requestId as string, transport, signal: abort.signal, lockWait: lockWaitOf(req) };
+}
+
+/**
+ * How long the caller will wait for a guest another operation holds: the `OMS-Lock-Wait` header
+ * (seconds), or `lock_wait` in the query string for GET forms that cannot set headers (the
+ * ScriptTransport). Validated in the pipeline; a `lock_wait` named param wins over both.
+ */
+function lockWaitOf(req: Request): unknown {
+  const header = req.headers['oms-lock-wait'];
+  if (typeof header === 'string') return header.trim();
+  const q = (req.query as Record<string, unknown>).lock_wait;
+  return req.method === 'GET' && q !== undefined ? q : undefined;
 }
 
 const sendJson = (res: Response, body: unknown, status = 200) => res.status(status).type('application/json').send(JSON.stringify(body));

@@ -18,6 +18,8 @@ export interface JsonRpcCaller {
   requestId: string;
   transport: Transport;
   signal?: AbortSignal;
+  /** Seconds to wait for a held guest (OMS-Lock-Wait), unvalidated. */
+  lockWait?: unknown;
 }
 
 type Id = string | number | null;
@@ -39,7 +41,7 @@ async function single(app: AppServices, req: unknown, caller: JsonRpcCaller): Pr
   if (r.params !== undefined && (typeof r.params !== 'object' || r.params === null))
     return isNotification ? undefined : errorResponse(id, oms('InvalidRequest', { reason: 'params must be an array or an object' }));
   try {
-    const out = await call(app, { dotted: r.method, params: r.params ?? [], bearer: caller.bearer, remote: caller.remote, requestId: caller.requestId, transport: caller.transport, signal: caller.signal });
+    const out = await call(app, { dotted: r.method, params: r.params ?? [], bearer: caller.bearer, remote: caller.remote, requestId: caller.requestId, transport: caller.transport, signal: caller.signal, lockWait: caller.lockWait });
     return isNotification ? undefined : { jsonrpc: '2.0', id, result: out.value };
   } catch (e) {
     if (isNotification) return undefined;

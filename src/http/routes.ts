@@ -118,6 +118,11 @@ async function serveRoute(app: AppServices, service: ServiceDecl, route: RouteDe
       log,
       node: (n) => app.access.get(n, abort.signal),
       can: (privilege, at) => app.permissions.has(p.userId, p.userName, privilege, at),
+      // Routes stream files (ISO images) and change no guest: they hold none.
+      lockGuests: async () => {
+        throw new Error('a service route holds no guest');
+      },
+      startTask: (scope, work) => app.tasks.start({ ...scope, user: p.userName }, work),
     };
     // The client is answered as soon as its body fails; the route's own cleanup (the task, the
     // temp file on the node) goes on without holding the answer.

@@ -23,7 +23,8 @@ import type { NodeAccess, NodeHandle } from '../fleet/access.ts';
 import type { NodeStore } from '../fleet/nodes.ts';
 import type { TagStore } from '../fleet/tags.ts';
 import type { GatewayKey } from '../nodes/keys.ts';
-import type { Tasks } from '../tasks/tasks.ts';
+import type { TaskHandle, TaskScope, Tasks } from '../tasks/tasks.ts';
+import type { GuestKind, GuestLocks, GuestRef } from '../locks/guest-locks.ts';
 import type { ConsoleSpots } from '../consoles/spots.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Transport } from './transport.ts';
@@ -50,6 +51,17 @@ export interface CallContext {
   node(name: string): NodeHandle;
   /** Permission check for handlers that act on more than the declared path (e.g. filtering lists). */
   can(privilege: Privilege, path: string): boolean;
+  /**
+   * Holds more guests for this call, beside those its declaration names: for a guest known only
+   * once the handler ran (a container id picked as the next free one). TaskConflictError when one
+   * is held elsewhere; waits (the caller's wait) only when the call held nothing yet.
+   */
+  lockGuests(guests: readonly GuestRef[]): Promise<void>;
+  /**
+   * Starts a task on behalf of the caller: the task is the caller's, and it takes over the
+   * guests this call holds, keeping them until it ends. Services start tasks only this way.
+   */
+  startTask<T>(scope: Omit<TaskScope, 'user' | 'lock'>, work: (task: TaskHandle) => Promise<T>): { id: string; done: Promise<T> };
 }
 
 /**
@@ -73,6 +85,8 @@ export interface AppServices {
   readonly access: NodeAccess;
   /** Long operations; a 'task' event is emitted on every change. */
   readonly tasks: Tasks;
+  /** One change at a time per guest: which call or task holds which guest (src/locks). */
+  readonly locks: GuestLocks;
   /** Public half only is meant for display; the private key stays inside the pool. */
   readonly gatewayKey: Pick<GatewayKey, 'publicKey'>;
   /** In-process events between layers ('session-ended' with the session digest); never state. */
@@ -136,6 +150,21 @@ export type Permission<V> =
   | 'authenticated'
   | 'public';
 
+/**
+ * Which guests a mutating method holds while it runs (src/locks): every call that changes a guest
+ * or reads its disks for a copy declares them, so the pipeline takes them before the handler and
+ * gives them back after (or when the task the call started ends). A mutating method that touches
+ * no guest says why with `none`; the registry refuses a guest-service method or a method with a
+ * guest param that mutates and declares neither.
+ */
+export type LockDecl<V> =
+  | {
+      /** For rpc.discover: what is held, in words of the params. */
+      readonly summary: string;
+      readonly guests: (params: V) => readonly GuestRef[];
+    }
+  | { readonly none: string };
+
 export interface MethodDecl<P extends readonly ParamDecl[] = readonly ParamDecl[]> {
   readonly name: string;
   readonly description: string;
@@ -148,6 +177,8 @@ export interface MethodDecl<P extends readonly ParamDecl[] = readonly ParamDecl[
   readonly mutates?: boolean;
   /** Name of the param that names the node: the OMS envelope then wraps `{client, result}`. */
   readonly node?: string;
+  /** Guests held while it runs; see LockDecl. */
+  readonly lock?: LockDecl<ParamsOf<P>>;
   /** Params whose values are secret: never logged, audited or cached in clear. */
   readonly secretParams?: readonly string[];
   readonly run: (ctx: CallContext, params: ParamsOf<P>) => unknown;
@@ -195,6 +226,8 @@ export interface ServiceDecl {
   readonly envelope: 'oms' | 'plain';
   /** The envelope's `type` for fresh results: `auth` for AuthService, `func` otherwise. */
   readonly resultType?: 'auth' | 'func';
+  /** The service manages guests of this kind: each of its mutating methods must declare `lock`. */
+  readonly guests?: GuestKind;
   readonly methods: readonly MethodDecl[];
   /** HTTP routes beside the methods (streamed uploads); most services have none. */
   readonly routes?: readonly RouteDecl[];

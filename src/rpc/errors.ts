@@ -51,7 +51,8 @@ const general = {
 
   // Tasks (src/tasks).
   UnknownTaskError: spec(120, 'Unknown task: {task}'),
-  TaskConflictError: spec(121, '{target} is busy with task {task} ({kind}); try again when it has finished'),
+  // {operation}: `task <id> (<kind>)` when a task holds the target, else the method in progress.
+  TaskConflictError: spec(121, '{target} is busy with {operation}; try again when it has finished'),
   TaskCancelledError: spec(122, 'Task {task} was cancelled'),
   TaskInterruptedError: spec(123, 'Task interrupted: the gateway stopped while it ran'),
 

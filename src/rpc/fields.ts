@@ -70,3 +70,20 @@ export const ipv4 = z
 
 /** Dotted-quad netmask that is contiguous ones then zeros. */
 export const netmask = ipv4.refine((m) => IPv4.parse(m).prefixLengthFromSubnetMask() !== null, 'not a contiguous netmask');
+
+/**
+ * Params that name a guest. A mutating method with one of these must declare which guests it
+ * holds (or why none): the registry checks it at start-up, so a new method cannot forget.
+ */
+export const guestFields: ReadonlySet<z.ZodType> = new Set<z.ZodType>([vmName, containerId]);
+
+/** The longest a caller may ask to wait for a held guest, in seconds. */
+export const LOCK_WAIT_MAX_SECONDS = 600;
+
+/**
+ * Seconds a call may wait for a guest another operation holds (the `OMS-Lock-Wait` header, or
+ * the `lock_wait` named param): a number, or digits from a header or URL.
+ */
+export const lockWait = z
+  .union([z.number(), z.string().regex(/^\d{1,4}(\.\d{1,3})?$/, 'not a number of seconds').transform(Number)])
+  .pipe(z.number().min(0).max(LOCK_WAIT_MAX_SECONDS));

@@ -1,6 +1,7 @@
 /**
  * The call pipeline every wire format goes through:
- *   resolve -> session -> bind + validate params -> permission -> cache_timeout -> run -> envelope
+ *   resolve -> session -> bind + validate params -> permission -> cache_timeout -> guest lock
+ *   -> run -> release -> envelope
  * Nothing of the handler runs before every earlier step passed. Errors leave as OmsError; anything
  * else is logged with a log id and replaced by InternalError, so no stack trace or raw exception
  * text reaches a client.
@@ -12,12 +13,13 @@ import type { UserPermissions } from '../auth/permissions.ts';
 import type { Logger } from '../log.ts';
 import { ResultCache } from './cache.ts';
 import type { AppServices, CallContext, MethodDecl, ParamDecl, ServiceDecl, Transport } from './declare.ts';
-import { cacheTimeout as cacheTimeoutSchema } from './fields.ts';
+import { cacheTimeout as cacheTimeoutSchema, lockWait as lockWaitSchema } from './fields.ts';
 import { isOmsError, oms, OmsError } from './errors.ts';
 import { internal } from './internal.ts';
 
 // Lives in internal.ts so layers below the pipeline (tasks) can use it; re-exported for old imports.
 export { internal };
+import type { LockHold } from '../locks/guest-locks.ts';
 
 export interface CallRequest {
   /** Either service + method, or `dotted` (`kvmservices.list_vms`). */
@@ -31,6 +33,8 @@ export interface CallRequest {
   requestId?: string;
   transport: Transport;
   signal?: AbortSignal;
+  /** Seconds to wait for a held guest, as the wire gave it (`OMS-Lock-Wait` header); a `lock_wait` named param wins. */
+  lockWait?: unknown;
 }
 
 export interface CallOutcome {
@@ -43,6 +47,8 @@ export interface CallOutcome {
 interface Extracted {
   secret?: string;
   cacheRaw: unknown;
+  /** `lock_wait` from named params; undefined when not given. */
+  lockWaitRaw?: unknown;
   raw: Record<string, unknown>;
   /** Shape problems found while extracting (counts, unknown names); reported after authentication. */
   problems: Problem[];
@@ -127,6 +133,9 @@ export function extract(decl: MethodDecl, params: unknown, bearer: string | unde
   }
   if (typeof list === 'object') {
     const named = { ...(list as Record<string, unknown>) };
+    // Like SESSID and cache_timeout, a name no method uses for its own params.
+    const lockWaitRaw = named.lock_wait;
+    delete named.lock_wait;
     if (decl.auth !== 'public') {
       secret = named.SESSID ?? named.sessid ?? bearer;
       delete named.SESSID;
@@ -138,15 +147,22 @@ export function extract(decl: MethodDecl, params: unknown, bearer: string | unde
     }
     const known = new Set(decl.params.map((p) => p.name));
     for (const k of Object.keys(named)) if (!known.has(k)) problems.push({ param: k.slice(0, 64), reason: 'unknown parameter' });
-    return { secret: typeof secret === 'string' ? secret : undefined, cacheRaw, raw: named, problems };
+    return { secret: typeof secret === 'string' ? secret : undefined, cacheRaw, lockWaitRaw, raw: named, problems };
   }
   throw oms('ParameterMismatch', { reason: 'params must be a list or an object' });
 }
 
 /** Validates what extract() found; throws ParameterMismatch with every reason at once. */
-export function bindValues(decl: MethodDecl, x: Extracted): { cacheTimeout: number; values: Record<string, unknown> } {
+export function bindValues(decl: MethodDecl, x: Extracted, headerLockWait?: unknown): { cacheTimeout: number; lockWaitMs: number; values: Record<string, unknown> } {
   const problems = [...x.problems];
   let cacheTimeout = 0;
+  let lockWaitMs = 0;
+  const waitRaw = x.lockWaitRaw ?? headerLockWait;
+  if (waitRaw !== undefined) {
+    const r = lockWaitSchema.safeParse(waitRaw);
+    if (r.success) lockWaitMs = Math.round(r.data * 1000);
+    else problems.push({ param: 'lock_wait', reason: 'expected seconds from 0 to 600' });
+  }
   if (decl.auth === 'session') {
     const r = cacheTimeoutSchema.safeParse(x.cacheRaw);
     if (x.cacheRaw === MISSING) problems.push({ param: 'cache_timeout', reason: 'missing' });
@@ -155,7 +171,7 @@ export function bindValues(decl: MethodDecl, x: Extracted): { cacheTimeout: numb
   }
   const values = validate(decl, x.raw, problems);
   if (problems.length) throw oms('ParameterMismatch', { reason: problems.map((p) => `${p.param}: ${p.reason}`).join('; ') }, { params: problems });
-  return { cacheTimeout, values };
+  return { cacheTimeout, lockWaitMs, values };
 }
 
 /** Params as they may be shown in the audit log or used as a cache key: secrets replaced. */
@@ -185,12 +201,13 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
   let principal: Principal | undefined;
   let target: string | undefined;
   let values: Record<string, unknown> | undefined;
+  let hold: LockHold | undefined;
 
   try {
     // Authenticate before validating, so a caller without a session learns nothing about params.
     const extracted = extract(method, req.params, req.bearer);
     if (method.auth !== 'public') principal = app.sessions.resolve(extracted.secret);
-    const bound = { ...bindValues(method, extracted), secret: extracted.secret };
+    const bound = { ...bindValues(method, extracted, req.lockWait), secret: extracted.secret };
     values = bound.values;
 
     // One snapshot of the caller's grants serves the declared check and every ctx.can() of the call;
@@ -217,6 +234,12 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       }
     }
 
+    // One change at a time per guest: the declared guests are held before the handler runs. Not
+    // waiting, this is synchronous, so of two calls arriving together the first one wins.
+    hold = app.locks.hold(`${service.name}.${method.name}`, { waitMs: bound.lockWaitMs, signal: req.signal });
+    if (method.lock && 'guests' in method.lock) await hold.add(method.lock.guests(values as never));
+    const myHold = hold;
+
     const ctx: CallContext = {
       requestId,
       transport: req.transport,
@@ -230,6 +253,8 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       },
       node: (name) => app.access.get(name, req.signal),
       can: (privilege, path) => !!grants()?.has(privilege, path),
+      lockGuests: (guests) => myHold.add(guests),
+      startTask: (scope, work) => app.tasks.start({ ...scope, user: principal?.userName, lock: myHold.adoptable ? myHold : undefined }, work),
     };
     const result = await method.run(ctx, values as never);
     const inner = nodeName !== undefined && service.envelope === 'oms' ? { client: nodeName, result } : result;
@@ -256,6 +281,9 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     app.log.info({ ...line, service: service.name, method: method.name, user: principal?.userName, ms: msSince(started), error: err.omsName }, 'call failed');
     app.metrics.call(service.name, method.name, req.transport, err.omsName, started);
     throw err;
+  } finally {
+    // Given back when the call ends, unless a task it started holds the guests now.
+    hold?.release();
   }
 }
 

@@ -1,11 +1,13 @@
 /**
  * The service registry: resolves `service` (canonical or alias) and `method` names to
- * declarations. It refuses, at start-up, duplicate names and declarations whose permission is
- * malformed, so a mistake in a declaration stops the gateway instead of opening a hole.
+ * declarations. It refuses, at start-up, duplicate names, declarations whose permission is
+ * malformed, and mutating methods on guests that declare no guest lock, so a mistake in a
+ * declaration stops the gateway instead of opening a hole (or letting two changes interleave).
  */
 import { isPrivilege } from '../auth/permissions.ts';
-import type { Resolved, ServiceCatalog, ServiceDecl } from './declare.ts';
+import type { MethodDecl, Resolved, ServiceCatalog, ServiceDecl } from './declare.ts';
 import { oms } from './errors.ts';
+import { guestFields } from './fields.ts';
 
 export type { Resolved };
 
@@ -44,6 +46,7 @@ export class Registry implements ServiceCatalog {
         if (p.optional && m.params.slice(i + 1).some((q) => !q.optional && !q.rest)) throw new Error(`method ${where}: optional param ${p.name} before a required one`);
       });
       if (m.node && !m.params.some((p) => p.name === m.node)) throw new Error(`method ${where}: node param ${m.node} not declared`);
+      checkLock(s, m, where);
     }
     for (const r of s.routes ?? []) {
       const where = `${s.name} route ${r.method} ${r.path}`;
@@ -80,4 +83,18 @@ export class Registry implements ServiceCatalog {
   services(): readonly ServiceDecl[] {
     return this.canonical;
   }
+}
+
+/**
+ * One change at a time per guest (src/locks): a method that mutates and belongs to a guest
+ * service, or takes a guest param, must say which guests it holds or why it holds none.
+ */
+function checkLock(s: ServiceDecl, m: MethodDecl, where: string): void {
+  const guestParam = m.params.find((p) => guestFields.has(p.schema));
+  if (m.lock && !m.mutates) throw new Error(`method ${where} declares a guest lock but does not mutate`);
+  if (!m.mutates) return;
+  if (!m.lock && (s.guests || guestParam))
+    throw new Error(`method ${where} mutates ${guestParam ? `guest param ${guestParam.name}` : `a ${s.guests} service`} but declares no lock: give lock.guests, or lock.none with the reason it touches no guest`);
+  if (m.lock && 'none' in m.lock && !m.lock.none.trim()) throw new Error(`method ${where}: lock.none needs the reason`);
+  if (m.lock && 'guests' in m.lock && (typeof m.lock.guests !== 'function' || !m.lock.summary.trim())) throw new Error(`method ${where}: lock.guests needs a function and a summary`);
 }

@@ -1,20 +1,25 @@
 /**
  * Tasks: long operations with a row, a log and progress. A task holds its target (node + guest)
  * while it runs: a second operation on the same target is refused with TaskConflictError rather
- * than interleaved. Rows outlive the process: on start, tasks left running by a gateway that died
- * are marked failed with the reason, never left running forever.
+ * than interleaved. A task started by a call that holds guests (src/locks) takes that hold over,
+ * so the guests stay held for the task's whole life and are given back when it ends. Rows
+ * outlive the process: on start, tasks left running by a gateway that died are marked failed
+ * with the reason, never left running forever.
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.ts';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { internal } from '../rpc/internal.ts';
 import type { Logger } from '../log.ts';
+import type { GuestLocks, LockHold } from '../locks/guest-locks.ts';
 
 export interface TaskScope {
   kind: string;
   node?: string;
   target?: string;
   user?: string;
+  /** The starting call's guest hold: the task holds those guests until it ends. */
+  lock?: LockHold;
 }
 
 /** What a running task's work function is given. */
@@ -80,7 +85,12 @@ export class Tasks {
   /** Cancellation handles of tasks running in this process; the rows are the truth, this only reaches them. */
   private readonly running = new Map<string, AbortController>();
 
-  constructor(private readonly db: Db, private readonly log: Logger, private readonly onEvent: (row: TaskRow) => void = () => {}) {}
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+    private readonly onEvent: (row: TaskRow) => void = () => {},
+    private readonly locks?: GuestLocks,
+  ) {}
 
   /** Marks tasks a previous process left running as failed; returns how many. */
   recoverInterrupted(): number {
@@ -99,12 +109,15 @@ export class Tasks {
     this.db.transaction(() => {
       if (scope.node && scope.target) {
         const busy = this.db.prepare("SELECT id, kind FROM tasks WHERE node = ? AND target = ? AND state = 'running'").get(scope.node, scope.target) as { id: string; kind: string } | undefined;
-        if (busy) throw oms('TaskConflictError', { target: `${scope.node}/${scope.target}`, task: busy.id, kind: busy.kind });
+        if (busy) throw oms('TaskConflictError', { target: `${scope.node}/${scope.target}`, operation: `task ${busy.id} (${busy.kind})` });
       }
       this.db
         .prepare("INSERT INTO tasks (id, kind, node, target, user_name, state, created_at) VALUES (?, ?, ?, ?, ?, 'running', ?)")
         .run(id, scope.kind, scope.node ?? null, scope.target ?? null, scope.user ?? null, Date.now());
+      // In the same transaction: there is no moment where the guests are held by nobody.
+      if (scope.lock && this.locks) this.locks.adopt(scope.lock.id, id, scope.kind);
     })();
+    if (scope.lock && this.locks) scope.lock.taskId = id;
     this.running.set(id, controller);
     let seq = 0;
     let lastProgressWrite = 0;
@@ -145,6 +158,8 @@ export class Tasks {
     this.db
       .prepare('UPDATE tasks SET state = ?, finished_at = ?, error_name = ?, error_message = ?, result = ? WHERE id = ?')
       .run(state, Date.now(), err?.omsName ?? null, err?.message ?? null, result === undefined ? null : JSON.stringify(result), id);
+    // After the row says finished: a waiter woken now sees the task over.
+    this.locks?.releaseTask(id);
     const row = this.get(id);
     if (row) this.onEvent(row);
   }

@@ -4,6 +4,7 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import { method, service } from '../../src/rpc/declare.ts';
 import { nodeName, vmName } from '../../src/rpc/fields.ts';
 import { ancestors } from '../../src/auth/permissions.ts';
+import { kvmGuest } from '../../src/locks/guest-locks.ts';
 
 describe('permissions', () => {
   let gw: TestGateway;
@@ -28,6 +29,7 @@ describe('permissions', () => {
         auth: 'session',
         permission: { privilege: 'vm.state', path: (p) => `/nodes/${p.node}/vms/${p.vm}` },
         mutates: true,
+        lock: { summary: 'the guest vm on node', guests: (p) => [kvmGuest(p.node, p.vm)] },
         params: [
           { name: 'node', schema: nodeName },
           { name: 'vm', schema: vmName },
