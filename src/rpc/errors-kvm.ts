@@ -22,4 +22,7 @@ export const kvmErrors = {
   InvalidSettingsError: spec(515, 'Invalid settings for {what}: {reason}'),
   NotBlockDeviceError: spec(516, '{path} on {node} is not a block device'),
   UnknownBridgeError: spec(517, 'No bridge {bridge} on {node}'),
+  // 580-589: drives by channel, media, firmware (drive-methods.ts, create-methods.ts).
+  /** A drive channel (controller:unit of a bus) already holds a drive. */
+  DriveChannelInUseError: spec(580, 'VM {vm} on {node}: {reason}'),
 } as const satisfies Record<string, ErrorSpec>;
