@@ -9,7 +9,7 @@ describe('kvmservices command builders', () => {
   it('virsh calls name their connection and quote every argument', () => {
     expect(shellLine(cmd.domstatsAll(U))).to.equal('virsh -q -c qemu:///system domstats --raw --state --cpu-total --balloon --vcpu');
     expect(shellLine(cmd.power(U, 'start', 'kvmt-a'))).to.equal('virsh -q -c qemu:///system start kvmt-a');
-    expect(shellLine(cmd.undefine(U, 'kvmt-a'))).to.equal('virsh -q -c qemu:///system undefine --managed-save --snapshots-metadata kvmt-a');
+    expect(shellLine(cmd.undefine(U, 'kvmt-a'))).to.equal('virsh -q -c qemu:///system undefine --managed-save --snapshots-metadata --nvram kvmt-a');
     expect(shellLine(cmd.setMaxMem(U, 'kvmt-a', 96))).to.equal('virsh -q -c qemu:///system setmaxmem kvmt-a 96M --config');
     expect(shellLine(cmd.setVcpusMax(U, 'kvmt-a', 2))).to.equal('virsh -q -c qemu:///system setvcpus kvmt-a 2 --config --maximum');
     expect(shellLine(cmd.defineStdin(U))).to.equal('virsh -q -c qemu:///system define /dev/stdin');
