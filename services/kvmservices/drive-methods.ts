@@ -12,7 +12,7 @@ import { fileName, lvmName } from '../../src/rpc/fields.ts';
 import * as cmd from './commands.ts';
 import * as dev from './device-commands.ts';
 import { domState, isStopped, onVm, serverParam, vmParam } from './common.ts';
-import { channelTaken, channelText, cdromRefusal, detachDriveXml, driveAddress, driveXml, hotplugRefusal, lvDevicePath, parseChannel, readDrives, scsiControllers, scsiControllerXml, targetOf, DRIVE_BUSES, type DriveBus, type DriveInfo, type DriveSource } from './drives.ts';
+import { channelTaken, channelText, cdromRefusal, readonlyRefusal, detachDriveXml, driveAddress, driveXml, hotplugRefusal, lvDevicePath, parseChannel, readDrives, scsiControllers, scsiControllerXml, targetOf, DRIVE_BUSES, type DriveBus, type DriveInfo, type DriveSource } from './drives.ts';
 import { exec, kvmNode, storageRun, virshRun, type KvmNode } from './node.ts';
 import { parseQemuImgInfo } from './parse.ts';
 import { onOff } from './settings.ts';
@@ -107,6 +107,7 @@ export const driveMethods: MethodDecl[] = [
       const g = await drivesOf(n, vm);
       const media = source_type === 'iso' ? 'cdrom' : 'disk';
       if (media === 'cdrom' && cdromRefusal(bus)) throw oms('InvalidSettingsError', { what: vm, reason: cdromRefusal(bus)! });
+      if (readonly && readonlyRefusal(bus, media)) throw oms('InvalidSettingsError', { what: vm, reason: readonlyRefusal(bus, media)! });
       if (g.running && hotplugRefusal(bus)) throw oms('VmStateError', { vm, node: n.name, state: 'running', reason: hotplugRefusal(bus)! });
       const taken = channelTaken(g.config, bus, ch) ?? channelTaken(g.live, bus, ch);
       if (taken) throw oms('DriveChannelInUseError', { vm, node: n.name, reason: taken });

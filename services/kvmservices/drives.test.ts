@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { channelOfTarget, channelTaken, detachDriveXml, diskIndex, diskLetters, driveXml, hotplugRefusal, cdromRefusal, parseChannel, readDrives, scsiControllerXml, scsiControllers, targetOf, driveAddress, type Channel } from './drives.ts';
+import { channelOfTarget, channelTaken, detachDriveXml, diskIndex, diskLetters, driveXml, hotplugRefusal, cdromRefusal, readonlyRefusal, parseChannel, readDrives, scsiControllerXml, scsiControllers, targetOf, driveAddress, type Channel } from './drives.ts';
 
 const fx = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -50,6 +50,9 @@ describe('kvmservices drives by device channel', () => {
     expect(hotplugRefusal('scsi')).to.equal(undefined);
     expect(cdromRefusal('virtio')).to.match(/holds disks only/);
     expect(cdromRefusal('ide')).to.equal(undefined);
+    expect(readonlyRefusal('ide', 'disk')).to.match(/cannot be read-only/);
+    expect(readonlyRefusal('ide', 'cdrom')).to.equal(undefined);
+    expect(readonlyRefusal('scsi', 'disk')).to.equal(undefined);
   });
 
   it('golden disk XML: a file image on virtio, an ISO on IDE, an LV on SCSI, a read-only USB stick', () => {

@@ -98,6 +98,9 @@ export function hotplugRefusal(bus: string): string | undefined {
   return undefined;
 }
 
+/** A read-only disk QEMU cannot give (libvirt refuses it late, with "readonly ide disks are not supported"). */
+export const readonlyRefusal = (bus: string, media: string): string | undefined => (bus === 'ide' && media === 'disk' ? 'an IDE disk cannot be read-only (QEMU); use scsi or virtio, or an ISO as CD-ROM' : undefined);
+
 /** What a CD-ROM cannot sit on: virtio-blk is a disk only. */
 export const cdromRefusal = (bus: string): string | undefined => (bus === 'virtio' ? 'virtio (virtio-blk) holds disks only; a CD-ROM goes on ide or scsi' : undefined);
 
