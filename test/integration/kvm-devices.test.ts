@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { canary, nodeExec, type LabNode } from '../lab/index.ts';
 import { openRaw } from '../browser/lab-guests.ts';
+import { fetchCa } from '../helpers/https.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
 
 const IMAGES = '/var/lib/oms-node/images';
@@ -299,5 +300,20 @@ describe('kvmservices drives, edit rules, firmware and media on the lab', functi
       expect(await err('create_vm', ['kd-bad', { media: [{ source_type: 'iso', source: '../lab.iso', mode: 'usb' }] }])).to.match(/^Parameter mismatch/);
       expect(await canary(node)).to.equal(canaryBefore);
     });
+  });
+  it('rpc.discover declares the new methods, their params and errors', async () => {
+    const r = await fetchCa(`${e.gw.url}/jsonrpc`, { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'rpc.discover' }), headers: { 'content-type': 'application/json' } });
+    const doc = (r.json() as any).result;
+    const params = (name: string) => doc.methods.find((m: any) => m.name === `kvmservices.${name}`)?.params.map((p: any) => p.name);
+    const common = ['SESSID', 'cache_timeout', 'server_hostname', 'kvm_vm_name'];
+    expect(params('attach_drive')).to.deep.equal([...common, 'device', 'dev_channel', 'source_type', 'source', 'readonly']);
+    expect(params('detach_drive')).to.deep.equal([...common, 'device', 'dev_channel']);
+    expect(params('list_drives')).to.deep.equal(common);
+    expect(params('create_vm')).to.deep.equal([...common, 'spec']);
+    expect(params('attach_medium')).to.deep.equal([...common, 'source_type', 'source', 'mode', 'readonly']);
+    expect(params('get_vm_meta')).to.deep.equal(common);
+    const edit = doc.methods.find((m: any) => m.name === 'kvmservices.edit_vm');
+    expect(JSON.stringify(edit.params[4].schema)).to.include('"meta"').and.include('"tags"');
+    expect(doc.components.errors.DriveChannelInUseError.code).to.equal(580);
   });
 });
