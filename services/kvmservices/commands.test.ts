@@ -12,7 +12,7 @@ describe('kvmservices command builders', () => {
     expect(shellLine(cmd.dumpxmlSecure(U, 'kvmt-a'))).to.equal('virsh -q -c qemu:///system dumpxml --inactive --security-info kvmt-a');
     expect(shellLine(cmd.listNames(U))).to.equal('virsh -q -c qemu:///system list --all --name');
     expect(shellLine(cmd.power(U, 'start', 'kvmt-a'))).to.equal('virsh -q -c qemu:///system start kvmt-a');
-    expect(shellLine(cmd.undefine(U, 'kvmt-a'))).to.equal('virsh -q -c qemu:///system undefine --managed-save --snapshots-metadata kvmt-a');
+    expect(shellLine(cmd.undefine(U, 'kvmt-a'))).to.equal('virsh -q -c qemu:///system undefine --managed-save --snapshots-metadata --nvram kvmt-a');
     expect(shellLine(cmd.setMaxMem(U, 'kvmt-a', 96))).to.equal('virsh -q -c qemu:///system setmaxmem kvmt-a 96M --config');
     expect(shellLine(cmd.setVcpusMax(U, 'kvmt-a', 2))).to.equal('virsh -q -c qemu:///system setvcpus kvmt-a 2 --config --maximum');
     expect(shellLine(cmd.defineStdin(U))).to.equal('virsh -q -c qemu:///system define /dev/stdin');

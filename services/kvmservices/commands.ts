@@ -52,8 +52,11 @@ export const listNames = (uri: string): Argv => virsh(uri, 'list', '--all', '--n
 export type PowerVerb = 'start' | 'destroy' | 'shutdown' | 'reboot' | 'reset' | 'suspend' | 'resume';
 export const power = (uri: string, verb: PowerVerb, vm: string): Argv => virsh(uri, verb, vm);
 
-/** undefine also drops managed-save images and snapshot metadata, which would otherwise refuse it. */
-export const undefine = (uri: string, vm: string): Argv => virsh(uri, 'undefine', '--managed-save', '--snapshots-metadata', vm);
+/**
+ * undefine also drops managed-save images, snapshot metadata and a UEFI guest's NVRAM (variable
+ * store) file, each of which would otherwise refuse it; --nvram is a no-op for a BIOS guest.
+ */
+export const undefine = (uri: string, vm: string): Argv => virsh(uri, 'undefine', '--managed-save', '--snapshots-metadata', '--nvram', vm);
 
 export const setVcpusMax = (uri: string, vm: string, n: number): Argv => virsh(uri, 'setvcpus', vm, String(n), '--config', '--maximum');
 export const setVcpus = (uri: string, vm: string, n: number): Argv => virsh(uri, 'setvcpus', vm, String(n), '--config');

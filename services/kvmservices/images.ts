@@ -58,7 +58,7 @@ const blockPath = z.union([
 const osWord = z.string().max(40).regex(/^(?:[A-Za-z0-9][A-Za-z0-9_.+-]*)?$/, 'not an OS name');
 const memoryMib = wholeNumber(0, 1e9);
 
-async function createImage(n: KvmNode, name: string, mib: number): Promise<string> {
+export async function createImage(n: KvmNode, name: string, mib: number): Promise<string> {
   const path = inDir(n.dirs.images, name);
   if (!(await test(n, cmd.notExists(path)))) throw oms('ImageExistsError', { image: name, node: n.name });
   await storageRun(n, cmd.imgCreate(path, formatOf(name), mib));

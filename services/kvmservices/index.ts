@@ -13,6 +13,9 @@ import { networkMethods } from './networks.ts';
 import { snapshotMethods } from './snapshots.ts';
 import { runtimeMethods } from './runtime.ts';
 import { netInstallMethods } from './netinstall.ts';
+import { driveMethods } from './drive-methods.ts';
+import { createMethods } from './create-methods.ts';
+import { metaMethods } from './meta-methods.ts';
 
 export const kvmservices = service({
   name: 'kvmservices',
@@ -20,5 +23,5 @@ export const kvmservices = service({
   description: 'KVMService: KVM guests on nodes through libvirt (virsh).',
   envelope: 'oms',
   guests: 'kvm',
-  methods: [...vmMethods, ...stateMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods],
+  methods: [...vmMethods, ...stateMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods, ...driveMethods, ...createMethods, ...metaMethods],
 });

@@ -17,11 +17,12 @@ import { diskUse } from './images.ts';
 import { copyDisks, type DiskCopy, type StepReport } from './image-copy.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseDominfo, parseDomstats, parseQemuImgInfo, stateName } from './parse.ts';
-import { checkMemory, checkVcpu, onOff } from './settings.ts';
+import { onOff } from './settings.ts';
 import { macAddress } from './macs.ts';
 import { macForNewNic } from './nics.ts';
 import { oneNetwork } from './networks.ts';
 import { chooseCloneName, clonePassword, consoleProtection, newVncPassword, withConsolePassword } from './clone-options.ts';
+import { editSettings, editVm } from './edit-vm.ts';
 
 /** Disk file a clone gets for one of the source's disks. */
 export const cloneDiskName = (newVm: string, d: DiskInfo): string => `${newVm}-${d.targetDev}.${d.format === 'qcow2' ? 'qcow2' : 'img'}`;
@@ -61,9 +62,6 @@ async function cloneWork(ctx: CallContext, n: KvmNode, vm: string, newName: stri
 const recurseMode = z.enum(['none', 'all_drives', 'disks', 'cdroms']);
 const targetDev = z.string().regex(/^(vd|sd|hd)[a-z]{1,2}$/, 'not a disk target (vda, sdb, hdc, ...)');
 const mac = macAddress;
-const editSettings = z
-  .object({ cpus: z.union([z.string().max(12), z.number()]).optional(), memory: z.union([z.string().max(12), z.number()]).optional(), name: vmName.optional() })
-  .strict();
 
 export const manageMethods: MethodDecl[] = [
   method({
@@ -153,7 +151,8 @@ export const manageMethods: MethodDecl[] = [
   }),
   method({
     name: 'edit_vm',
-    description: "Changes a stopped guest's cpus, memory (MiB) and name; a running guest is refused (VmStateError). Invalid values: InvalidSettingsError naming them, nothing changed. 0.",
+    description:
+      "Changes a guest's cpus, memory (MiB), name, meta ({key: value}, kept in its libvirt definition; replaces the whole meta, {} clears it) and tags (a list; replaces its tags in the gateway's tag store, [] clears them). A running guest takes meta and tags, and cpus and memory up to the maximum it was started with; anything else (a rename, more than that maximum) is refused with VmStateError naming the field, nothing changed. Invalid values: InvalidSettingsError naming them, nothing changed. 0.",
     auth: 'session',
     permission: onVm('vm.config'),
     mutates: true,
@@ -164,29 +163,7 @@ export const manageMethods: MethodDecl[] = [
     },
     node: 'server_hostname',
     params: [serverParam, vmParam, { name: 'settings', schema: editSettings }] as const,
-    async run(ctx, { server_hostname, kvm_vm_name: vm, settings }) {
-      const n = kvmNode(ctx, server_hostname);
-      await mustBeStopped(n, vm, 'cpus, memory and name are changed while the guest is stopped');
-      const info = await nodeInfo(n);
-      const cpus = settings.cpus === undefined ? undefined : checkVcpu(settings.cpus, info);
-      const mem = settings.memory === undefined ? undefined : checkMemory(settings.memory, info);
-      const bad = [typeof cpus === 'string' ? `cpus: ${cpus}` : '', typeof mem === 'string' ? `memory: ${mem}` : ''].filter(Boolean);
-      if (bad.length) throw oms('InvalidSettingsError', { what: vm, reason: bad.join('; ') });
-      if (settings.name !== undefined && settings.name !== vm) await mustNotExist(n, settings.name);
-      if (typeof cpus === 'number') {
-        await virshRun(n, cmd.setVcpusMax(n.uri, vm, cpus), { vm });
-        await virshRun(n, cmd.setVcpus(n.uri, vm, cpus), { vm });
-      }
-      if (typeof mem === 'number') {
-        const d = await inactiveDomain(n, vm);
-        const grow = mem * 1024 > d.memoryKiB;
-        if (grow) await virshRun(n, cmd.setMaxMem(n.uri, vm, mem), { vm });
-        await virshRun(n, cmd.setMem(n.uri, vm, mem), { vm });
-        if (!grow) await virshRun(n, cmd.setMaxMem(n.uri, vm, mem), { vm });
-      }
-      if (settings.name !== undefined && settings.name !== vm) await virshRun(n, cmd.domrename(n.uri, vm, settings.name), { vm });
-      return 0;
-    },
+    run: (ctx, { server_hostname, kvm_vm_name, settings }) => editVm(ctx, server_hostname, kvm_vm_name, settings),
   }),
   method({
     name: 'set_autostart',

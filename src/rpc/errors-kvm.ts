@@ -36,4 +36,7 @@ export const kvmErrors = {
   MacInUseError: spec(570, 'MAC address {mac} is already used by VM {vm} on {node}'),
   NetworkOverlapError: spec(571, 'Subnet {subnet} overlaps {other} on {node}'),
   NetworkInactiveError: spec(572, 'libvirt network {network} on {node} is not active: {reason}'),
+  // 580-589: drives by channel, media, firmware (drive-methods.ts, create-methods.ts).
+  /** A drive channel (controller:unit of a bus) already holds a drive. */
+  DriveChannelInUseError: spec(580, 'VM {vm} on {node}: {reason}'),
 } as const satisfies Record<string, ErrorSpec>;

@@ -27,9 +27,11 @@ CG_NAME=oms-lab                      # per-node cgroups live under <our cgroup>/
 MAX_NODES=50                         # keeps node-local subnets 10.213.(100+i) and (200+i) valid
 DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root)
 
+# ovmf: UEFI firmware for guests (kvmservices.create_vm firmware 'efi'); libvirt finds it through
+# the QEMU firmware descriptors the package installs in /usr/share/qemu/firmware.
 LAB_PACKAGES=(openssh-server openssh-client libvirt-daemon-system libvirt-clients qemu-system-x86
   qemu-utils lvm2 lxc busybox-static bridge-utils genisoimage iproute2 util-linux dnsmasq-base
-  jq procps binutils)
+  jq procps binutils ovmf)
 
 log() { printf '[lab] %s\n' "$*" >&2; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
