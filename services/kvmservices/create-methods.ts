@@ -34,13 +34,13 @@ const display = z.object({ width: wholeNumber(320, 7680), height: wholeNumber(20
 
 export const MAX_DISPLAYS = 4;
 export const MAX_MEDIA = 8;
-const DEFAULT_MEMORY_MIB = { bios: 64, efi: 128 } as const;
 
 const createSpec = z
   .object({
     firmware: word(FIRMWARES).optional(),
     cpus: z.union([z.string().max(12), z.number()]).optional(),
-    memory_mib: z.union([z.string().max(12), z.number()]).optional(),
+    /** Required, as in Velocity: a guest's size is a choice, never a default it gets by accident. */
+    memory_mib: z.union([z.string().max(12), z.number()]),
     disk_mb: wholeNumber(1, 16 * 1024 * 1024).optional(),
     displays: z.array(display).max(MAX_DISPLAYS).optional(),
     media: z.array(medium).max(MAX_MEDIA).optional(),
@@ -65,7 +65,7 @@ async function createVm(ctx: CallContext, server: string, vm: string, spec: z.ou
   const firmware = spec.firmware ?? 'bios';
   const info = await nodeInfo(n);
   const cpus = checkVcpu(spec.cpus ?? 1, info);
-  const mem = checkMemory(spec.memory_mib ?? DEFAULT_MEMORY_MIB[firmware], info);
+  const mem = checkMemory(spec.memory_mib, info);
   const bad = [typeof cpus === 'string' ? `cpus: ${cpus}` : '', typeof mem === 'string' ? `memory_mib: ${mem}` : ''].filter(Boolean);
   if (bad.length) throw oms('InvalidSettingsError', { what: vm, reason: bad.join('; ') });
   const media = await resolveMedia(n, spec.media ?? []);
@@ -114,14 +114,14 @@ export const createMethods: MethodDecl[] = [
   method({
     name: 'create_vm',
     description:
-      'Defines a guest (left stopped) after Velocity\'s VM: spec {firmware: bios | efi (UEFI, OVMF), cpus, memory_mib (default 64, 128 for efi), disk_mb (a new qcow2 <vm>.qcow2 as vda), displays: [{width, height}] (one virtio video device each, at that resolution; up to 4), media: [{source_type: image | iso, source, mode: usb | virtio | block, readonly}] (up to 8; usb: removable USB disk, block: virtio-blk, virtio: on virtio-scsi; an ISO is always read-only), kvm (default true; false: TCG emulation, for hosts whose KVM cannot run the firmware)}. Returns {name, firmware, disk, media: [{target_dev, bus, mode, media, readonly, source}]}.',
+      'Defines a guest (left stopped) after Velocity\'s VM: spec {memory_mib (required; OVMF wants 128 or more), firmware: bios | efi (UEFI, OVMF), cpus (default 1), disk_mb (a new qcow2 <vm>.qcow2 as vda), displays: [{width, height}] (one virtio video device each, at that resolution; up to 4), media: [{source_type: image | iso, source, mode: usb | virtio | block, readonly}] (up to 8; usb: removable USB disk, block: virtio-blk, virtio: on virtio-scsi; an ISO is always read-only), kvm (default true; false: TCG emulation, for hosts whose KVM cannot run the firmware)}. Returns {name, firmware, disk, media: [{target_dev, bus, mode, media, readonly, source}]}.',
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
     lock: lockVm,
     node: 'server_hostname',
-    params: [serverParam, { name: 'kvm_vm_name', schema: vmName }, { name: 'spec', schema: createSpec, optional: true }] as const,
-    run: (ctx, { server_hostname, kvm_vm_name, spec }) => createVm(ctx, server_hostname, kvm_vm_name, spec ?? {}),
+    params: [serverParam, { name: 'kvm_vm_name', schema: vmName }, { name: 'spec', schema: createSpec }] as const,
+    run: (ctx, { server_hostname, kvm_vm_name, spec }) => createVm(ctx, server_hostname, kvm_vm_name, spec),
   }),
   method({
     name: 'attach_medium',

@@ -52,7 +52,7 @@ describe('kvmservices drives, edit rules, firmware and media on the lab', functi
     await enroll(e, [node]);
     canaryBefore = await canary(node);
     // The guest most tests use: BIOS, KVM, an 8 MiB disk (vda), running, no OS (SeaBIOS waits).
-    await ok('create_vm', ['kd-g1', { disk_mb: 8 }]);
+    await ok('create_vm', ['kd-g1', { memory_mib: 64, disk_mb: 8 }]);
     await ok('start_vm', ['kd-g1']);
     await ok('create_file_based_image', ['kd-d1.qcow2', 8]);
     await ok('create_file_based_image', ['kd-d2.img', 4]);
@@ -221,7 +221,7 @@ describe('kvmservices drives, edit rules, firmware and media on the lab', functi
       expect(r).to.deep.include({ name: 'kd-efi', firmware: 'efi', disk: null });
       const def = await out(node, 'dumpxml', '--inactive', 'kd-efi');
       expect(def).to.include("<domain type='qemu'>").and.include("<os firmware='efi'>").and.include("<feature enabled='no' name='secure-boot'/>");
-      await ok('create_vm', ['kd-efik', { firmware: 'efi' }]);
+      await ok('create_vm', ['kd-efik', { firmware: 'efi', memory_mib: 128 }]);
       expect(await out(node, 'dumpxml', '--inactive', 'kd-efik')).to.include("<domain type='kvm'>").and.include("<os firmware='efi'>");
 
       await ok('start_vm', ['kd-efi']);
@@ -250,7 +250,7 @@ describe('kvmservices drives, edit rules, firmware and media on the lab', functi
     });
 
     it('displays of given sizes reach QEMU as the video devices\' resolutions', async () => {
-      await ok('create_vm', ['kd-disp', { displays: [{ width: 1280, height: 800 }, { width: '1024', height: '768' }] }]);
+      await ok('create_vm', ['kd-disp', { memory_mib: 64, displays: [{ width: 1280, height: 800 }, { width: '1024', height: '768' }] }]);
       await ok('start_vm', ['kd-disp']);
       const live = await out(node, 'dumpxml', 'kd-disp');
       expect(live).to.match(/<model type='virtio' heads='1' primary='yes'>\s*<resolution x='1280' y='800'\/>/);
@@ -258,7 +258,7 @@ describe('kvmservices drives, edit rules, firmware and media on the lab', functi
       const log = (await nodeExec(node, ['cat', '/var/log/libvirt/qemu/kd-disp.log'])).stdout;
       expect(log).to.include('"driver":"virtio-vga"').and.include('"xres":1280,"yres":800');
       expect(log).to.include('"driver":"virtio-gpu-pci"').and.include('"xres":1024,"yres":768');
-      for (const bad of [{ displays: [{ width: 100, height: 800 }] }, { displays: [{ width: 1280 }] }, { displays: Array(5).fill({ width: 800, height: 600 }) }, { firmware: 'coreboot' }])
+      for (const bad of [{ memory_mib: 64, displays: [{ width: 100, height: 800 }] }, { memory_mib: 64, displays: [{ width: 1280 }] }, { memory_mib: 64, displays: Array(5).fill({ width: 800, height: 600 }) }, { memory_mib: 64, firmware: 'coreboot' }, { displays: [] }])
         expect(await err('create_vm', ['kd-bad', bad]), JSON.stringify(bad)).to.match(/^Parameter mismatch/);
       expect((await virsh(node, 'domstate', 'kd-bad')).code).to.not.equal(0);
     });
@@ -267,6 +267,7 @@ describe('kvmservices drives, edit rules, firmware and media on the lab', functi
       const r = await ok('create_vm', [
         'kd-media',
         {
+          memory_mib: 64,
           media: [
             { source_type: 'image', source: 'kd-d1.qcow2', mode: 'USB', readonly: true },
             { source_type: 'iso', source: 'kd-cd.iso', mode: 'virtio' },
@@ -297,7 +298,8 @@ describe('kvmservices drives, edit rules, firmware and media on the lab', functi
       expect(diskOf(after, 'vdb')).to.not.include('<readonly/>');
       expect(await out(node, 'domblklist', 'kd-media')).to.match(/sdh\s+\S+kd-d2.img/).and.match(/vdb\s+\S+kd-d3.qcow2/);
       expect(await err('attach_medium', ['kd-media', 'image', 'kd-d3.qcow2', 'floppy'])).to.match(/^Parameter mismatch/);
-      expect(await err('create_vm', ['kd-bad', { media: [{ source_type: 'iso', source: '../lab.iso', mode: 'usb' }] }])).to.match(/^Parameter mismatch/);
+      expect(await err('create_vm', ['kd-bad', { memory_mib: 64, media: [{ source_type: 'iso', source: '../lab.iso', mode: 'usb' }] }])).to.match(/^Parameter mismatch/);
+      expect(await err('create_vm', ['kd-bad', { memory_mib: 8 }])).to.equal('InvalidSettingsError: Invalid settings for kd-bad: memory_mib: Memory size not correct');
       expect(await canary(node)).to.equal(canaryBefore);
     });
   });
