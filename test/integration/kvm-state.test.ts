@@ -234,10 +234,9 @@ describe('KVM guest states (Velocity) on the lab', function () {
     await waitFor('second boot', async () => acpiSerial(), (t) => count(t, BOOTED) === 2, BOOT_MS);
     await set(ACPI, 'PAUSED');
     expect(await domstate(node, ACPI)).to.equal('paused');
-    const graceful = set(ACPI, 'STOPPED', false, 120);
-    const g = await waitFor('STOPPING', () => get(ACPI), (r) => r.state === 'STOPPING', 20_000, 200);
-    expect(g.task_id).to.match(/^[0-9a-f-]{36}$/);
-    expect(await graceful).to.deep.equal({ name: ACPI, state: 'STOPPED' });
+    // This guest powers off the moment it hears the button, so its STOPPING can be over between
+    // two looks; STOPPING itself is shown above with a guest that does not listen.
+    expect(await set(ACPI, 'STOPPED', false, 120)).to.deep.equal({ name: ACPI, state: 'STOPPED' });
     expect(await domstate(node, ACPI)).to.equal('shut off');
     expect(count(acpiSerial(), POWER_BUTTON), 'resumed, then heard the button').to.equal(2);
   });
