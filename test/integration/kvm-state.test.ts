@@ -130,9 +130,12 @@ describe('KVM guest states (Velocity) on the lab', function () {
     await Promise.all([look(), look(), lookList()]);
     expect(await started).to.deep.equal({ name: PLAIN, state: 'RUNNING' });
     expect(seen, seen.join(',')).to.include('STARTING');
-    // Before the task row, during it, and (an answer crossing the call's own) just after.
-    expect(seen.filter((v) => !['STOPPED', 'STARTING', 'RUNNING'].includes(v)), seen.join(',')).to.deep.equal([]);
-    expect(listedSeen.filter((v) => !['STOPPED', 'STARTING', 'RUNNING'].includes(v)), listedSeen.join(',')).to.deep.equal([]);
+    // Before the task row, during it, and (an answer crossing the call's own) just after. libvirt
+    // lets QEMU's CPUs run at the very end of a start, so a look after the task row ended can
+    // still read libvirt's "paused (starting up)": PAUSED is allowed there, and only there.
+    const odd = (looks: string[]) => looks.filter((v, i) => !['STOPPED', 'STARTING', 'RUNNING'].includes(v) && !(v === 'PAUSED' && i > looks.lastIndexOf('STARTING')));
+    expect(odd(seen), seen.join(',')).to.deep.equal([]);
+    expect(odd(listedSeen), listedSeen.join(',')).to.deep.equal([]);
     // libvirt starts QEMU with its CPUs stopped and lets them run at the end: "paused" for a moment.
     expect(oms.filter((v) => !['shutdown', 'paused', 'running'].includes(v)), oms.join(',')).to.deep.equal([]);
     expect(await get(PLAIN)).to.deep.equal({ name: PLAIN, state: 'RUNNING', task_id: null });
