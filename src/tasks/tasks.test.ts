@@ -24,6 +24,28 @@ describe('tasks', () => {
     expect(events.at(-1)!.state).to.equal('succeeded');
   });
 
+  it('a step writes the progress the throttle held back, and so does the end of a failed task', async () => {
+    const events: TaskRow[] = [];
+    const t = make(events);
+    const seen = () => events.filter((r) => r.state === 'running' && r.progress).map((r) => r.progress!.done);
+    // Two disks copied faster than the throttle: the first disk's end still shows before disk 2.
+    await t.start({ kind: 'test.copy' }, async (task) => {
+      task.progress(0, 512);
+      task.progress(384, 512);
+      task.log('copying disk 2/2');
+      task.progress(512, 512);
+    }).done;
+    expect(seen()).to.deep.equal([0, 384, 512]);
+    events.length = 0;
+    const failed = t.start({ kind: 'test.copy' }, async (task) => {
+      task.progress(0, 100);
+      task.progress(40, 100);
+      throw new OmsError('NodeUnreachableError', { node: 'n1' });
+    });
+    await failed.done.catch(() => {});
+    expect(t.require(failed.id).progress).to.deep.include({ done: 40, total: 100 });
+  });
+
   it('refuses a second operation on the same target while one runs', async () => {
     const t = make();
     let release!: () => void;

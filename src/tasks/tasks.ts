@@ -121,27 +121,44 @@ export class Tasks {
     this.running.set(id, controller);
     let seq = 0;
     let lastProgressWrite = 0;
+    /** The newest progress a throttle held back; written at the next step so no step hides it. */
+    let pending: { done: number; total: number } | undefined;
+    const writeProgress = (done: number, total: number) => {
+      lastProgressWrite = Date.now();
+      pending = undefined;
+      this.db.prepare('UPDATE tasks SET progress_done = ?, progress_total = ? WHERE id = ?').run(Math.round(done), Math.round(total), id);
+      this.onEvent(this.get(id)!);
+    };
+    const flushProgress = () => {
+      if (pending) writeProgress(pending.done, pending.total);
+    };
     const handle: TaskHandle = {
       id,
       signal: controller.signal,
       log: (line) => {
+        // A new step starts from where the last one ended (a disk copied, say), even when that
+        // came faster than the throttle: progress and log read the same story.
+        flushProgress();
         this.db.prepare('INSERT INTO task_log (task_id, seq, at, line) VALUES (?, ?, ?, ?)').run(id, ++seq, Date.now(), line.slice(0, 2000));
       },
       progress: (done, total) => {
-        const now = Date.now();
         // The last step (done reaching a known total) is always written; total 0 means not known yet.
-        if (now - lastProgressWrite < PROGRESS_WRITE_MS && !(total > 0 && done >= total)) return;
-        lastProgressWrite = now;
-        this.db.prepare('UPDATE tasks SET progress_done = ?, progress_total = ? WHERE id = ?').run(Math.round(done), Math.round(total), id);
-        this.onEvent(this.get(id)!);
+        if (Date.now() - lastProgressWrite < PROGRESS_WRITE_MS && !(total > 0 && done >= total)) {
+          pending = { done, total };
+          return;
+        }
+        writeProgress(done, total);
       },
     };
     const done = (async () => {
       try {
         const result = await work(handle);
+        flushProgress();
         this.finish(id, 'succeeded', undefined, result);
         return result;
       } catch (e) {
+        // Where a failed task got to is worth keeping too.
+        flushProgress();
         const err: OmsError = controller.signal.aborted ? oms('TaskCancelledError', { task: id }) : isOmsError(e) ? e : internal(e, this.log);
         this.finish(id, controller.signal.aborted ? 'cancelled' : 'failed', err);
         throw err;
