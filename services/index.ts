@@ -15,6 +15,7 @@ import { kvmplusovzservices } from './kvmplusovzservices/index.ts';
 import { netinterfaceservices } from './netinterfaceservices/index.ts';
 import { lvmservices } from './lvmservices/index.ts';
 import { isoservices } from './isoservices/index.ts';
+import { events } from './events/index.ts';
 import { qooxdooTest } from './qooxdoo-test/index.ts';
 
 export function allServices(config: Pick<Config, 'qooxdooTestService'>): ServiceDecl[] {
@@ -33,6 +34,7 @@ export function allServices(config: Pick<Config, 'qooxdooTestService'>): Service
     netinterfaceservices,
     lvmservices,
     isoservices,
+    events,
     ...(config.qooxdooTestService ? [qooxdooTest] : []),
   ];
 }

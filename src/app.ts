@@ -32,6 +32,9 @@ import { ConsoleSpots } from './consoles/spots.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { registerGauges } from './metrics/gauges.ts';
 import { GuestLocks } from './locks/guest-locks.ts';
+import { EventBus } from './events/bus.ts';
+import { EventJournal } from './events/journal.ts';
+import { InProcessTransport } from './events/transport.ts';
 
 
 export function databasePath(config: Config): string {
@@ -44,8 +47,26 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   // Every websocket listens for its session's end; many sockets are normal, not a leak.
   events.setMaxListeners(0);
   const key = loadGatewayKey(config);
-  const pool = new NodePool({ privateKey: key.privateKey, maxChannelsPerNode: config.nodeMaxChannels, maxQueuedPerNode: config.nodeMaxQueued, log: log.child({ part: 'nodes' }) });
-  const nodes = new NodeStore(db);
+  const metrics = new Metrics();
+  const eventLog = log.child({ part: 'events' });
+  // Live events: numbered in the database journal, fanned out in process (a shared transport
+  // replaces InProcessTransport when several gateways share a database).
+  const bus = new EventBus({
+    journal: new EventJournal(db),
+    transport: new InProcessTransport((err) => eventLog.error({ err }, 'event listener failed')),
+    log: eventLog,
+    retain: { count: config.eventsRetain, ageMs: config.eventsRetainAgeSeconds * 1000 },
+    maxQueue: config.eventsQueue,
+    onPublished: (e) => metrics.eventPublished(e.type),
+  });
+  const pool = new NodePool({
+    privateKey: key.privateKey,
+    maxChannelsPerNode: config.nodeMaxChannels,
+    maxQueuedPerNode: config.nodeMaxQueued,
+    log: log.child({ part: 'nodes' }),
+    onConnection: (node, change) => bus.publish({ type: 'node', node, action: change.state, data: change.state === 'connected' ? {} : { reason: change.reason, message: change.message } }),
+  });
+  const nodes = new NodeStore(db, bus);
   const locks = new GuestLocks(db, events);
   const app: AppServices = {
     config,
@@ -64,29 +85,38 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     tags: new TagStore(db),
     access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
     gatewayKey: { publicKey: key.publicKey },
-    tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row), locks),
+    tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row), locks, bus),
     locks,
-    metrics: new Metrics(),
+    metrics,
+    bus,
     close() {
       for (const t of timers) clearInterval(t);
+      bus.close();
       pool.closeAll();
       db.close();
     },
   };
+  // A guest or container changed on its node (by OMS or by hand): results cached about that node
+  // are stale, so the next cached call reads the node again.
+  bus.listen((e) => {
+    if ((e.type === 'kvm' || e.type === 'container') && e.node) app.cache.invalidateNode(e.node);
+  });
   registerGauges(app.metrics.registry, {
     db,
     signedNodes: () => nodes.listSigned().map((n) => n.name),
     poolStats: () => pool.stats(),
     activeSessions: () => app.sessions.countActive(),
     events,
+    eventStreams: () => bus.counts(),
   });
   const renew = setInterval(() => locks.renew(), Math.floor(locks.leaseMs / 3));
   renew.unref();
   timers.push(renew);
-  // Housekeeping: expired sessions and stale cache rows. unref() so it never holds the process open.
+  // Housekeeping: expired sessions, stale cache rows, events past the journal's bounds. unref() so it never holds the process open.
   const sweep = setInterval(() => {
     app.sessions.sweep();
     app.cache.sweep();
+    bus.sweep();
   }, 60_000);
   sweep.unref();
   timers.push(sweep);

@@ -65,6 +65,14 @@ export interface Config {
    * nobody by address, so /metrics is never open by default.
    */
   metricsAllow: string;
+  /** Events kept in the journal at most (the newest); a client resuming from before them gets `resync`. */
+  eventsRetain: number;
+  /** Seconds an event is kept in the journal at most. */
+  eventsRetainAgeSeconds: number;
+  /** Events that may wait for one slow /ws or SSE subscriber; past it the subscriber gets `resync` and is dropped. */
+  eventsQueue: number;
+  /** Seconds of silence after which an idle /ws subscription or SSE stream gets a heartbeat. */
+  eventsHeartbeatSeconds: number;
 }
 
 const defaults: Config = {
@@ -94,6 +102,10 @@ const defaults: Config = {
   consoleSshBase: 6900,
   consoleSerialBase: 7000,
   metricsAllow: '',
+  eventsRetain: 100_000,
+  eventsRetainAgeSeconds: 7 * 86400,
+  eventsQueue: 1000,
+  eventsHeartbeatSeconds: 25,
 };
 
 const env: Record<keyof Config, string> = {
@@ -125,6 +137,10 @@ const env: Record<keyof Config, string> = {
   consoleSshBase: 'OMS_CONSOLE_SSH_BASE',
   consoleSerialBase: 'OMS_CONSOLE_SERIAL_BASE',
   metricsAllow: 'OMS_METRICS_ALLOW',
+  eventsRetain: 'OMS_EVENTS_RETAIN',
+  eventsRetainAgeSeconds: 'OMS_EVENTS_RETAIN_AGE',
+  eventsQueue: 'OMS_EVENTS_QUEUE',
+  eventsHeartbeatSeconds: 'OMS_EVENTS_HEARTBEAT',
 };
 
 /** Settings that are TCP ports (0: any free port where that makes sense), and those that may be `off`. */
@@ -203,6 +219,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   // A console spot is a port number clients connect to: every pool must stay inside the port range.
   for (const key of ['consoleVncBase', 'consoleSshBase', 'consoleSerialBase'] as const) {
     if (cfg[key] < 1 || cfg[key] + cfg.consolePoolSize - 1 > 65535) throw new Error(`${env[key]} ${cfg[key]} with OMS_CONSOLE_POOL ${cfg.consolePoolSize} leaves the TCP port range`);
+  }
+  // A journal or queue of nothing would make every resume a resync; a heartbeat of 0 s a busy loop.
+  for (const key of ['eventsRetain', 'eventsRetainAgeSeconds', 'eventsQueue', 'eventsHeartbeatSeconds'] as const) {
+    if (cfg[key] < 1) throw oms('ConfigurationReadError', { reason: `${env[key]} must be at least 1` });
   }
   return cfg;
 }

@@ -155,10 +155,19 @@ export class ConsoleHub {
         return;
       }
       const resize = 'setWindow' in stream ? (text: string) => resizeFrom(text, stream as Duplex & { setWindow(r: number, c: number, h: number, w: number): void }) : undefined;
-      end = bridge(ws, stream, { onText: resize, onClose: forget });
+      // Opened and closed are told to event subscribers (who may view the guest or node).
+      const told = { type: 'console' as const, node: t.node, ...(t.vm ? { target: t.vm } : {}), data: { kind: t.kind, port: t.handle } };
+      end = bridge(ws, stream, {
+        onText: resize,
+        onClose: () => {
+          forget();
+          this.#app.bus.publish({ ...told, action: 'closed' });
+        },
+      });
       ws.off('message', keep);
       for (const [data, isBinary] of early) ws.emit('message', data, isBinary);
       log.info('console connected');
+      this.#app.bus.publish({ ...told, action: 'opened' });
     } catch (e) {
       // The page gets the error name only; the detail (node output) goes to the log.
       const name = isOmsError(e) ? e.omsName : 'FuncManError';

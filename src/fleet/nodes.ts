@@ -5,6 +5,7 @@
 import type { Db } from '../db/database.ts';
 import { nowSeconds } from '../db/database.ts';
 import { oms } from '../rpc/errors.ts';
+import type { EventSink } from '../events/types.ts';
 
 export interface NodeSettings {
   /** libvirt connection URI used by virsh on the node. */
@@ -75,7 +76,15 @@ const toRecord = (r: Row): NodeRecord => ({
 });
 
 export class NodeStore {
-  constructor(private readonly db: Db) {}
+  /** `events`: node events (requested, enrolled, removed, settings-changed) as the store changes. */
+  constructor(
+    private readonly db: Db,
+    private readonly events?: EventSink,
+  ) {}
+
+  private tell(node: string, action: string, data: Record<string, unknown> = {}): void {
+    this.events?.publish({ type: 'node', node, action, data });
+  }
 
   find(name: string): NodeRecord | undefined {
     const r = this.db.prepare('SELECT * FROM nodes WHERE name = ?').get(name) as Row | undefined;
@@ -122,6 +131,7 @@ export class NodeStore {
           .run(name, address, port, address, port, fingerprint, key, now, by, JSON.stringify(settings ?? {}));
       }
     })();
+    this.tell(name, 'requested', { address, port, fingerprint, by });
   }
 
   /** Pins the requested key and address; returns the record as signed. */
@@ -134,12 +144,14 @@ export class NodeStore {
       )
       .run(nowSeconds(), by, name).changes;
     if (!changes) throw oms('UnknownSignRequestsError', { hosts: name });
-    return this.signed(name);
+    const n = this.signed(name);
+    this.tell(name, 'enrolled', { address: n.address, port: n.port, fingerprint: n.hostKeyFingerprint, by });
+    return n;
   }
 
   /** Drops a request; a node that was never signed disappears entirely. */
   removeRequest(name: string): boolean {
-    return this.db.transaction(() => {
+    const removed = this.db.transaction(() => {
       const n = this.find(name);
       if (!n?.request) return false;
       if (n.signed)
@@ -147,14 +159,20 @@ export class NodeStore {
       else this.db.prepare('DELETE FROM nodes WHERE name = ?').run(name);
       return true;
     })();
+    if (removed) this.tell(name, 'request-removed');
+    return removed;
   }
 
   removeSigned(name: string): boolean {
-    return this.db.prepare('DELETE FROM nodes WHERE name = ? AND signed = 1').run(name).changes > 0;
+    const removed = this.db.prepare('DELETE FROM nodes WHERE name = ? AND signed = 1').run(name).changes > 0;
+    if (removed) this.tell(name, 'removed');
+    return removed;
   }
 
   setSettings(name: string, settings: NodeSettings): void {
     const n = this.signed(name);
-    this.db.prepare('UPDATE nodes SET settings = ? WHERE name = ?').run(JSON.stringify({ ...n.settings, ...settings }), name);
+    const merged = { ...n.settings, ...settings };
+    this.db.prepare('UPDATE nodes SET settings = ? WHERE name = ?').run(JSON.stringify(merged), name);
+    this.tell(name, 'settings-changed', { settings: merged });
   }
 }

@@ -6,6 +6,7 @@
  *   POST /                                             qooxdoo RPC, or qooxdoo 2.0 mode (JSON-RPC 2.0)
  *   POST /jsonrpc                                      JSON-RPC 2.0 (single, batch, notifications)
  *   GET  /ws (upgrade)                                 JSON-RPC 2.0 over websocket (see ws.ts)
+ *   GET  /events                                       live events as Server-Sent Events (see sse.ts)
  *   routes services declare (e.g. PUT /isos/<node>/<name>)   mounted by routes.ts
  */
 import express, { type Request, type Response, type NextFunction } from 'express';
@@ -18,6 +19,7 @@ import { handleQooxdoo, qooxdooError, queryId, type QooxdooResponse } from './qo
 import type { Transport } from '../rpc/context.ts';
 import { mountServiceRoutes, streamsBody } from './routes.ts';
 import { METRICS_PATH, metricsRoute } from './metrics.ts';
+import { EVENTS_PATH, sseRoute } from './sse.ts';
 
 export function bearerOf(header: string | undefined): string | undefined {
   const m = header ? /^Bearer\s+(\S{1,200})$/i.exec(header) : null;
@@ -75,6 +77,7 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
   mountServiceRoutes(http, app);
 
   http.get(METRICS_PATH, metricsRoute(app));
+  http.get(EVENTS_PATH, sseRoute(app));
 
   http.get('/', async (req, res) => {
     const q = req.query as Record<string, unknown>;

@@ -10,6 +10,7 @@ import type { Transport } from '../rpc/context.ts';
 import { toJsonRpcError } from '../rpc/envelope.ts';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { internal } from '../rpc/internal.ts';
+import type { EventChannel } from '../events/channel.ts';
 
 
 export interface JsonRpcCaller {
@@ -20,6 +21,8 @@ export interface JsonRpcCaller {
   signal?: AbortSignal;
   /** Seconds to wait for a held guest (OMS-Lock-Wait), unvalidated. */
   lockWait?: unknown;
+  /** Pushed events on this connection (/ws only). */
+  events?: EventChannel;
 }
 
 type Id = string | number | null;
@@ -41,7 +44,7 @@ async function single(app: AppServices, req: unknown, caller: JsonRpcCaller): Pr
   if (r.params !== undefined && (typeof r.params !== 'object' || r.params === null))
     return isNotification ? undefined : errorResponse(id, oms('InvalidRequest', { reason: 'params must be an array or an object' }));
   try {
-    const out = await call(app, { dotted: r.method, params: r.params ?? [], bearer: caller.bearer, remote: caller.remote, requestId: caller.requestId, transport: caller.transport, signal: caller.signal, lockWait: caller.lockWait });
+    const out = await call(app, { dotted: r.method, params: r.params ?? [], bearer: caller.bearer, remote: caller.remote, requestId: caller.requestId, transport: caller.transport, signal: caller.signal, lockWait: caller.lockWait, events: caller.events });
     return isNotification ? undefined : { jsonrpc: '2.0', id, result: out.value };
   } catch (e) {
     if (isNotification) return undefined;

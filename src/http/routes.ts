@@ -20,6 +20,7 @@ import { toQooxdooError } from '../rpc/envelope.ts';
 import { isOmsError, oms, type ErrorName, type OmsError } from '../rpc/errors.ts';
 import { internal } from '../rpc/internal.ts';
 import { streamBody } from './request-body.ts';
+import { changeEvent } from '../events/changes.ts';
 
 const streaming = Symbol('oms.streamingBody');
 
@@ -132,6 +133,8 @@ async function serveRoute(app: AppServices, service: ServiceDecl, route: RouteDe
     const node = route.node ? String(values[route.node]) : undefined;
     if (node) app.cache.invalidateNode(node);
     app.audit.record({ requestId, user: p.userName, remote: ctx.remote, service: service.name, method: route.name, target: path, outcome: 'ok', detail: values });
+    const change = changeEvent({ service: service.name, method: route.name, node, path, user: p.userName, params: values });
+    if (change) app.bus.publish(change);
     const inner = node ? { client: node, result } : result;
     send(res, 200, { error: null, id: null, result: service.envelope === 'oms' ? { type: service.resultType ?? 'func', result: inner } : inner }, true);
   } catch (e) {

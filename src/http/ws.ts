@@ -3,6 +3,13 @@
  * order of completion. A client that connected with `Authorization: Bearer <SESSID>` (or
  * `?bearer=` for browsers, which cannot set headers on websockets) is told by a
  * `session.ended` notification when its session ends, and the socket closes.
+ *
+ * Live events: `events.subscribe` starts this socket's subscription (one per socket); events come
+ * as `events.event` notifications. Backpressure is the socket's own: past HIGH_WATER bytes
+ * unsent, events wait in the subscription's bounded queue (OMS_EVENTS_QUEUE), then the
+ * subscriber gets `resync` and its subscription ends (the socket stays). Every socket is pinged
+ * each OMS_EVENTS_HEARTBEAT seconds; a subscribed one that got nothing in that time also gets an
+ * `events.heartbeat` notification, which proxies and browser code can see.
  */
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -14,6 +21,58 @@ import { errorResponse, handleJsonRpc } from './jsonrpc.ts';
 import { bearerOf } from './http-app.ts';
 import { oms } from '../rpc/errors.ts';
 import type { TaskRow } from '../tasks/tasks.ts';
+import type { EventChannel } from '../events/channel.ts';
+import type { Outlet, Subscription } from '../events/subscription.ts';
+
+/** Bytes a socket may hold unsent before its subscription's events start to queue. */
+const HIGH_WATER = 64 * 1024;
+/** How often a backed-up socket is looked at again (ws offers no drain event of its own). */
+const DRAIN_CHECK_MS = 20;
+
+/** This socket's event subscription, and the outlet that writes to it. */
+function eventChannel(app: AppServices, socket: WebSocket, sent: () => void): EventChannel & { close(): void; readonly subscribed: boolean } {
+  let sub: Subscription | undefined;
+  const open = () => socket.readyState === socket.OPEN;
+  const outlet: Outlet = {
+    send(e) {
+      if (!open()) return;
+      socket.send(JSON.stringify({ jsonrpc: '2.0', method: 'events.event', params: e }));
+      sent();
+    },
+    writable: () => open() && socket.bufferedAmount < HIGH_WATER,
+    whenWritable(fn) {
+      const t = setInterval(() => {
+        if (!open()) clearInterval(t);
+        else if (socket.bufferedAmount < HIGH_WATER) {
+          clearInterval(t);
+          fn();
+        }
+      }, DRAIN_CHECK_MS);
+    },
+    ended: () => {
+      sub = undefined;
+    },
+  };
+  return {
+    subscribe(viewer, filter, since) {
+      sub?.close();
+      sub = app.bus.subscribe(viewer, filter, since, outlet, 'ws');
+    },
+    unsubscribe() {
+      const had = sub !== undefined && !sub.closed;
+      sub?.close();
+      sub = undefined;
+      return had;
+    },
+    close() {
+      sub?.close();
+      sub = undefined;
+    },
+    get subscribed() {
+      return sub !== undefined && !sub.closed;
+    },
+  };
+}
 
 export function createRpcWebSocketServer(app: AppServices): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: app.config.maxBodyBytes });
@@ -40,8 +99,22 @@ export function createRpcWebSocketServer(app: AppServices): WebSocketServer {
     };
     app.events.on('session-ended', onSessionEnded);
     app.events.on('task', onTask);
+    let lastSent = Date.now();
+    const channel = eventChannel(app, socket, () => (lastSent = Date.now()));
+    const heartbeatMs = app.config.eventsHeartbeatSeconds * 1000;
+    const heartbeat = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      socket.ping();
+      if (channel.subscribed && Date.now() - lastSent >= heartbeatMs - 50) {
+        socket.send(JSON.stringify({ jsonrpc: '2.0', method: 'events.heartbeat', params: { time: Date.now(), latest: app.bus.latest() } }));
+        lastSent = Date.now();
+      }
+    }, heartbeatMs);
+    heartbeat.unref();
     socket.on('close', () => {
       abort.abort();
+      clearInterval(heartbeat);
+      channel.close();
       app.events.off('session-ended', onSessionEnded);
       app.events.off('task', onTask);
     });
@@ -54,7 +127,7 @@ export function createRpcWebSocketServer(app: AppServices): WebSocketServer {
         socket.send(JSON.stringify(errorResponse(null, e as never)));
         return;
       }
-      const answer = await handleJsonRpc(app, payload, { bearer, remote, requestId: randomUUID(), transport: 'websocket', signal: abort.signal });
+      const answer = await handleJsonRpc(app, payload, { bearer, remote, requestId: randomUUID(), transport: 'websocket', signal: abort.signal, events: channel });
       if (answer !== undefined && socket.readyState === socket.OPEN) socket.send(JSON.stringify(answer));
     });
   });

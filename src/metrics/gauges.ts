@@ -16,6 +16,8 @@ export interface GaugeSources {
   activeSessions(): number;
   /** In-process events; its 'task' listeners are the websockets receiving pushed notifications. */
   readonly events: EventEmitter;
+  /** Live-event deliveries that are not websockets: SSE streams and long polls waiting. */
+  eventStreams(): { readonly sse: number; readonly poll: number };
 }
 
 /** What a node's connection is doing, in the words operators alert on. */
@@ -135,10 +137,11 @@ export function registerGauges(registry: Registry, src: GaugeSources): void {
 
   new Gauge({
     name: 'oms_event_subscribers',
-    help: 'Websockets (/ws) receiving pushed notifications (task.updated, session.ended).',
+    help: 'Clients receiving pushed events: websockets on /ws (task.updated, session.ended, events.event), SSE streams on /events, long polls (events.poll) waiting.',
     registers,
     collect() {
-      this.set(src.events.listenerCount('task'));
+      const { sse, poll } = src.eventStreams();
+      this.set(src.events.listenerCount('task') + sse + poll);
     },
   });
 }

@@ -61,6 +61,7 @@ export class Metrics {
   readonly #calls = new Map<string, CountSeries>();
   readonly #latency = new Map<string, LatencySeries>();
   readonly #cacheHits = new Map<string, CountSeries>();
+  readonly #events = new Map<string, CountSeries>();
   #processMetrics = false;
 
   constructor() {
@@ -79,6 +80,18 @@ export class Metrics {
         [...this.#cacheHits.values()].map((s) => ({ labels: { ...s.labels }, value: s.n })),
       ),
     );
+    this.registry.registerMetric(
+      exported('oms_events_published_total', 'Events this gateway numbered into the journal and handed to subscribers, by type (kvm, container, node, task, inventory, console).', 'counter', () =>
+        [...this.#events.values()].map((s) => ({ labels: { ...s.labels }, value: s.n })),
+      ),
+    );
+  }
+
+  /** An event was journaled and handed to subscribers (type from the fixed list of event types). */
+  eventPublished(type: string): void {
+    const s = this.#events.get(type);
+    if (s) s.n++;
+    else this.#events.set(type, { labels: { type }, n: 1 });
   }
 
   /** One call of a declared method ended; `started` is process.hrtime.bigint() when it was resolved. */

@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import { oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
 import { fingerprintOf, fingerprintsEqual } from './host-key.ts';
-import { isAuthFailure, sshErrorReason, unreachable } from './ssh-errors.ts';
-import type { ConnectionState, NodeTarget } from './types.ts';
+import { isAuthFailure, KEY_REFUSED, sshErrorReason, unreachable } from './ssh-errors.ts';
+import type { ConnectionChange, ConnectionState, DisconnectReason, NodeTarget } from './types.ts';
 
 export interface LinkConfig {
   readonly username: string;
@@ -155,12 +155,27 @@ export class NodeConnection {
   #connecting: Promise<SshLink> | undefined;
   #lastError: OmsError | undefined;
   #closed = false;
+  /** What was last reported (up, or down for which reason), so each change is told once. */
+  #reported: 'up' | DisconnectReason | undefined;
 
   constructor(
     readonly target: NodeTarget,
     private readonly cfg: LinkConfig,
     private readonly backoff: Backoff,
+    /** Told of changes (the node's command connection only; shell connections stay quiet). */
+    private readonly report?: (change: ConnectionChange) => void,
   ) {}
+
+  #tell(change: ConnectionChange): void {
+    const now = change.state === 'connected' ? 'up' : change.reason;
+    if (!this.report || this.#reported === now) return;
+    this.#reported = now;
+    try {
+      this.report(change);
+    } catch (e) {
+      this.cfg.log.error({ err: e, node: this.target.name }, 'connection change not reported');
+    }
+  }
 
   get state(): ConnectionState {
     if (this.#link && !this.#link.isDown) return 'ready';
@@ -198,14 +213,18 @@ export class NodeConnection {
         link.watch((reason) => {
           if (this.#link === link) this.#link = undefined;
           this.cfg.log.warn({ node, reason }, 'node connection lost');
+          // Closed by the gateway itself (node removed, re-signed): not something the node did.
+          if (!this.#closed) this.#tell({ state: 'disconnected', reason: 'unreachable', message: reason });
         });
         this.cfg.log.info({ node, address: this.target.address, port: this.target.port }, 'node connected');
+        this.#tell({ state: 'connected' });
         return link;
       },
       (err: OmsError) => {
         this.#connecting = undefined;
         this.backoff.failure();
         this.#lastError = err;
+        if (!this.#closed) this.#tell({ state: 'disconnected', reason: disconnectReason(err), message: err.message });
         this.cfg.log.warn({ node, error: err.message, retryInMs: this.backoff.remainingMs() }, 'node connection failed');
         throw err;
       },
@@ -227,4 +246,11 @@ export class NodeConnection {
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     return unreachable(this.target.name, `${err.vars.reason}; next attempt in ${seconds} s`);
   }
+}
+
+/** How a failed connect reads in a node event. */
+export function disconnectReason(err: OmsError): DisconnectReason {
+  if (err.omsName === 'HostKeyMismatchError') return 'host_key_mismatch';
+  if (err.omsName === 'SSHKeyAddError' || err.vars.reason === KEY_REFUSED) return 'auth_failure';
+  return 'unreachable';
 }

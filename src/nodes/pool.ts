@@ -23,9 +23,9 @@ import { ChannelLimiter, type Release } from './limiter.ts';
 import { probeHostKey } from './probe.ts';
 import { Resident, type ResidentSpec } from './resident.ts';
 import { runCommand } from './run-command.ts';
-import type { ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+import type { ConnectionChange, ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
-export type { ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+export type { ConnectionChange, ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
 const DEFAULTS = {
   username: 'root',
@@ -90,6 +90,7 @@ export class NodePool {
   readonly #maxShellLinks: number;
   readonly #backoff: { readonly min: number; readonly max: number };
   readonly #killGraceMs: number;
+  readonly #onConnection: NodePoolOptions['onConnection'];
   #closed = false;
 
   constructor(opts: NodePoolOptions) {
@@ -119,6 +120,7 @@ export class NodePool {
     this.#backoff = opts.reconnectBackoffMs ?? DEFAULTS.reconnectBackoffMs;
     if (!(this.#backoff.min >= 0) || !(this.#backoff.max >= this.#backoff.min)) throw new Error('reconnectBackoffMs needs 0 <= min <= max');
     this.#killGraceMs = positive(opts.killGraceMs ?? DEFAULTS.killGraceMs, 'killGraceMs');
+    this.#onConnection = opts.onConnection;
   }
 
   /**
@@ -342,7 +344,9 @@ export class NodePool {
   #entry(target: NodeTarget): NodeEntry {
     if (this.#closed) throw oms('FuncManError', { reason: 'the gateway is shutting down' });
     checkTarget(target);
-    const fresh = (): NodeConnection => this.#connectionTo(target);
+    // The command connection speaks for the node: its changes are the node's connected/disconnected.
+    const report = this.#onConnection;
+    const fresh = (): NodeConnection => this.#connectionTo(target, report && ((change) => report(target.name, change)));
     const entry = this.#nodes.get(target.name);
     if (!entry) {
       const busy = () => oms('NodeBusyError', { node: target.name });
@@ -369,8 +373,8 @@ export class NodePool {
   }
 
   /** A new (lazily opened) connection to the node, with its own reconnect backoff. */
-  #connectionTo(target: NodeTarget): NodeConnection {
-    return new NodeConnection({ ...target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max));
+  #connectionTo(target: NodeTarget, report?: (change: ConnectionChange) => void): NodeConnection {
+    return new NodeConnection({ ...target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max), report);
   }
 
   /** A slot counted by `limiter` on the lane's connection, within the call's budget. */

@@ -18,11 +18,14 @@ const BY_CODE: Record<string, string> = {
   EAI_AGAIN: 'address cannot be resolved',
 };
 
+/** The reason of a login refused by the node: node events report it as an auth failure. */
+export const KEY_REFUSED = 'the gateway key was refused';
+
 export function sshErrorReason(err: unknown): string {
   if (!(err instanceof Error)) return 'connection failed';
   const e = err as Error & { code?: string; level?: string };
   if (e.code && BY_CODE[e.code]) return BY_CODE[e.code];
-  if (e.level === 'client-authentication') return 'the gateway key was refused';
+  if (e.level === 'client-authentication') return KEY_REFUSED;
   if (e.level === 'client-timeout') return 'keepalive timeout';
   if (/waiting for handshake/i.test(e.message)) return 'timed out during the SSH handshake';
   const first = e.message.split('\n')[0].trim();

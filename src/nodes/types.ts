@@ -32,7 +32,20 @@ export interface NodePoolOptions {
   /** How long a timed-out command gets after SIGTERM before SIGKILL; default 2000. */
   readonly killGraceMs?: number;
   readonly log?: Logger;
+  /**
+   * Told when a node's command connection comes up, or goes down or fails to connect (with why),
+   * once per change: the gateway publishes these as node events. Never throws into the pool.
+   */
+  readonly onConnection?: (node: string, change: ConnectionChange) => void;
 }
+
+/** Why a node's connection is down, in the words of node events. */
+export type DisconnectReason = 'unreachable' | 'host_key_mismatch' | 'auth_failure';
+
+export type ConnectionChange =
+  | { readonly state: 'connected' }
+  /** `message`: the secret-free reason (e.g. `connection refused`) as NodeUnreachableError carries it. */
+  | { readonly state: 'disconnected'; readonly reason: DisconnectReason; readonly message: string };
 
 export interface ExecOptions {
   /** Whole-call budget (queue + connect + run); default 30000. Exceeded: FuncMethodTimeoutError. */

@@ -28,6 +28,8 @@ import type { GuestKind, GuestLocks, GuestRef } from '../locks/guest-locks.ts';
 import type { ConsoleSpots } from '../consoles/spots.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Transport } from './transport.ts';
+import type { EventBus } from '../events/bus.ts';
+import type { EventChannel } from '../events/channel.ts';
 import type { AuditLog } from './audit.ts';
 import type { ResultCache } from './cache.ts';
 import type { ErrorName } from './errors.ts';
@@ -45,6 +47,8 @@ export interface CallContext {
   readonly secret?: string;
   /** Aborted when the caller went away (HTTP client closed, websocket dropped). */
   readonly signal?: AbortSignal;
+  /** The caller's connection can carry pushed events (/ws): events.subscribe starts them on it. */
+  readonly events?: EventChannel;
   readonly app: AppServices;
   readonly log: Logger;
   /** A signed node by name (UnknownNodeError otherwise); its commands end when the caller goes away. */
@@ -95,6 +99,8 @@ export interface AppServices {
   readonly consoleSpots: ConsoleSpots;
   /** Prometheus registry of this gateway (/metrics): call counters fed by the pipeline, gauges read at scrape. */
   readonly metrics: Metrics;
+  /** Live events (src/events): every source publishes here; /ws, long poll and SSE deliver from it. */
+  readonly bus: EventBus;
   close(): void;
 }
 

@@ -16,6 +16,7 @@ import { kvmErrors } from './errors-kvm.ts';
 import { consoleErrors } from './errors-console.ts';
 import { ovzErrors } from './errors-ovz.ts';
 import { hostErrors } from './errors-host.ts';
+import { eventErrors } from './errors-events.ts';
 
 const general = {
   // qooxdoo server errors (origin 1), codes fixed by the qooxdoo RPC backend contract.
@@ -86,7 +87,7 @@ const general = {
   QooxdooTestError: spec(900, '{reason}'),
 } as const satisfies Record<string, ErrorSpec>;
 
-export const catalogue = { ...general, ...kvmErrors, ...consoleErrors, ...ovzErrors, ...hostErrors } as const;
+export const catalogue = { ...general, ...kvmErrors, ...consoleErrors, ...ovzErrors, ...hostErrors, ...eventErrors } as const;
 
 // Blocks live in their own files; a name or code used twice would make errors ambiguous on the wire.
 {
@@ -96,6 +97,7 @@ export const catalogue = { ...general, ...kvmErrors, ...consoleErrors, ...ovzErr
     ['errors-console.ts', consoleErrors],
     ['errors-ovz.ts', ovzErrors],
     ['errors-host.ts', hostErrors],
+    ['errors-events.ts', eventErrors],
   ];
   const names = new Map<string, string>();
   const codes = new Map<string, string>();

@@ -20,6 +20,8 @@ import { internal } from './internal.ts';
 // Lives in internal.ts so layers below the pipeline (tasks) can use it; re-exported for old imports.
 export { internal };
 import type { LockHold } from '../locks/guest-locks.ts';
+import type { EventChannel } from '../events/channel.ts';
+import { changeEvent } from '../events/changes.ts';
 
 export interface CallRequest {
   /** Either service + method, or `dotted` (`kvmservices.list_vms`). */
@@ -35,6 +37,8 @@ export interface CallRequest {
   signal?: AbortSignal;
   /** Seconds to wait for a held guest, as the wire gave it (`OMS-Lock-Wait` header); a `lock_wait` named param wins. */
   lockWait?: unknown;
+  /** The connection can carry pushed events (/ws). */
+  events?: EventChannel;
 }
 
 export interface CallOutcome {
@@ -247,6 +251,7 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
       principal,
       secret: bound.secret ?? req.bearer,
       signal: req.signal,
+      events: req.events,
       app,
       get log() {
         return log();
@@ -263,6 +268,9 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     if (method.mutates) {
       if (nodeName) app.cache.invalidateNode(nodeName);
       app.audit.record({ requestId, user: principal?.userName ?? userNameFrom(method, values), remote: req.remote, service: service.name, method: method.name, target, outcome: 'ok', detail: redacted(method, values) });
+      // What the audit row says changed, told to subscribers (secret params dropped, not redacted).
+      const change = changeEvent({ service: service.name, method: method.name, node: nodeName, path: target, user: principal?.userName, params: values, secretParams: method.secretParams });
+      if (change) app.bus.publish(change);
     }
     app.log.info({ ...line, service: service.name, method: method.name, user: principal?.userName, ms: msSince(started) }, 'call');
     app.metrics.call(service.name, method.name, req.transport, 'ok', started);

@@ -12,6 +12,7 @@ import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { internal } from '../rpc/internal.ts';
 import type { Logger } from '../log.ts';
 import type { GuestLocks, LockHold } from '../locks/guest-locks.ts';
+import type { EventSink } from '../events/types.ts';
 
 export interface TaskScope {
   kind: string;
@@ -90,7 +91,30 @@ export class Tasks {
     private readonly log: Logger,
     private readonly onEvent: (row: TaskRow) => void = () => {},
     private readonly locks?: GuestLocks,
+    /** Live events: created, progress (as throttled for the row), log line, finished. */
+    private readonly sink?: EventSink,
   ) {}
+
+  /** One task event; target is the task id, data.guest what it acts on (permission filtering reads both). */
+  private tell(row: TaskRow, action: 'created' | 'progress' | 'log' | 'finished', extra: Record<string, unknown> = {}): void {
+    if (!this.sink) return;
+    const outcome = row.state === 'succeeded' ? 'ok' : row.state;
+    this.sink.publish({
+      type: 'task',
+      ...(row.node ? { node: row.node } : {}),
+      target: row.id,
+      action,
+      data: {
+        kind: row.kind,
+        ...(row.target ? { guest: row.target } : {}),
+        ...(row.user ? { user: row.user } : {}),
+        state: row.state,
+        ...(action === 'finished' ? { outcome, ...(row.error ? { error: row.error } : {}) } : {}),
+        ...(row.progress && action !== 'log' ? { progress: row.progress } : {}),
+        ...extra,
+      },
+    });
+  }
 
   /** Marks tasks a previous process left running as failed; returns how many. */
   recoverInterrupted(): number {
@@ -119,6 +143,7 @@ export class Tasks {
     })();
     if (scope.lock && this.locks) scope.lock.taskId = id;
     this.running.set(id, controller);
+    if (this.sink) this.tell(this.get(id)!, 'created');
     let seq = 0;
     let lastProgressWrite = 0;
     /** The newest progress a throttle held back; written at the next step so no step hides it. */
@@ -127,7 +152,9 @@ export class Tasks {
       lastProgressWrite = Date.now();
       pending = undefined;
       this.db.prepare('UPDATE tasks SET progress_done = ?, progress_total = ? WHERE id = ?').run(Math.round(done), Math.round(total), id);
-      this.onEvent(this.get(id)!);
+      const row = this.get(id)!;
+      this.onEvent(row);
+      this.tell(row, 'progress');
     };
     const flushProgress = () => {
       if (pending) writeProgress(pending.done, pending.total);
@@ -139,7 +166,9 @@ export class Tasks {
         // A new step starts from where the last one ended (a disk copied, say), even when that
         // came faster than the throttle: progress and log read the same story.
         flushProgress();
-        this.db.prepare('INSERT INTO task_log (task_id, seq, at, line) VALUES (?, ?, ?, ?)').run(id, ++seq, Date.now(), line.slice(0, 2000));
+        const kept = line.slice(0, 2000);
+        this.db.prepare('INSERT INTO task_log (task_id, seq, at, line) VALUES (?, ?, ?, ?)').run(id, ++seq, Date.now(), kept);
+        if (this.sink) this.tell(this.get(id)!, 'log', { line: kept, line_seq: seq });
       },
       progress: (done, total) => {
         // The last step (done reaching a known total) is always written; total 0 means not known yet.
@@ -178,7 +207,10 @@ export class Tasks {
     // After the row says finished: a waiter woken now sees the task over.
     this.locks?.releaseTask(id);
     const row = this.get(id);
-    if (row) this.onEvent(row);
+    if (row) {
+      this.onEvent(row);
+      this.tell(row, 'finished');
+    }
   }
 
   get(id: string): TaskRow | undefined {
