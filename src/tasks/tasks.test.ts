@@ -3,6 +3,7 @@ import pino from 'pino';
 import { openDatabase } from '../db/database.ts';
 import { OmsError } from '../rpc/errors.ts';
 import { Tasks, type TaskRow } from './tasks.ts';
+import type { EventInput } from '../events/types.ts';
 
 describe('tasks', () => {
   const make = (events: TaskRow[] = []) => new Tasks(openDatabase(':memory:'), pino({ level: 'silent' }), (r) => events.push(r));
@@ -88,5 +89,51 @@ describe('tasks', () => {
     const t = new Tasks(db, pino({ level: 'silent' }));
     expect(t.recoverInterrupted()).to.equal(1);
     expect(t.require('00000000-0000-0000-0000-000000000001')).to.deep.include({ state: 'failed', error: { name: 'TaskInterruptedError', message: 'the gateway stopped while the task ran' } });
+  });
+});
+
+describe('tasks: live events', () => {
+  const withSink = () => {
+    const published: EventInput[] = [];
+    const t = new Tasks(openDatabase(':memory:'), pino({ level: 'silent' }), () => {}, undefined, { publish: (e) => published.push(e) });
+    return { t, published };
+  };
+  const brief = (e: EventInput) => [e.action, e.data?.state, e.data?.outcome ?? e.data?.line ?? (e.data?.progress as { done?: number } | undefined)?.done ?? null];
+
+  it('tells created, progress (throttled as the row), log lines and finished ok, for the task id on its node', async () => {
+    const { t, published } = withSink();
+    const { id, done } = t.start({ kind: 'test.copy', node: 'n1', target: 'vm1', user: 'admin' }, async (task) => {
+      task.progress(0, 100);
+      task.progress(10, 100); // held back by the throttle
+      task.log('disk 1/1');
+      task.progress(100, 100);
+      return 1;
+    });
+    await done;
+    expect(published.map(brief)).to.deep.equal([
+      ['created', 'running', null],
+      ['progress', 'running', 0],
+      ['progress', 'running', 10],
+      ['log', 'running', 'disk 1/1'],
+      ['progress', 'running', 100],
+      ['finished', 'succeeded', 'ok'],
+    ]);
+    for (const e of published) expect(e).to.deep.include({ type: 'task', node: 'n1', target: id });
+    expect(published[0].data).to.deep.include({ kind: 'test.copy', guest: 'vm1', user: 'admin' });
+  });
+
+  it('tells failed and cancelled with the error', async () => {
+    const { t, published } = withSink();
+    await t.start({ kind: 'k' }, async () => {
+      throw new OmsError('FuncManError', { reason: 'boom' });
+    }).done.catch(() => undefined);
+    const c = t.start({ kind: 'k' }, (task) => new Promise((_, reject) => task.signal.addEventListener('abort', () => reject(new Error('stopped')))));
+    t.cancel(c.id);
+    await c.done.catch(() => undefined);
+    const finished = published.filter((e) => e.action === 'finished').map((e) => [e.data?.outcome, (e.data?.error as { name: string }).name]);
+    expect(finished).to.deep.equal([
+      ['failed', 'FuncManError'],
+      ['cancelled', 'TaskCancelledError'],
+    ]);
   });
 });
