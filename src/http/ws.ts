@@ -24,8 +24,8 @@ import type { TaskRow } from '../tasks/tasks.ts';
 import type { EventChannel } from '../events/channel.ts';
 import type { Outlet, Subscription } from '../events/subscription.ts';
 
-/** Bytes a socket may hold unsent before its subscription's events start to queue. */
-const HIGH_WATER = 64 * 1024;
+/** Bytes a socket may hold unsent before its subscription's events start to queue (as console bridges). */
+const HIGH_WATER = 1 << 20;
 /** How often a backed-up socket is looked at again (ws offers no drain event of its own). */
 const DRAIN_CHECK_MS = 20;
 
