@@ -90,6 +90,26 @@ describe('nodes/pool: connection changes reported as node events', function () {
     expect((seen[0][1] as { message: string }).message).to.match(/gateway key was refused/);
   });
 
+  it('a node reached only by shells (consoles, resident readers) is connected too, and disconnected once when all drop', async () => {
+    const p = newPool();
+    await p.exec(target, ['true']);
+    const sh = await p.shell(target, { cols: 80, rows: 24, term: 'xterm' });
+    sh.on('error', () => undefined);
+    await sshd.kill();
+    await until('the drop is reported', () => seen.length >= 2);
+    await sleep(200);
+    expect(states()).to.deep.equal(['connected', 'disconnected:unreachable']);
+    await sshd.restart();
+    // Only a shell comes back: the node is connected again.
+    let back;
+    for (let i = 0; i < 20 && !back; i++) {
+      back = await p.shell(target, { cols: 80, rows: 24, term: 'xterm' }).catch(() => undefined);
+      if (!back) await sleep(120);
+    }
+    back!.close();
+    expect(states()).to.deep.equal(['connected', 'disconnected:unreachable', 'connected']);
+  });
+
   it('the gateway closing a connection (node removed or re-signed) is no disconnect of the node; shells stay quiet', async () => {
     const p = newPool();
     await p.exec(target, ['true']);

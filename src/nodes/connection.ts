@@ -155,23 +155,18 @@ export class NodeConnection {
   #connecting: Promise<SshLink> | undefined;
   #lastError: OmsError | undefined;
   #closed = false;
-  /** What was last reported (up, or down for which reason), so each change is told once. */
-  #reported: 'up' | DisconnectReason | undefined;
 
   constructor(
     readonly target: NodeTarget,
     private readonly cfg: LinkConfig,
     private readonly backoff: Backoff,
-    /** Told of changes (the node's command connection only; shell connections stay quiet). */
-    private readonly report?: (change: ConnectionChange) => void,
+    /** Told of each link that comes up, drops, or fails to connect (the pool makes node events of them). */
+    private readonly report?: (conn: NodeConnection, change: ConnectionChange) => void,
   ) {}
 
   #tell(change: ConnectionChange): void {
-    const now = change.state === 'connected' ? 'up' : change.reason;
-    if (!this.report || this.#reported === now) return;
-    this.#reported = now;
     try {
-      this.report(change);
+      this.report?.(this, change);
     } catch (e) {
       this.cfg.log.error({ err: e, node: this.target.name }, 'connection change not reported');
     }

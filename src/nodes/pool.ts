@@ -23,7 +23,7 @@ import { ChannelLimiter, type Release } from './limiter.ts';
 import { probeHostKey } from './probe.ts';
 import { Resident, type ResidentSpec } from './resident.ts';
 import { runCommand } from './run-command.ts';
-import type { ConnectionChange, ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+import type { ConnectionChange, ConverseOptions, DisconnectReason, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
 export type { ConnectionChange, ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
@@ -57,6 +57,8 @@ interface NodeEntry extends Lane {
   readonly shells: Lane[];
   /** Resident commands by key; they run on the shell connections, never in a command slot. */
   readonly residents: Map<string, Resident>;
+  /** What onConnection last said of the node: each change is told once. */
+  reported?: 'up' | DisconnectReason;
 }
 
 /** A channel's place: the link to open it on and the slot to give back when it closes. */
@@ -344,9 +346,7 @@ export class NodePool {
   #entry(target: NodeTarget): NodeEntry {
     if (this.#closed) throw oms('FuncManError', { reason: 'the gateway is shutting down' });
     checkTarget(target);
-    // The command connection speaks for the node: its changes are the node's connected/disconnected.
-    const report = this.#onConnection;
-    const fresh = (): NodeConnection => this.#connectionTo(target, report && ((change) => report(target.name, change)));
+    const fresh = (): NodeConnection => this.#connectionTo(target);
     const entry = this.#nodes.get(target.name);
     if (!entry) {
       const busy = () => oms('NodeBusyError', { node: target.name });
@@ -373,8 +373,23 @@ export class NodePool {
   }
 
   /** A new (lazily opened) connection to the node, with its own reconnect backoff. */
-  #connectionTo(target: NodeTarget, report?: (change: ConnectionChange) => void): NodeConnection {
-    return new NodeConnection({ ...target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max), report);
+  #connectionTo(target: NodeTarget): NodeConnection {
+    return new NodeConnection({ ...target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max), (conn, change) => this.#connectionChanged(target.name, conn, change));
+  }
+
+  /**
+   * A node is connected while any of its connections (commands, shells, residents) is up, and
+   * disconnected when the last one drops or a connect fails with none up: told once per change,
+   * with why. Connections the gateway closes itself (node removed, re-signed, idle) tell nothing.
+   */
+  #connectionChanged(name: string, conn: NodeConnection, change: ConnectionChange): void {
+    const entry = this.#nodes.get(name);
+    if (!this.#onConnection || !entry) return;
+    const now = change.state === 'connected' ? 'up' : change.reason;
+    if (change.state === 'disconnected' && [entry.conn, ...entry.shells.map((l) => l.conn)].some((c) => c !== conn && c.state === 'ready')) return;
+    if (entry.reported === now) return;
+    entry.reported = now;
+    this.#onConnection(name, change);
   }
 
   /** A slot counted by `limiter` on the lane's connection, within the call's budget. */
