@@ -9,6 +9,8 @@ import http from 'node:http';
 import WebSocket from 'ws';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.ts';
 import type { OmsEvent } from '../../src/events/types.ts';
+import { method, service } from '../../src/rpc/declare.ts';
+import { nodeName } from '../../src/rpc/fields.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FINGERPRINT = 'SHA256:' + 'A'.repeat(43);
@@ -379,6 +381,37 @@ describe('live events over the wire', function () {
       const node = await fetch(`${gw.url}/events?nodes=ev1,nowhere`, { headers: { authorization: `Bearer ${sid}` } });
       expect((await node.json()).error.message).to.match(/Unknown node in the event filter: nowhere/);
     });
+  });
+
+  it('a guest or container event for a node makes the next cached call about that node fresh', async () => {
+    let reads = 0;
+    const probe = service({
+      name: 'evcache',
+      description: 'test',
+      envelope: 'oms',
+      methods: [
+        method({ name: 'read', description: 'a cacheable node read', auth: 'session', permission: 'authenticated', cacheable: true, node: 'server_hostname', params: [{ name: 'server_hostname', schema: nodeName }] as const, run: () => ++reads }),
+      ],
+    });
+    const g = await startTestGateway({ services: [probe] });
+    try {
+      const s = await g.login();
+      const read = async (node: string) => (await g.get('evcache', 'read', [s, 60, node])).result;
+      expect(await read('ev1')).to.deep.equal({ type: 'func', result: { client: 'ev1', result: 1 } });
+      expect((await read('ev1')).type).to.equal('tmp_cache');
+      expect((await read('ev2')).result.result).to.equal(2);
+      // Changed by hand on ev1 (the node's libvirt reader publishes it): ev1's results are stale, ev2's are not.
+      g.app.bus.publish({ type: 'kvm', node: 'ev1', target: 'web', action: 'started', data: { state: 'RUNNING' } });
+      expect(await read('ev1')).to.deep.equal({ type: 'func', result: { client: 'ev1', result: 3 } });
+      expect((await read('ev2')).type).to.equal('tmp_cache');
+      g.app.bus.publish({ type: 'container', node: 'ev2', target: '101', action: 'stopped' });
+      expect((await read('ev2')).type).to.equal('func');
+      // Events that say nothing of guests leave the cache alone.
+      g.app.bus.publish({ type: 'task', node: 'ev1', target: 'x', action: 'created', data: {} });
+      expect((await read('ev1')).type).to.equal('tmp_cache');
+    } finally {
+      await g.close();
+    }
   });
 
   it('counts subscribers in oms_event_subscribers and events in oms_events_published_total', async () => {

@@ -16,7 +16,7 @@ import { sampleFor } from './samples.ts';
 import { fetchCa } from '../helpers/https.ts';
 
 /** Services that never reach a node (or whose hostile use would change the test's own login). */
-const notNodeFacing = new Set(['rpc', 'authservices', 'userservices', 'tasks', 'qooxdoo.test']);
+const notNodeFacing = new Set(['rpc', 'authservices', 'userservices', 'tasks', 'events', 'qooxdoo.test']);
 
 /**
  * Parameters that legitimately take free text which never reaches a shell or a path (it is
