@@ -60,6 +60,11 @@ export class EventBus implements EventSink {
     this.#trimEvery = Math.max(1, Math.floor(opts.retain.count / 10));
   }
 
+  /**
+   * Numbers, journals and delivers one event. Call it after the change is committed, never inside
+   * a database transaction that may still roll back: subscribers would have been told of an event
+   * whose number the journal then hands out again.
+   */
   publish(input: EventInput): void {
     try {
       if (!(EVENT_TYPES as readonly string[]).includes(input.type)) throw new Error(`unknown event type ${String(input.type)}`);

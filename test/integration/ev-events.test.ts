@@ -49,7 +49,7 @@ describe('live events on the lab: tasks and node connections on /ws', function (
       if (m.method === 'events.event') events.push(m.params);
     });
     const answer = new Promise<any>((r) => ws.once('message', (d) => r(JSON.parse(String(d)))));
-    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'events.subscribe', params: { types: ['task', 'node'] } }));
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'events.subscribe', params: { types: ['task', 'node', 'console'] } }));
     expect((await answer).result.result).to.have.property('latest');
   });
   after(async () => {
@@ -90,6 +90,25 @@ describe('live events on the lab: tasks and node connections on /ws', function (
     const status = await e.ok('tasks', 'task_status', [e.sid, 0, start[0].target]);
     expect(status.state).to.equal('succeeded');
     expect(tasks.filter((x: any) => x.data.kind === 'kvm.stop_vm').map((x: any) => x.action)).to.deep.equal(['created', 'log', 'finished']);
+  });
+
+  it('a console: opened when its websocket is connected to the node, closed when it ends', async () => {
+    const port = await e.ok('sshservices', 'set_up_ssh_connection', [e.sid, 0, node.name]);
+    try {
+      const t = await e.ok('sshservices', 'get_ssh_ticket', [e.sid, 0, Number(port)]);
+      const from = events.length;
+      const term = new WebSocket(`${e.gw.url.replace(/^http/, 'ws')}/consoles/ws?ticket=${t.ticket}`);
+      await new Promise((resolve, reject) => term.once('open', resolve).once('error', reject));
+      const opened = await until('opened', () => events.slice(from).find((x) => x.type === 'console' && x.action === 'opened'));
+      expect(opened).to.deep.include({ node: node.name });
+      expect(opened.data).to.deep.equal({ kind: 'ssh', port: Number(port) });
+      term.close();
+      const closed = await until('closed', () => events.slice(from).find((x) => x.type === 'console' && x.action === 'closed'));
+      expect(closed.seq).to.be.greaterThan(opened.seq);
+      expect(closed.data).to.deep.equal({ kind: 'ssh', port: Number(port) });
+    } finally {
+      await e.call('sshservices', 'remove_session_ssh_connections', [e.sid, 0]);
+    }
   });
 
   it("a node whose sshd dies: disconnected (unreachable), then connected once it is back", async () => {
