@@ -19,6 +19,7 @@ import type { Principal } from '../auth/sessions.ts';
 import { checkFilter, type EventFilter } from '../events/filter.ts';
 import { liveViewer } from '../events/viewer.ts';
 import type { Outlet } from '../events/subscription.ts';
+import type { OmsEvent } from '../events/types.ts';
 
 export const EVENTS_PATH = '/events';
 
@@ -60,6 +61,13 @@ function parse(app: AppServices, req: Request): { principal: Principal; secret: 
 }
 
 export function sseRoute(app: AppServices) {
+  // Block text per event, shared by every stream; gone with the event.
+  const blocks = new WeakMap<OmsEvent, string>();
+  const blockOf = (e: OmsEvent): string => {
+    let b = blocks.get(e);
+    if (b === undefined) blocks.set(e, (b = `id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`));
+    return b;
+  };
   return (req: Request, res: Response): void => {
     let asked: ReturnType<typeof parse>;
     try {
@@ -90,7 +98,7 @@ export function sseRoute(app: AppServices) {
       if (!res.write(text)) blocked = true;
     };
     const outlet: Outlet = {
-      send: (e) => write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`),
+      send: (e) => write(blockOf(e)),
       writable: () => !blocked && !res.destroyed,
       whenWritable: (fn) => void drainWaiters.push(fn),
       ended: () => res.end(),

@@ -23,6 +23,7 @@ import { oms } from '../rpc/errors.ts';
 import type { TaskRow } from '../tasks/tasks.ts';
 import type { EventChannel } from '../events/channel.ts';
 import type { Outlet, Subscription } from '../events/subscription.ts';
+import type { OmsEvent } from '../events/types.ts';
 
 /** Bytes a socket may hold unsent before its subscription's events start to queue (as console bridges). */
 const HIGH_WATER = 1 << 20;
@@ -30,13 +31,16 @@ const HIGH_WATER = 1 << 20;
 const DRAIN_CHECK_MS = 20;
 
 /** This socket's event subscription, and the outlet that writes to it. */
-function eventChannel(app: AppServices, socket: WebSocket, sent: () => void): EventChannel & { close(): void; readonly subscribed: boolean } {
+function eventChannel(app: AppServices, socket: WebSocket, sent: () => void, frames: WeakMap<OmsEvent, string>): EventChannel & { close(): void; readonly subscribed: boolean } {
   let sub: Subscription | undefined;
   const open = () => socket.readyState === socket.OPEN;
   const outlet: Outlet = {
     send(e) {
       if (!open()) return;
-      socket.send(JSON.stringify({ jsonrpc: '2.0', method: 'events.event', params: e }));
+      // The same event goes to every subscriber: serialised once.
+      let frame = frames.get(e);
+      if (frame === undefined) frames.set(e, (frame = JSON.stringify({ jsonrpc: '2.0', method: 'events.event', params: e })));
+      socket.send(frame);
       sent();
     },
     writable: () => open() && socket.bufferedAmount < HIGH_WATER,
@@ -76,6 +80,8 @@ function eventChannel(app: AppServices, socket: WebSocket, sent: () => void): Ev
 
 export function createRpcWebSocketServer(app: AppServices): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: app.config.maxBodyBytes });
+  // Notification text per event, shared by this server's sockets; gone with the event.
+  const frames = new WeakMap<OmsEvent, string>();
   wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const bearer = bearerOf(req.headers.authorization) ?? url.searchParams.get('bearer') ?? undefined;
@@ -100,7 +106,7 @@ export function createRpcWebSocketServer(app: AppServices): WebSocketServer {
     app.events.on('session-ended', onSessionEnded);
     app.events.on('task', onTask);
     let lastSent = Date.now();
-    const channel = eventChannel(app, socket, () => (lastSent = Date.now()));
+    const channel = eventChannel(app, socket, () => (lastSent = Date.now()), frames);
     const heartbeatMs = app.config.eventsHeartbeatSeconds * 1000;
     const heartbeat = setInterval(() => {
       if (socket.readyState !== socket.OPEN) return;
