@@ -160,7 +160,7 @@ export class OmsClientCore {
    * (const ev of client.events({ types: ['kvm'], since }))`; break (or abort) to stop.
    */
   events(options: EventsOptions = {}): AsyncGenerator<OmsEvent, void, undefined> {
-    return followEvents(async () => new RpcSocket(await this.#openSocket(), this.#url.host), options, this.#timeoutMs);
+    return followEvents(async () => new RpcSocket(await this.#openSocket(true), this.#url.host), options, this.#timeoutMs);
   }
 
   /** Not the bearer: inspecting or logging a client shows where it goes, never its secret. */
@@ -184,8 +184,8 @@ export class OmsClientCore {
     return u;
   }
 
-  #openSocket() {
-    return this.#platform.openSocket(new URL('ws', this.#base('ws')), this.#bearer, this.#tls, this.#timeoutMs);
+  #openSocket(hold: boolean) {
+    return this.#platform.openSocket(new URL('ws', this.#base('ws')), this.#bearer, this.#tls, this.#timeoutMs, hold);
   }
 
   #ws(): Promise<RpcSocket> {
@@ -200,7 +200,7 @@ export class OmsClientCore {
   }
 
   #newWs(): Promise<RpcSocket> {
-    const p = this.#openSocket().then((raw) => new RpcSocket(raw, this.#url.host));
+    const p = this.#openSocket(false).then((raw) => new RpcSocket(raw, this.#url.host));
     this.#socket = p;
     p.catch(() => {
       if (this.#socket === p) this.#socket = undefined;

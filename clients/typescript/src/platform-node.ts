@@ -108,7 +108,7 @@ function post(u: URL, body: string, headers: Record<string, string>, tls: TlsOpt
   })();
 }
 
-async function openSocket(u: URL, bearer: string | undefined, tls: TlsOptions, timeoutMs: number): Promise<SocketLike> {
+async function openSocket(u: URL, bearer: string | undefined, tls: TlsOptions, timeoutMs: number, hold: boolean): Promise<SocketLike> {
   const secure = u.protocol === 'wss:';
   const socket = secure ? await secureSocket(u, tls, timeoutMs) : undefined;
   const ws = new WebSocket(u, {
@@ -116,6 +116,8 @@ async function openSocket(u: URL, bearer: string | undefined, tls: TlsOptions, t
     handshakeTimeout: timeoutMs,
     ...(socket ? { createConnection: () => socket } : {}),
   });
+  // A call's own timer keeps the process alive while it waits; an idle socket need not.
+  if (!hold) ws.once('upgrade', (res) => res.socket.unref());
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', (e) => reject(connectionError(e, u)));

@@ -31,8 +31,12 @@ export interface SocketLike {
 
 export interface Platform {
   post(url: URL, body: string, headers: Record<string, string>, tls: TlsOptions, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<HttpAnswer>;
-  /** Opens the websocket and resolves once it is open. The bearer travels as a header where the platform can set one. */
-  openSocket(url: URL, bearer: string | undefined, tls: TlsOptions, timeoutMs: number): Promise<SocketLike>;
+  /**
+   * Opens the websocket and resolves once it is open. The bearer travels as a header where the
+   * platform can set one. `hold`: the open socket alone keeps a Node process running (an events
+   * subscription); without it only a pending call does, so a script that is done simply ends.
+   */
+  openSocket(url: URL, bearer: string | undefined, tls: TlsOptions, timeoutMs: number, hold: boolean): Promise<SocketLike>;
 }
 
 /** `AB:CD:...`, `abcd...`, `sha256:AB:CD...` or `SHA256 Fingerprint=AB:...` to 64 lower-case hex digits. */
