@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { generate, generatedPath } from './generate.ts';
 import { discoverFromDeclarations } from './discover.ts';
-import { renderClient, schemaType, type OpenRpcDoc } from './render.ts';
+import { renderClient, RESERVED_MEMBERS, schemaType, type OpenRpcDoc } from './render.ts';
+import { CLIENT_MEMBERS } from '../src/client.ts';
 
 describe('typed client generation (clients/typescript)', () => {
   it('src/generated.ts is up to date with the method declarations (else: npm run client:gen)', () => {
@@ -57,6 +58,10 @@ describe('typed client generation (clients/typescript)', () => {
     expect(text).to.include('  AuthError: 101,');
     expect(text).to.include('  TaskConflictError: 121,');
     expect(text).to.include('  "UnknownNodeError",');
+  });
+
+  it('keeps off the names the client uses itself (the generator\'s list is the client\'s)', () => {
+    expect([...RESERVED_MEMBERS].sort()).to.deep.equal([...CLIENT_MEMBERS].sort());
   });
 
   describe('rendering', () => {

@@ -1,4 +1,5 @@
 /** Shapes shared by the hand-written runtime and the generated API (generated.ts). */
+import type { TasksApi } from './generated.js';
 
 /** Per-call options, the last argument of every generated method. */
 export interface CallOptions {
@@ -12,27 +13,14 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** Progress of a task as the gateway reports it: bytes or steps done of the total. */
-export interface TaskProgress {
-  done: number;
-  total: number;
-  percent: number;
-}
+/**
+ * A task as tasks.task_status and the `task.updated` push describe it: the type generated from
+ * the declaration's result schema (src/rpc/results.ts), so it cannot drift from the gateway's.
+ */
+export type TaskRow = Awaited<ReturnType<TasksApi['task_status']>>;
 
-/** A task as tasks.task_status and the `task.updated` push describe it. */
-export interface TaskRow {
-  id: string;
-  kind: string;
-  node: string | null;
-  target: string | null;
-  user: string | null;
-  state: 'running' | 'succeeded' | 'failed' | 'cancelled';
-  progress: TaskProgress | null;
-  created_at: number;
-  finished_at: number | null;
-  error: { name: string; message: string } | null;
-  result: unknown;
-}
+/** Progress of a task as the gateway reports it: bytes or steps done of the total. */
+export type TaskProgress = NonNullable<TaskRow['progress']>;
 
 /** Options of `waitTask` and of the `.wait` form of methods that start a task. */
 export interface WaitOptions extends CallOptions {
