@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
+# The typed client's compiled package (clients/typescript/dist): npm ci builds it (prepare), but a
+# checkout newer than the last install must not test an old build; tsc takes a few seconds.
+npm run -s client:build || { echo "client build failed"; echo "0 passed, 1 failed"; exit 1; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 # Debian's ifupdown: the lab test of save_network_config brings the saved files up with it in a
 # fresh namespace. Its install starts nothing (no networking service is run).

@@ -23,6 +23,7 @@ export const authservices = service({
       permission: 'public',
       mutates: true,
       secretParams: ['password'],
+      result: z.string(),
       params: [
         { name: 'username', schema: anyName },
         { name: 'password', schema: anyPassword },
@@ -51,6 +52,7 @@ export const authservices = service({
       mutates: true,
       secretParams: ['SESSID'],
       params: [{ name: 'SESSID', schema: z.string().max(200), optional: true }] as const,
+      result: z.literal(0),
       run(ctx, { SESSID }) {
         const secret = SESSID ?? ctx.secret;
         if (!secret || !ctx.app.sessions.destroy(secret)) throw oms('DeathError');
@@ -63,6 +65,7 @@ export const authservices = service({
       auth: 'sessionOnly',
       permission: 'authenticated',
       params: [] as const,
+      result: z.literal(0),
       run: () => 0,
     }),
   ],

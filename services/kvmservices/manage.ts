@@ -5,6 +5,7 @@
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { method, type MethodDecl } from '../../src/rpc/declare.ts';
+import { taskStarted } from '../../src/rpc/results.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import { fileName, vmName } from '../../src/rpc/fields.ts';
 import { netName } from './fields.ts';
@@ -78,6 +79,7 @@ export const manageMethods: MethodDecl[] = [
       guests: (p) => (p.new_name == null ? [kvmGuest(p.server_hostname, p.kvm_vm_name)] : [kvmGuest(p.server_hostname, p.kvm_vm_name), kvmGuest(p.server_hostname, p.new_name)]),
     },
     node: 'server_hostname',
+    result: taskStarted.extend({ name: z.string(), vnc_password: z.string().nullable() }),
     params: [serverParam, vmParam, { name: 'new_name', schema: vmName.nullable(), optional: true }, { name: 'random_vnc_password', schema: onOff, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, new_name, random_vnc_password }) {
       const n = kvmNode(ctx, server_hostname);

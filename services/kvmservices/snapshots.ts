@@ -6,6 +6,7 @@
  * refused before libvirt is asked, naming the disk.
  */
 import { method, type MethodDecl } from '../../src/rpc/declare.ts';
+import { taskStarted } from '../../src/rpc/results.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as snap from './snapshot-commands.ts';
@@ -97,6 +98,7 @@ export const snapshotMethods: MethodDecl[] = [
     mutates: true,
     lock: lockVmUntil('snapshot'),
     node: 'server_hostname',
+    result: taskStarted,
     params: [serverParam, vmParam, snapParam, { name: 'description', schema: snapshotDescription, optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, snapshot_name: name, description }) {
       const n = kvmNode(ctx, server_hostname);
@@ -123,6 +125,7 @@ export const snapshotMethods: MethodDecl[] = [
     mutates: true,
     lock: lockVmUntil('snapshot'),
     node: 'server_hostname',
+    result: taskStarted,
     params: [serverParam, vmParam, snapParam] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, snapshot_name: name }) {
       const n = kvmNode(ctx, server_hostname);
@@ -144,6 +147,7 @@ export const snapshotMethods: MethodDecl[] = [
     mutates: true,
     lock: lockVmUntil('snapshot'),
     node: 'server_hostname',
+    result: taskStarted,
     params: [serverParam, vmParam, snapParam] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm, snapshot_name: name }) {
       const n = kvmNode(ctx, server_hostname);

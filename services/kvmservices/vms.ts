@@ -241,6 +241,8 @@ export const vmMethods: MethodDecl[] = [
     mutates: true,
     lock: lockVmUntil('shutdown'),
     node: 'server_hostname',
+    // task_id null: the guest was stopped already, nothing to follow.
+    result: z.object({ task_id: z.string().nullable() }),
     params: [serverParam, vmParam, { name: 'window_seconds', schema: wholeNumber(1, 3600), optional: true }] as const,
     async run(ctx, { server_hostname, kvm_vm_name, window_seconds }) {
       const n = kvmNode(ctx, server_hostname);

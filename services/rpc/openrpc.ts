@@ -19,15 +19,21 @@ const lockWaitDescriptor = {
 const lockOf = (m: MethodDecl) =>
   !m.lock ? undefined : 'none' in m.lock ? { none: m.lock.none } : { guests: m.lock.summary, wait: { $ref: '#/components/contentDescriptors/lock_wait' } };
 
-function schemaOf(p: ParamDecl): unknown {
+/** Params are documented as callers send them (input), results as handlers return them (output). */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
   try {
-    const s = z.toJSONSchema(p.schema, { unrepresentable: 'any', io: 'input' }) as Record<string, unknown>;
+    const s = z.toJSONSchema(schema, { unrepresentable: 'any', io }) as Record<string, unknown>;
     delete s.$schema;
-    return p.rest ? { type: 'array', items: s } : s;
+    return s;
   } catch {
     // A schema zod cannot express (custom refinements only) is documented as unconstrained.
     return {};
   }
+}
+
+function schemaOf(p: ParamDecl): unknown {
+  const s = jsonSchema(p.schema, 'input');
+  return p.rest ? { type: 'array', items: s } : s;
 }
 
 const sessionParams = (m: MethodDecl) =>
@@ -50,11 +56,15 @@ export function openRpcDocument(services: readonly ServiceDecl[], version: strin
         ...sessionParams(m),
         ...m.params.map((p) => ({ name: p.name, required: !(p.optional || p.rest), description: p.description, schema: schemaOf(p) })),
       ],
-      result: { name: 'result', schema: {} },
+      result: { name: 'result', schema: m.result ? jsonSchema(m.result, 'output') : {} },
+      // How the session travels: `session` (SESSID, cache_timeout, ...), `sessionOnly` (SESSID), `public`.
+      'x-auth': m.auth,
       'x-permission': typeof m.permission === 'object' ? { privilege: m.permission.privilege, ...(m.permission.orSelf ? { orSelf: m.permission.orSelf } : {}) } : m.permission,
       'x-cacheable': !!m.cacheable,
       'x-mutates': !!m.mutates,
       ...(m.lock ? { 'x-lock': lockOf(m) } : {}),
+      // The param naming the node: its result is wrapped as {client, result} inside the envelope.
+      ...(m.node ? { 'x-node': m.node } : {}),
       'x-envelope': s.envelope === 'oms' ? `{"type": "${s.resultType ?? 'func'}"|"tmp_cache", "result": ${m.node ? '{"client": node, "result": ...}' : '...'}}` : 'plain',
     })),
   );

@@ -4,6 +4,7 @@ import { method, service } from '../../src/rpc/declare.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import { nodeName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
+import { taskRow } from '../../src/rpc/results.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import type { TaskRow } from '../../src/tasks/tasks.ts';
 
@@ -40,6 +41,7 @@ export const tasks = service({
         { name: 'state', schema: z.enum(['running', 'succeeded', 'failed', 'cancelled']), optional: true },
         { name: 'limit', schema: z.number().int().min(1).max(1000), optional: true },
       ] as const,
+      result: z.array(taskRow),
       run: (ctx, { server_hostname, state, limit }) => ctx.app.tasks.list({ node: server_hostname, state, limit: limit ?? 100 }).filter((t) => visible(ctx, t)),
     }),
     method({
@@ -48,6 +50,7 @@ export const tasks = service({
       auth: 'session',
       permission: 'authenticated',
       params: [{ name: 'task_id', schema: taskId }] as const,
+      result: taskRow,
       run: (ctx, { task_id }) => find(ctx, task_id),
     }),
     method({
@@ -71,6 +74,7 @@ export const tasks = service({
       permission: 'authenticated',
       mutates: true,
       params: [{ name: 'task_id', schema: taskId }] as const,
+      result: z.union([z.literal(0), z.literal(1)]),
       run(ctx, { task_id }) {
         const t = find(ctx, task_id);
         const allowed = t.user === ctx.principal!.userName || (t.node && t.target ? ctx.can('vm.state', paths.vm(t.node, t.target)) : ctx.can('node.admin', '/nodes'));

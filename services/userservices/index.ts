@@ -39,6 +39,7 @@ export const userservices = service({
       auth: 'session',
       permission: 'authenticated',
       params: [{ name: 'path', schema: aclPath, optional: true }] as const,
+      result: z.object({ name: z.string(), groups: z.array(z.string()), path: z.string(), privileges: z.array(z.string()) }),
       run(ctx, { path }) {
         const p = ctx.principal!;
         const u = ctx.app.users.list().find((x) => x.name === p.userName);
@@ -233,6 +234,7 @@ export const userservices = service({
       permission: 'authenticated',
       mutates: true,
       params: [{ name: 'name', schema: tokenName }] as const,
+      result: z.object({ name: z.string(), token: z.string() }),
       run(ctx, { name }) {
         const p = ctx.principal!;
         if (p.via === 'token') throw oms('PermissionDenied', { privilege: 'a password session', path: paths.users });

@@ -187,6 +187,13 @@ export interface MethodDecl<P extends readonly ParamDecl[] = readonly ParamDecl[
   readonly lock?: LockDecl<ParamsOf<P>>;
   /** Params whose values are secret: never logged, audited or cached in clear. */
   readonly secretParams?: readonly string[];
+  /**
+   * What `run` returns (inside the envelope), for rpc.discover and the typed client generated from
+   * it (clients/typescript); left out, the result is documented as unconstrained. Documentation,
+   * not a check: results are not validated at run time. A result with a `task_id` marks a method
+   * that starts a task, and the typed client offers to follow it.
+   */
+  readonly result?: z.ZodType;
   readonly run: (ctx: CallContext, params: ParamsOf<P>) => unknown;
 }
 

@@ -217,10 +217,14 @@ describe('guest locks through the pipeline', function () {
     const db = openDatabase(':memory:');
     const serving = createApp(config, pino({ level: 'silent' }), db);
     await serving.locks.hold('kvmservices.start_vm').add([kvmGuest('n1', 'a')]);
-    createApp(config, pino({ level: 'silent' }), db); // e.g. `oms user add` beside the running server
+    const cli = createApp(config, pino({ level: 'silent' }), db); // e.g. `oms user add` beside the running server
     expect(serving.locks.list()).to.have.length(1);
-    recoverAfterStop(createApp(config, pino({ level: 'silent' }), db)); // the server itself, restarted
+    const restarted = createApp(config, pino({ level: 'silent' }), db); // the server itself, restarted
+    recoverAfterStop(restarted);
     expect(serving.locks.list()).to.have.length(0);
-    serving.close();
+    // Every app is closed, not only the one whose close() closes the shared database: the others'
+    // lease-renewal timers would otherwise fire 20 s later into a closed database, failing whatever
+    // test runs then with an uncaught "database connection is not open".
+    for (const a of [cli, restarted, serving]) a.close();
   });
 });
