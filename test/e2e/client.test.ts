@@ -71,6 +71,11 @@ describe('end to end: the published client package, from a plain Node script, ag
     expect(existsSync(join(work, 'node_modules/@oms/client/src'))).to.equal(false);
   });
 
+  it('events: an async iterator of what changes; a second one resumes from the seq the first stopped at', async () => {
+    const r = await script('events', { OMS_TRANSPORT: 'ws' });
+    expect(r).to.deep.equal({ first: { type: 'inventory', action: 'userservices.create_api_token', name: 'cl-ev-1' }, resumed: { name: 'cl-ev-2', next: true }, secretShown: false });
+  });
+
   for (const transport of ['http', 'ws']) {
     it(`${transport}: logs in by password (fingerprint pinned), calls whoami, creates a token, logs out; the token then works alone (CA pinned)`, async () => {
       const tokenFile = join(work, `token-${transport}`);

@@ -136,6 +136,9 @@ export const errorNames = [
   "IsoUploadError",
   "IsoDirectoryError",
   "IsoImageInUseError",
+  "UnknownEventTypeError",
+  "UnknownEventNodeError",
+  "EventTransportError",
 ] as const;
 export type OmsErrorName = (typeof errorNames)[number];
 /** The catalogue's stable code of each error name. */
@@ -272,6 +275,9 @@ export const errorCodes: Readonly<Record<OmsErrorName, number>> = {
   IsoUploadError: 845,
   IsoDirectoryError: 846,
   IsoImageInUseError: 847,
+  UnknownEventTypeError: 1000,
+  UnknownEventNodeError: 1001,
+  EventTransportError: 1002,
 };
 
 export interface RpcApi {
@@ -1005,6 +1011,23 @@ export interface IsoservicesApi {
   fetch_image(server_hostname: string, url: string, image_name: string, max_bytes?: number, options?: CallOptions): Promise<unknown>;
 }
 
+export interface EventsApi {
+  /**
+   * On the /ws websocket only: pushes each event the caller may see as a notification `events.event` (params: the event `{seq, time, type, node?, target?, action, data}`), in seq order. `types` and `nodes` narrow it; `since` first replays the journal after that seq (a `resync` event first when the journal no longer holds it). A second subscribe on the same socket replaces the first. Returns `{latest}`, the newest seq now.
+   *
+   * @param types kvm, container, node, task, inventory, console
+   */
+  subscribe(types?: string[], nodes?: string[], since?: number, options?: CallOptions): Promise<unknown>;
+  /**
+   * Ends this websocket's event subscription. 1 when there was one, 0 otherwise.
+   */
+  unsubscribe(options?: CallOptions): Promise<unknown>;
+  /**
+   * Long poll, for every wire format: the events after `since` the caller may see (at most 1000), at once when there are some, else the first one within `timeout_seconds` (0: answer at once), else none. `since` null: only events from now on. Returns `{events, next_since}`; pass `next_since` as `since` next time. A `since` older than the journal answers a `resync` event first.
+   */
+  poll(since: number | null, timeout_seconds: number, filter?: { types?: string[]; nodes?: string[] }, options?: CallOptions): Promise<unknown>;
+}
+
 /** Every service by its name and its aliases (`client.api`). */
 export interface OmsServices {
   readonly rpc: RpcApi;
@@ -1047,6 +1070,8 @@ export interface OmsServices {
   readonly isoservices: IsoservicesApi;
   readonly iso: IsoservicesApi;
   readonly ISOService: IsoservicesApi;
+  readonly events: EventsApi;
+  readonly eventservices: EventsApi;
 }
 
 /** The services on the client itself (`client.kvmservices`), but those whose name the client uses. */
@@ -1091,6 +1116,7 @@ export interface OmsApi {
   readonly isoservices: IsoservicesApi;
   readonly iso: IsoservicesApi;
   readonly ISOService: IsoservicesApi;
+  readonly eventservices: EventsApi;
 }
 
 /** How each method is called: param names in OMS order, session, envelope, node wrapping, task. */
@@ -1318,6 +1344,14 @@ export const services = {
       delete_image: { params: ["server_hostname", "image_name"], auth: 'session', envelope: 'oms', node: true, task: false },
       upload_image: { params: ["server_hostname", "image_name", "data_base64"], auth: 'session', envelope: 'oms', node: true, task: false },
       fetch_image: { params: ["server_hostname", "url", "image_name", "max_bytes"], auth: 'session', envelope: 'oms', node: true, task: false },
+    },
+  },
+  events: {
+    aliases: ["eventservices"],
+    methods: {
+      subscribe: { params: ["types", "nodes", "since"], auth: 'session', envelope: 'oms', node: false, task: false },
+      unsubscribe: { params: [], auth: 'session', envelope: 'oms', node: false, task: false },
+      poll: { params: ["since", "timeout_seconds", "filter"], auth: 'session', envelope: 'oms', node: false, task: false },
     },
   },
 } as const satisfies Record<string, ServiceMeta>;

@@ -33,6 +33,29 @@ try {
     const unknown = await oms.kvmservices.list_vms('cl-nowhere').catch((e) => e);
     out.unknownNode = { name: unknown.name, code: unknown.code, message: unknown.message, is: isOmsError(unknown, 'UnknownNodeError') };
     await oms.logout();
+  } else if (step === 'events') {
+    // Follows inventory events, stops after the first, misses one while away, and resumes from
+    // the seq it had: the one made while away comes first, nothing is repeated.
+    const oms = connect({ url: OMS_URL, transport: OMS_TRANSPORT, ...tls });
+    await oms.login(OMS_USER, OMS_PASSWORD);
+    const first = (async () => {
+      for await (const ev of oms.events({ types: ['inventory'] })) if (ev.action === 'userservices.create_api_token') return ev;
+    })();
+    // The subscription is made before the change: a call on the same client goes after it.
+    await new Promise((r) => setTimeout(r, 300));
+    await oms.userservices.create_api_token('cl-ev-1');
+    const a = await first;
+    await oms.userservices.create_api_token('cl-ev-2');
+    let b;
+    for await (const ev of oms.events({ types: ['inventory'], since: a.seq })) {
+      b = ev;
+      break;
+    }
+    out.first = { type: a.type, action: a.action, name: a.data.params?.name };
+    out.resumed = { name: b.data.params?.name, next: b.seq > a.seq };
+    out.secretShown = JSON.stringify([a, b]).includes('oms_');
+    for (const name of ['cl-ev-1', 'cl-ev-2']) await oms.userservices.revoke_api_token(name);
+    await oms.logout();
   } else if (step === 'wrongcert') {
     const oms = connect({ url: OMS_URL, transport: OMS_TRANSPORT, ...tls });
     const e = await oms.login(OMS_USER, OMS_PASSWORD).then(() => null, (err) => err);
