@@ -32,6 +32,8 @@ import { ConsoleSpots } from './consoles/spots.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { registerGauges } from './metrics/gauges.ts';
 import { GuestLocks } from './locks/guest-locks.ts';
+import { NODES_CHANGED, WatcherRunner } from './events/watchers.ts';
+import type { EventSink } from './events/types.ts';
 
 
 export function databasePath(config: Config): string {
@@ -47,11 +49,26 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   const pool = new NodePool({ privateKey: key.privateKey, maxChannelsPerNode: config.nodeMaxChannels, maxQueuedPerNode: config.nodeMaxQueued, log: log.child({ part: 'nodes' }) });
   const nodes = new NodeStore(db);
   const locks = new GuestLocks(db, events);
+  const registry = new Registry([...allServices(config), ...extraServices]);
+  const access = new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 });
+  // The sink every event source publishes through. Until the bus exists it only emits on
+  // `events` as 'oms-event'; this is the one line the bus replaces.
+  const sink: EventSink = { publish: (e) => void events.emit('oms-event', e) };
+  const watchers = new WatcherRunner({
+    watchers: registry.services().flatMap((s) => s.watchers ?? []),
+    signedNodes: () => nodes.listSigned(),
+    handle: (name) => access.get(name),
+    sink,
+    log: log.child({ part: 'watchers' }),
+    resyncMs: config.eventsResyncSeconds * 1000,
+    backoffMs: { min: 1000, max: 30_000 },
+  });
+  events.on(NODES_CHANGED, () => watchers.sync());
   const app: AppServices = {
     config,
     log,
     db,
-    registry: new Registry([...allServices(config), ...extraServices]),
+    registry,
     sessions: new Sessions(db, { idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds, recheckMs: config.sessionRecheckMs }, (key) => events.emit('session-ended', key)),
     throttle: new LoginThrottle(db, { maxFailures: config.authMaxFailures, windowSeconds: config.authWindowSeconds }),
     permissions: new Permissions(db),
@@ -62,13 +79,16 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     consoleSpots: new ConsoleSpots(),
     nodes,
     tags: new TagStore(db),
-    access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
+    access,
     gatewayKey: { publicKey: key.publicKey },
     tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row), locks),
     locks,
     metrics: new Metrics(),
+    watchers,
     close() {
       for (const t of timers) clearInterval(t);
+      // Stops every watch now (their readers end with the pool below); nothing waits for them.
+      void watchers.close();
       pool.closeAll();
       db.close();
     },

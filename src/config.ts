@@ -65,6 +65,12 @@ export interface Config {
    * nobody by address, so /metrics is never open by default.
    */
   metricsAllow: string;
+  /**
+   * Seconds between two full listings of each node's guests and containers by the node watchers
+   * (the libvirt and LXC readers), which publish what changed unseen; they list after every
+   * reconnect too. The only polling the watchers do.
+   */
+  eventsResyncSeconds: number;
 }
 
 const defaults: Config = {
@@ -94,6 +100,7 @@ const defaults: Config = {
   consoleSshBase: 6900,
   consoleSerialBase: 7000,
   metricsAllow: '',
+  eventsResyncSeconds: 300,
 };
 
 const env: Record<keyof Config, string> = {
@@ -125,6 +132,7 @@ const env: Record<keyof Config, string> = {
   consoleSshBase: 'OMS_CONSOLE_SSH_BASE',
   consoleSerialBase: 'OMS_CONSOLE_SERIAL_BASE',
   metricsAllow: 'OMS_METRICS_ALLOW',
+  eventsResyncSeconds: 'OMS_EVENTS_RESYNC',
 };
 
 /** Settings that are TCP ports (0: any free port where that makes sense), and those that may be `off`. */
@@ -204,5 +212,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   for (const key of ['consoleVncBase', 'consoleSshBase', 'consoleSerialBase'] as const) {
     if (cfg[key] < 1 || cfg[key] + cfg.consolePoolSize - 1 > 65535) throw new Error(`${env[key]} ${cfg[key]} with OMS_CONSOLE_POOL ${cfg.consolePoolSize} leaves the TCP port range`);
   }
+  if (cfg.eventsResyncSeconds < 1) throw oms('ConfigurationReadError', { reason: `${env.eventsResyncSeconds} must be at least 1 second` });
   return cfg;
 }

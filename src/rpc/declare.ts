@@ -27,6 +27,7 @@ import type { TaskHandle, TaskScope, Tasks } from '../tasks/tasks.ts';
 import type { GuestKind, GuestLocks, GuestRef } from '../locks/guest-locks.ts';
 import type { ConsoleSpots } from '../consoles/spots.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { NodeWatcherDecl, WatcherRunner } from '../events/watchers.ts';
 import type { Transport } from './transport.ts';
 import type { AuditLog } from './audit.ts';
 import type { ResultCache } from './cache.ts';
@@ -95,6 +96,8 @@ export interface AppServices {
   readonly consoleSpots: ConsoleSpots;
   /** Prometheus registry of this gateway (/metrics): call counters fed by the pipeline, gauges read at scrape. */
   readonly metrics: Metrics;
+  /** The services' node watchers on every signed node; started by the server only (startServer), stopped by close(). */
+  readonly watchers: WatcherRunner;
   close(): void;
 }
 
@@ -231,6 +234,11 @@ export interface ServiceDecl {
   readonly methods: readonly MethodDecl[];
   /** HTTP routes beside the methods (streamed uploads); most services have none. */
   readonly routes?: readonly RouteDecl[];
+  /**
+   * Readers run on every signed node while the gateway serves, reporting changes made there
+   * (src/events/watchers.ts): libvirt's domain events, LXC's state changes. Most services have none.
+   */
+  readonly watchers?: readonly NodeWatcherDecl[];
 }
 
 /** Declares a method with its param types inferred from the param list. */
