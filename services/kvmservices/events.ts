@@ -15,7 +15,7 @@
  *   arrive together share one read: one `domstats --state` of all guests on the node's resident
  *   virsh, whatever the number of events.
  */
-import { pause, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
+import { pause, spread, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
 import { lineSink } from '../../src/nodes/lines.ts';
 import { nodeDirs } from '../../src/fleet/dirs.ts';
 import { isOmsError } from '../../src/rpc/errors.ts';
@@ -68,7 +68,7 @@ class KvmWatch {
       await this.#enqueue(() => this.#resync());
       ctx.healthy();
     }
-    const timer = setInterval(() => void this.#enqueue(() => this.#resync()), ctx.resyncMs);
+    const timer = setInterval(() => void this.#enqueue(() => this.#resync()), spread(ctx.resyncMs));
     timer.unref();
     try {
       const r = await ended;
@@ -118,6 +118,7 @@ class KvmWatch {
       this.ctx.log.warn({ error: isOmsError(e) ? e.omsName : 'error' }, 'could not read guest states after a libvirt event');
     }
     const { known } = this.ctx;
+    if (this.ctx.signal.aborted) return; // the watch ended while the states were read
     for (const e of batch) {
       const { action, data } = actionOf(e);
       const state = states ? (states.get(e.domain) ?? null) : undefined;
@@ -139,6 +140,7 @@ class KvmWatch {
   async #resync(): Promise<void> {
     const now = await this.#states();
     const { known } = this.ctx;
+    if (this.ctx.signal.aborted) return;
     if (known.seeded) {
       for (const c of changesOf(known.states, now)) {
         this.ctx.sink.publish({ type: 'kvm', node: this.#n.name, target: c.target, action: c.action, data: { state: c.state, resync: true } });

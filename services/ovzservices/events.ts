@@ -11,7 +11,7 @@
  * states known before, with `data.resync: true` (created and destroyed are seen only there: the
  * monitor reports states, not containers appearing).
  */
-import { pause, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
+import { pause, spread, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
 import { lineSink } from '../../src/nodes/lines.ts';
 import type { Argv } from '../../src/nodes/command.ts';
 import { isOmsError } from '../../src/rpc/errors.ts';
@@ -64,7 +64,7 @@ class CtWatch {
       await this.#enqueue(() => this.#resync());
       ctx.healthy();
     }
-    const timer = setInterval(() => void this.#enqueue(() => this.#resync()), ctx.resyncMs);
+    const timer = setInterval(() => void this.#enqueue(() => this.#resync()), spread(ctx.resyncMs));
     timer.unref();
     try {
       const r = await ended;
@@ -118,6 +118,7 @@ class CtWatch {
       this.ctx.log.warn({ error: isOmsError(e) ? e.omsName : 'error' }, 'could not read container states after a change');
     }
     const { known } = this.ctx;
+    if (this.ctx.signal.aborted) return; // the watch ended while the states were read
     for (const p of batch) {
       const info = infos?.get(p.id);
       if (infos) {
@@ -138,6 +139,7 @@ class CtWatch {
     const ids = await this.#driver.list();
     const now = new Map((await this.#driver.infoAll(ids)).map((i) => [i.id, i]));
     const { known } = this.ctx;
+    if (this.ctx.signal.aborted) return;
     if (known.seeded) {
       for (const c of containerChanges(known.states, new Map([...now].map(([id, i]) => [id, i.state])))) {
         this.ctx.sink.publish({ type: 'container', node: this.ctx.node.name, target: c.target, action: c.action, data: { ...stateData(now.get(c.target)), resync: true } });

@@ -82,6 +82,8 @@ class Watch {
   readonly done: Promise<void>;
   /** Times the watch was started (tests and logs). */
   runs = 0;
+  /** The current run has subscribed and listed. */
+  healthy = false;
 
   constructor(
     readonly node: string,
@@ -102,6 +104,7 @@ class Watch {
     const log = this.opts.log.child({ node: this.node, watcher: this.decl.name });
     while (!signal.aborted) {
       this.runs++;
+      this.healthy = false;
       try {
         await this.decl.watch({
           node: this.opts.handle(this.node),
@@ -110,19 +113,29 @@ class Watch {
           signal,
           resyncMs: this.opts.resyncMs,
           known: this.#known,
-          healthy: () => this.#backoff.success(),
+          healthy: () => {
+            this.healthy = true;
+            this.#backoff.success();
+          },
         });
         if (!signal.aborted) log.info('node watcher ended; starting it again');
       } catch (e) {
         // Name only: a message may quote node output.
         if (!signal.aborted) log.warn({ error: isOmsError(e) ? e.omsName : e instanceof Error ? e.name : 'error' }, 'node watcher failed; starting it again');
       }
+      this.healthy = false;
       if (signal.aborted) break;
       this.#backoff.failure();
       await pause(this.#backoff.remainingMs(), signal);
     }
   }
 }
+
+/**
+ * A watch's own resync period: within 10% of `ms`, so that the watches of many nodes started at
+ * once (gateway start) drift apart instead of listing all their nodes in the same second.
+ */
+export const spread = (ms: number): number => Math.round(ms * (0.9 + 0.2 * Math.random()));
 
 /** Waits `ms`, or less when `signal` is aborted first; never rejects. */
 export const pause = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -178,9 +191,9 @@ export class WatcherRunner {
     }
   }
 
-  /** What runs now: node, watcher, and how many times it was started. */
-  running(): { node: string; watcher: string; runs: number }[] {
-    return [...this.#watches.values()].flat().map((w) => ({ node: w.node, watcher: w.decl.name, runs: w.runs }));
+  /** What runs now: node, watcher, how many times it was started, whether it is subscribed and has listed. */
+  running(): { node: string; watcher: string; runs: number; healthy: boolean }[] {
+    return [...this.#watches.values()].flat().map((w) => ({ node: w.node, watcher: w.decl.name, runs: w.runs, healthy: w.healthy }));
   }
 
   /** Stops every watch; resolves once they have all ended. */
