@@ -33,6 +33,8 @@ interface Ev {
 
 const guestXml = (name: string) => `<domain type='kvm'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><devices/></domain>`;
+/** `virsh define` of the XML on stdin (through a file: nodeExec's stdin is a socket, which /dev/stdin cannot open). */
+const DEFINE = ['sh', '-c', 'f=$(mktemp) && cat > "$f" && virsh -c qemu:///system define "$f"; rc=$?; rm -f "$f"; exit $rc'];
 const virsh = (node: LabNode, ...args: string[]) => nodeExec(node, ['virsh', '-c', 'qemu:///system', ...args]);
 /** In the node's namespaces and cgroup, as an administrator's shell on it (lxc-start needs the cgroup). */
 const byHand = (node: LabNode, argv: string[]): Promise<number> =>
@@ -126,7 +128,7 @@ describe('changes made outside OMS reach every kind of event client (issue 14; n
   });
 
   it('virsh start, suspend, resume, destroy and lxc-start, lxc-stop by hand: /ws, long poll and SSE each get them with type, target, action, in seq order', async () => {
-    const defined = await nodeExec(node, ['virsh', '-c', 'qemu:///system', 'define', '/dev/stdin'], { input: guestXml(GUEST) });
+    const defined = await nodeExec(node, DEFINE, { input: guestXml(GUEST) });
     expect(defined.code, defined.stderr).to.equal(0);
     const made = await nodeExec(node, ['lxc-create', '-P', '/var/lib/lxc', '-t', 'busybox', '-n', CT]);
     expect(made.code, made.stderr).to.equal(0);
