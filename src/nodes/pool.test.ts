@@ -563,7 +563,7 @@ describe('nodes/pool against a real sshd', function () {
       expect(lines.map((l) => l.line)).to.deep.equal(['bye']);
       const marker = `oms-follow-${process.pid}-${Date.now()}`;
       const stop = new AbortController();
-      const run = p.follow(node, ['sh', '-c', 'echo up; exec sleep 60', marker], { stdout: collect().stdout, signal: stop.signal });
+      const run = p.follow(node, ['sh', '-c', 'echo up; sleep 60; true', marker], { stdout: collect().stdout, signal: stop.signal });
       await until('the program runs', () => processesOf(marker).length > 0);
       stop.abort(new Error('stopped'));
       await rejection(run);
@@ -571,13 +571,17 @@ describe('nodes/pool against a real sshd', function () {
       p.closeAll();
     });
 
-    it('a dropped node fails a running reader at once with NodeUnreachableError', async () => {
+    it('a dropped connection fails a running reader at once, and the program on the node ends with it', async () => {
       const p = newPool();
       const { lines, stdout } = collect();
-      const run = p.follow(node, ['sh', '-c', 'echo up; sleep 60'], { stdout, signal: new AbortController().signal });
-      await until('the reader runs', () => lines.length === 1);
+      // A reader that prints nothing for a long time (an event reader on a quiet node) would
+      // otherwise live on, orphaned, until it next writes.
+      const marker = `oms-follow-drop-${process.pid}-${Date.now()}`;
+      const run = p.follow(node, ['sh', '-c', 'echo up; sleep 60; true', marker], { stdout, signal: new AbortController().signal });
+      await until('the reader runs', () => lines.length === 1 && processesOf(marker).length > 0);
       p.drop('node1');
       await omsRejection(run, 'NodeUnreachableError');
+      await until('the program on the node is gone', () => processesOf(marker).length === 0, 5000);
       p.closeAll();
     });
   });

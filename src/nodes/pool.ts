@@ -12,7 +12,7 @@
  */
 import pino, { type Logger } from 'pino';
 import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
-import { Duplex, type PassThrough, type Writable } from 'node:stream';
+import { Duplex, PassThrough, type Writable } from 'node:stream';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
 import { describeCommand, isPlainCommand, shellLine, supervisedLine, type Argv, type Command } from './command.ts';
@@ -21,7 +21,7 @@ import { Deadline, untilAborted } from './deadline.ts';
 import { isFingerprint } from './host-key.ts';
 import { ChannelLimiter, type Release } from './limiter.ts';
 import { probeHostKey } from './probe.ts';
-import { Resident, residentArgv, type ResidentSpec } from './resident.ts';
+import { followArgv, Resident, type ResidentSpec } from './resident.ts';
 import { runCommand } from './run-command.ts';
 import type { ConverseOptions, ExecOptions, ExecResult, FollowOptions, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
@@ -247,7 +247,9 @@ export class NodePool {
   async follow(target: NodeTarget, argv: Argv, opts: FollowOptions): Promise<ExecResult> {
     const entry = this.#entry(target);
     const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
-    return this.#startResident(entry, residentArgv(argv), undefined, opts.stdout, opts.signal, timeoutMs);
+    // Never written to nor ended: its EOF is the connection going away (followArgv).
+    const stdin = new PassThrough();
+    return this.#startResident(entry, followArgv(argv), stdin, opts.stdout, opts.signal, timeoutMs);
   }
 
   async #startResident(entry: NodeEntry, argv: Argv, stdin: PassThrough | undefined, stdout: Writable, stop: AbortSignal, openTimeoutMs: number): Promise<ExecResult> {
