@@ -584,6 +584,30 @@ describe('nodes/pool against a real sshd', function () {
       await until('the program on the node is gone', () => processesOf(marker).length === 0, 5000);
       p.closeAll();
     });
+
+    it('a reader stopped or dropped at any moment of its start rejects, never with an unhandled stream error', async () => {
+      // Such an error event would bring the gateway down (seen on the lab: a node removed while
+      // its readers were starting). The pool destroys `stdout` whenever the call fails.
+      const unhandled: unknown[] = [];
+      const onError = (e: unknown) => unhandled.push(e);
+      process.on('uncaughtException', onError);
+      try {
+        for (let ms = 0; ms < 60; ms += 3) {
+          for (const how of ['abort', 'drop'] as const) {
+            const p = newPool();
+            const stop = new AbortController();
+            const run = p.follow(node, ['sh', '-c', 'echo up; sleep 5; true'], { stdout: collect().stdout, signal: stop.signal });
+            setTimeout(() => (how === 'abort' ? stop.abort(new Error('stop')) : p.drop('node1')), ms);
+            await rejection(run);
+            p.closeAll();
+          }
+        }
+        await sleep(50);
+      } finally {
+        process.off('uncaughtException', onError);
+      }
+      expect(unhandled.map(String)).to.deep.equal([]);
+    });
   });
 
   describe('host keys and logins', () => {
