@@ -35,6 +35,7 @@ import { GuestLocks } from './locks/guest-locks.ts';
 import { EventBus } from './events/bus.ts';
 import { EventJournal } from './events/journal.ts';
 import { InProcessTransport } from './events/transport.ts';
+import { NODES_CHANGED, WatcherRunner } from './events/watchers.ts';
 
 
 export function databasePath(config: Config): string {
@@ -68,11 +69,23 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   });
   const nodes = new NodeStore(db, bus);
   const locks = new GuestLocks(db, events);
+  const registry = new Registry([...allServices(config), ...extraServices]);
+  const access = new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 });
+  const watchers = new WatcherRunner({
+    watchers: registry.services().flatMap((s) => s.watchers ?? []),
+    signedNodes: () => nodes.listSigned(),
+    handle: (name) => access.get(name),
+    sink: bus,
+    log: log.child({ part: 'watchers' }),
+    resyncMs: config.eventsResyncSeconds * 1000,
+    backoffMs: { min: 1000, max: 30_000 },
+  });
+  events.on(NODES_CHANGED, () => watchers.sync());
   const app: AppServices = {
     config,
     log,
     db,
-    registry: new Registry([...allServices(config), ...extraServices]),
+    registry,
     sessions: new Sessions(db, { idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds, recheckMs: config.sessionRecheckMs }, (key) => events.emit('session-ended', key)),
     throttle: new LoginThrottle(db, { maxFailures: config.authMaxFailures, windowSeconds: config.authWindowSeconds }),
     permissions: new Permissions(db),
@@ -83,14 +96,17 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     consoleSpots: new ConsoleSpots(),
     nodes,
     tags: new TagStore(db),
-    access: new NodeAccess(nodes, pool, { timeoutMs: config.nodeCommandTimeoutSeconds * 1000 }),
+    access,
     gatewayKey: { publicKey: key.publicKey },
     tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row), locks, bus),
     locks,
     metrics,
     bus,
+    watchers,
     close() {
       for (const t of timers) clearInterval(t);
+      // Stops every watch now (their readers end with the pool below); nothing waits for them.
+      void watchers.close();
       bus.close();
       pool.closeAll();
       db.close();

@@ -73,6 +73,12 @@ export interface Config {
   eventsQueue: number;
   /** Seconds of silence after which an idle /ws subscription or SSE stream gets a heartbeat. */
   eventsHeartbeatSeconds: number;
+  /**
+   * Seconds between two full listings of each node's guests and containers by the node watchers
+   * (the libvirt and LXC readers), which publish what changed unseen; they list after every
+   * reconnect too. The only polling the watchers do.
+   */
+  eventsResyncSeconds: number;
 }
 
 const defaults: Config = {
@@ -106,6 +112,7 @@ const defaults: Config = {
   eventsRetainAgeSeconds: 7 * 86400,
   eventsQueue: 1000,
   eventsHeartbeatSeconds: 25,
+  eventsResyncSeconds: 300,
 };
 
 const env: Record<keyof Config, string> = {
@@ -141,6 +148,7 @@ const env: Record<keyof Config, string> = {
   eventsRetainAgeSeconds: 'OMS_EVENTS_RETAIN_AGE',
   eventsQueue: 'OMS_EVENTS_QUEUE',
   eventsHeartbeatSeconds: 'OMS_EVENTS_HEARTBEAT',
+  eventsResyncSeconds: 'OMS_EVENTS_RESYNC',
 };
 
 /** Settings that are TCP ports (0: any free port where that makes sense), and those that may be `off`. */
@@ -224,5 +232,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   for (const key of ['eventsRetain', 'eventsRetainAgeSeconds', 'eventsQueue', 'eventsHeartbeatSeconds'] as const) {
     if (cfg[key] < 1) throw oms('ConfigurationReadError', { reason: `${env[key]} must be at least 1` });
   }
+  if (cfg.eventsResyncSeconds < 1) throw oms('ConfigurationReadError', { reason: `${env.eventsResyncSeconds} must be at least 1 second` });
   return cfg;
 }

@@ -32,6 +32,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const app = createApp(config, log);
   recoverAfterStop(app);
   app.metrics.collectProcessMetrics();
+  // The node watchers (libvirt and LXC readers) run in a serving gateway only, never in a CLI
+  // command that opens the same database.
+  app.watchers.start();
   const admin = await ensureAdmin(app);
   if (admin.generatedPassword) {
     // Printed once to the operator's terminal, deliberately not through the logger.

@@ -13,6 +13,7 @@ import { nodeName, ipv4, libvirtNetName, tagName } from '../../src/rpc/fields.ts
 import { paths } from '../../src/auth/permissions.ts';
 import { targetOf } from '../../src/fleet/access.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
+import { NODES_CHANGED } from '../../src/events/watchers.ts';
 import { countContainers, countLibvirtGuests, identifyTools, revokeExitReasons, revokeKeyScript } from './commands.ts';
 import { countNames, toolsFound } from './parse.ts';
 
@@ -126,6 +127,7 @@ export const funcservices = service({
           }
           nodes.sign(name, ctx.principal!.userName);
           access.pool.drop(name);
+          ctx.app.events.emit(NODES_CHANGED); // its node watchers start now
           if (tags.ofNode(name).some((t) => t.level === 1)) continue;
           const found = await ctx.node(name).exec(identifyTools(), { okExitCodes: [0, 1] });
           if (toolsFound(found.stdout).length) tags.setHostType(name, 'OpenNode');
@@ -194,6 +196,7 @@ export const funcservices = service({
           access.pool.drop(name);
           nodes.removeSigned(name);
           ctx.app.cache.invalidateNode(name);
+          ctx.app.events.emit(NODES_CHANGED); // its node watchers stop now
         }
         return { failed_removals: failed };
       },
@@ -219,6 +222,7 @@ export const funcservices = service({
       ] as const,
       run(ctx, { hostname, settings }) {
         ctx.app.nodes.setSettings(hostname, settings);
+        ctx.app.events.emit(NODES_CHANGED); // a new libvirt URI restarts its node watchers
         return ctx.app.nodes.signed(hostname).settings;
       },
     }),

@@ -16,6 +16,7 @@ import { netInstallMethods } from './netinstall.ts';
 import { driveMethods } from './drive-methods.ts';
 import { createMethods } from './create-methods.ts';
 import { metaMethods } from './meta-methods.ts';
+import { kvmEventWatcher } from './events.ts';
 
 export const kvmservices = service({
   name: 'kvmservices',
@@ -24,4 +25,5 @@ export const kvmservices = service({
   envelope: 'oms',
   guests: 'kvm',
   methods: [...vmMethods, ...stateMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods, ...driveMethods, ...createMethods, ...metaMethods],
+  watchers: [kvmEventWatcher],
 });

@@ -17,6 +17,7 @@ import { createTemplate, deployTemplate, listTemplates, parseTemplateForVm, pars
 import { listVms, listVmsStatus, STAT_NAMES } from './listing.ts';
 import { migrate } from './migrate.ts';
 import { checkSettings, showSettings } from './settings.ts';
+import { containerWatcher } from './events.ts';
 
 /** Settings dictionaries: short lower-case keys, string or number values; each value is checked per field later. */
 export const settingsDict = z
@@ -76,6 +77,7 @@ export const ovzservices = service({
   description: 'OpenVZService: containers (the OpenVZ API of OMS), run on LXC.',
   envelope: 'oms',
   guests: 'ct',
+  watchers: [containerWatcher],
   methods: [
     method({
       name: 'list_vms',

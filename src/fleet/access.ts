@@ -5,8 +5,8 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
-import type { Command } from '../nodes/command.ts';
-import type { NodePool, ConverseOptions, ExecOptions, ExecResult, NodeTarget, ShellOptions, OpenOptions } from '../nodes/pool.ts';
+import type { Argv, Command } from '../nodes/command.ts';
+import type { NodePool, ConverseOptions, ExecOptions, ExecResult, FollowOptions, NodeTarget, ShellOptions, OpenOptions } from '../nodes/pool.ts';
 import type { ResidentSpec } from '../nodes/resident.ts';
 import type { NodeRecord, NodeSettings, NodeStore } from './nodes.ts';
 
@@ -19,6 +19,8 @@ export interface NodeHandle {
   sftp(opts?: OpenOptions): Promise<SFTPWrapper>;
   /** One request to a resident command on the node (fixed words only; see nodes/resident.ts). */
   converse(spec: ResidentSpec, words: readonly string[], opts?: ConverseOptions): Promise<string>;
+  /** A long-lived reporting program (an event reader) streaming into `opts.stdout`; see NodePool.follow. */
+  follow(argv: Argv, opts: FollowOptions): Promise<ExecResult>;
 }
 
 export const targetOf = (n: NodeRecord): NodeTarget => ({ name: n.name, address: n.address, port: n.port, hostKeyFingerprint: n.hostKeyFingerprint! });
@@ -43,6 +45,8 @@ export class NodeAccess {
       shell: (pty, opts) => this.pool.shell(target, pty, withDefaults(opts)),
       sftp: (opts) => this.pool.sftp(target, withDefaults(opts)),
       converse: (spec, words, opts) => this.pool.converse(target, spec, words, withDefaults(opts)),
+      // The caller's signal, not the handle's: a reader outlives any one call.
+      follow: (argv, opts) => this.pool.follow(target, argv, { timeoutMs: this.defaults.timeoutMs, ...opts }),
     };
   }
 }

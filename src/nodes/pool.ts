@@ -12,7 +12,7 @@
  */
 import pino, { type Logger } from 'pino';
 import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
-import { Duplex, type PassThrough, type Writable } from 'node:stream';
+import { Duplex, PassThrough, type Writable } from 'node:stream';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
 import { describeCommand, isPlainCommand, shellLine, supervisedLine, type Argv, type Command } from './command.ts';
@@ -21,11 +21,11 @@ import { Deadline, untilAborted } from './deadline.ts';
 import { isFingerprint } from './host-key.ts';
 import { ChannelLimiter, type Release } from './limiter.ts';
 import { probeHostKey } from './probe.ts';
-import { Resident, type ResidentSpec } from './resident.ts';
+import { followArgv, Resident, type ResidentSpec } from './resident.ts';
 import { runCommand } from './run-command.ts';
-import type { ConnectionChange, ConverseOptions, DisconnectReason, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+import type { ConnectionChange, ConverseOptions, DisconnectReason, ExecOptions, ExecResult, FollowOptions, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
-export type { ConnectionChange, ConverseOptions, ExecOptions, ExecResult, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
+export type { ConnectionChange, ConverseOptions, ExecOptions, ExecResult, FollowOptions, HostKeyProbe, NodePoolOptions, NodeTarget, OpenOptions, PoolStats, ShellOptions } from './types.ts';
 
 const DEFAULTS = {
   username: 'root',
@@ -238,7 +238,25 @@ export class NodePool {
     }
   }
 
-  async #startResident(entry: NodeEntry, argv: Argv, stdin: PassThrough, stdout: Writable, stop: AbortSignal, openTimeoutMs: number): Promise<ExecResult> {
+  /**
+   * Runs a long-lived program that reports as it goes (an event reader: `virsh event --loop`,
+   * `lxc-monitor`) until it ends by itself or `opts.signal` stops it. Like a resident command it
+   * runs on a shell connection, so however long it runs it never holds a command slot; its
+   * stderr is merged into `stdout` (residentArgv), so an error message arrives in order. The
+   * budget `timeoutMs` bounds only finding a place and a link; the program then runs unbounded.
+   * Resolves with the exit status when the program ends (`stdout` is then ended); rejects with
+   * NodeUnreachableError when the link drops, the signal's reason when stopped, NodeBusyError or
+   * FuncMethodTimeoutError when it could not start (`stdout` is then destroyed with the error).
+   */
+  async follow(target: NodeTarget, argv: Argv, opts: FollowOptions): Promise<ExecResult> {
+    const entry = this.#entry(target);
+    const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
+    // Never written to nor ended: its EOF is the connection going away (followArgv).
+    const stdin = new PassThrough();
+    return this.#startResident(entry, followArgv(argv), stdin, opts.stdout, opts.signal, timeoutMs);
+  }
+
+  async #startResident(entry: NodeEntry, argv: Argv, stdin: PassThrough | undefined, stdout: Writable, stop: AbortSignal, openTimeoutMs: number): Promise<ExecResult> {
     const node = entry.conn.target.name;
     // Only finding a place and a link are bounded here; the program itself runs until stopped.
     const opening = new Deadline(openTimeoutMs, stop, () => oms('FuncMethodTimeoutError', { node, seconds: openTimeoutMs / 1000 }));

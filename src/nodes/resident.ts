@@ -37,6 +37,24 @@ export type StartResident = (argv: Argv, stdin: PassThrough, stdout: Writable, s
 /** stderr into stdout (order kept), then the program in place of the shell. */
 export const residentArgv = (argv: Argv): Argv => ['sh', '-c', 'exec 2>&1; exec "$@"', 'oms-resident', ...argv];
 
+/**
+ * A long-lived reporting program (follow()): stderr into stdout, and the program ends when the
+ * gateway's side goes away. A program that only writes when something happens (an event reader
+ * on a quiet node) would otherwise outlive a dropped connection, orphaned, until it next writes:
+ * sshd sends no signal to a session without a terminal. So the channel's stdin stays open while
+ * the gateway follows, and a watcher beside the program stops it at EOF; when the program ends by
+ * itself the script exits with its status. The watcher writes nothing, so the channel closes as
+ * soon as the script has exited.
+ */
+export const followArgv = (argv: Argv): Argv => [
+  'sh',
+  '-c',
+  // fd 3: the channel's stdin, which a background job of a non-interactive shell would not get.
+  'exec 2>&1 3<&0; "$@" </dev/null 3<&- & p=$!; { cat <&3 >/dev/null; kill -TERM "$p"; } >/dev/null 2>&1 & w=$!; exec 3<&-; wait "$p"; rc=$?; kill "$w" 2>/dev/null; exit "$rc"',
+  'oms-follow',
+  ...argv,
+];
+
 /** A request as the program's reader takes it (plain words only; see plainLine). */
 export const requestLine = plainLine;
 

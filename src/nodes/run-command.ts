@@ -137,6 +137,9 @@ export function runCommand(link: SshLink, spec: RunSpec): Promise<ExecResult> {
           channel.unpipe(spec.stdout);
           channel.resume();
         }
+        // Heard at least here: a call that failed before its channel opened has no other
+        // listener yet, and an unheard 'error' event would bring the whole gateway down.
+        spec.stdout.once('error', () => undefined);
         spec.stdout.destroy(err instanceof Error ? err : new Error('the command failed'));
       }
     };

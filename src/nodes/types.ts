@@ -80,6 +80,16 @@ export interface ConverseOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of follow(): a long-lived reporting program (see pool.ts). */
+export interface FollowOptions {
+  /** Receives the program's output (stdout and stderr merged), with backpressure. */
+  readonly stdout: Writable;
+  /** Stops the program; the call then rejects with the signal's reason. */
+  readonly signal: AbortSignal;
+  /** Budget for finding a place and a link only; default 30000. */
+  readonly timeoutMs?: number;
+}
+
 export interface ExecResult {
   readonly stdout: string;
   readonly stderr: string;

@@ -27,6 +27,7 @@ import type { TaskHandle, TaskScope, Tasks } from '../tasks/tasks.ts';
 import type { GuestKind, GuestLocks, GuestRef } from '../locks/guest-locks.ts';
 import type { ConsoleSpots } from '../consoles/spots.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { NodeWatcherDecl, WatcherRunner } from '../events/watchers.ts';
 import type { Transport } from './transport.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { EventChannel } from '../events/channel.ts';
@@ -101,6 +102,8 @@ export interface AppServices {
   readonly metrics: Metrics;
   /** Live events (src/events): every source publishes here; /ws, long poll and SSE deliver from it. */
   readonly bus: EventBus;
+  /** The services' node watchers on every signed node; started by the server only (startServer), stopped by close(). */
+  readonly watchers: WatcherRunner;
   close(): void;
 }
 
@@ -244,6 +247,11 @@ export interface ServiceDecl {
   readonly methods: readonly MethodDecl[];
   /** HTTP routes beside the methods (streamed uploads); most services have none. */
   readonly routes?: readonly RouteDecl[];
+  /**
+   * Readers run on every signed node while the gateway serves, reporting changes made there
+   * (src/events/watchers.ts): libvirt's domain events, LXC's state changes. Most services have none.
+   */
+  readonly watchers?: readonly NodeWatcherDecl[];
 }
 
 /** Declares a method with its param types inferred from the param list. */
