@@ -60,6 +60,8 @@ export interface CachedCallFigures {
   /** The plain node:http route, when measured. */
   plain?: { perSecond: number; rounds: number[]; cpuPerCall: number };
   failed: number;
+  /** Which contender's answers failed, and how (the first few). */
+  failures: string[];
 }
 
 const PASSWORD = 'bench-cached-call-pw';
@@ -118,18 +120,29 @@ const TICKS = 100; // USER_HZ on Linux
  * Besides calls/s, the server's CPU time per call: on a machine others load too, it varies far
  * less than throughput does.
  */
-async function load(url: string, pid: number, path: string, seconds: number, connections: number, expect: string, overallRate?: number): Promise<{ perSecond: number; cpuPerCall: number; failed: number }> {
+async function load(url: string, pid: number, path: string, seconds: number, connections: number, expect: string, overallRate?: number): Promise<{ perSecond: number; cpuPerCall: number; failed: number; how: string[] }> {
   let failed = 0;
+  const how: string[] = [];
   const cpu0 = cpuMicros(pid);
   const r = await autocannon({
     url: url + path,
     connections,
     duration: seconds,
     ...(overallRate ? { overallRate } : {}),
-    requests: [{ method: 'GET', onResponse: (status, body) => void (status !== 200 || body !== expect ? failed++ : 0) }],
+    requests: [
+      {
+        method: 'GET',
+        onResponse: (status, body) => {
+          if (status === 200 && body === expect) return;
+          failed++;
+          if (how.length < 3) how.push(`status ${status}: ${body.slice(0, 80)}`);
+        },
+      },
+    ],
   });
   const cpu = cpuMicros(pid) - cpu0;
-  return { perSecond: r.requests.total / seconds, cpuPerCall: cpu / Math.max(1, r.requests.total), failed: failed + r.errors + r.non2xx };
+  if (r.errors) how.push(`${r.errors} connection errors (${r.timeouts} timeouts)`);
+  return { perSecond: r.requests.total / seconds, cpuPerCall: cpu / Math.max(1, r.requests.total), failed: failed + r.errors, how };
 }
 
 export async function measureCachedCall(opts: CachedCallOptions = {}): Promise<CachedCallFigures[]> {
@@ -164,6 +177,7 @@ export async function measureCachedCall(opts: CachedCallOptions = {}): Promise<C
         await load(sides[who]!.url, sides[who]!.pid, path, 1, connections, body);
       }
       let failed = 0;
+      const failures: string[] = [];
       for (let i = 0; i < rounds; i++) {
         // Rotate who goes first, so a trend in machine load does not favour one side.
         for (let k = 0; k < order.length; k++) {
@@ -172,6 +186,7 @@ export async function measureCachedCall(opts: CachedCallOptions = {}): Promise<C
           perSecond[who].push(r.perSecond);
           cpu[who].push(r.cpuPerCall);
           failed += r.failed;
+          for (const h of r.how) if (failures.length < 5) failures.push(`${who}: ${h}`);
         }
       }
       const gm = median(perSecond.gw);
@@ -187,6 +202,7 @@ export async function measureCachedCall(opts: CachedCallOptions = {}): Promise<C
         bareCpuPerCall: median(cpu.bare),
         ...(plain ? { plain: { perSecond: median(perSecond.plain), rounds: perSecond.plain, cpuPerCall: median(cpu.plain) } } : {}),
         failed,
+        failures,
       });
     } finally {
       for (const b of bares) await b.stop();
@@ -201,7 +217,7 @@ export async function benchCachedCall(out: (line: string) => void, opts: CachedC
   for (const f of await measureCachedCall(measure)) {
     out(
       `${f.tls ? 'https' : 'http '}: gateway ${f.gatewayPerSecond.toFixed(0)} calls/s, bare express ${f.barePerSecond.toFixed(0)} calls/s; ` +
-        `gateway slower by ${against(f.ratio, { op: '<=', value: 1.3 })}; gateway calls/s ${against(f.gatewayPerSecond, { op: '>=', value: 5000 }, 0)}${f.failed ? `, ${f.failed} FAILED answers` : ''}`,
+        `gateway slower by ${against(f.ratio, { op: '<=', value: 1.3 })}; gateway calls/s ${against(f.gatewayPerSecond, { op: '>=', value: 5000 }, 0)}${f.failed ? `, ${f.failed} FAILED answers (${f.failures.join('; ')})` : ''}`,
     );
     out(`       rounds gateway [${f.gatewayRounds.map((x) => x.toFixed(0)).join(' ')}] bare [${f.bareRounds.map((x) => x.toFixed(0)).join(' ')}]`);
     out(`       server CPU per call: gateway ${f.gatewayCpuPerCall.toFixed(0)} us, bare express ${f.bareCpuPerCall.toFixed(0)} us (${(f.gatewayCpuPerCall / f.bareCpuPerCall).toFixed(2)}x)`);

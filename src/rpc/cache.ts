@@ -20,6 +20,8 @@ export interface ResultCacheOptions {
   recheckMs?: number;
   /** Bound on results held in memory (default 10000); the oldest are dropped first. */
   maxHeld?: number;
+  /** Bound on their size as JSON text (default 64 MiB): results may be large (a fleet's guests). */
+  maxHeldBytes?: number;
 }
 
 interface Held {
@@ -31,6 +33,8 @@ interface Held {
   /** When the row was last seen to be this entry (ms). */
   checkedAt: number;
   rowKey: string;
+  /** Length of the result's JSON text, counted against maxHeldBytes. */
+  size: number;
 }
 
 /** Results are plain JSON (parsed from text), so freezing them is a walk over arrays and objects. */
@@ -52,10 +56,13 @@ export class ResultCache {
   private readonly held = new Map<string, Held>();
   private readonly recheckMs: number;
   private readonly maxHeld: number;
+  private readonly maxHeldBytes: number;
+  private heldBytes = 0;
 
   constructor(db: Db, opts: ResultCacheOptions = {}) {
     this.recheckMs = opts.recheckMs ?? 1000;
     this.maxHeld = opts.maxHeld ?? 10_000;
+    this.maxHeldBytes = opts.maxHeldBytes ?? 64 * 1024 * 1024;
     this.q = {
       get: db.prepare<[string], { result: string; node: string | null; created_at: number }>('SELECT result, node, created_at FROM rpc_cache WHERE key = ?'),
       stamp: db.prepare<[string], { created_at: number }>('SELECT created_at FROM rpc_cache WHERE key = ?'),
@@ -92,13 +99,13 @@ export class ResultCache {
         h.checkedAt = now;
         return { hit: true, value: h.value };
       }
-      this.held.delete(key);
+      this.drop(key);
     }
     const rowKey = ResultCache.rowKey(key);
     const row = this.q.get.get(rowKey);
     if (!row || now - row.created_at > maxAgeSeconds * 1000) return { hit: false };
     const value = deepFreeze(JSON.parse(row.result));
-    this.hold(key, { value, node: row.node, createdAt: row.created_at, checkedAt: now, rowKey });
+    this.hold(key, { value, node: row.node, createdAt: row.created_at, checkedAt: now, rowKey, size: row.result.length });
     return { hit: true, value };
   }
 
@@ -110,30 +117,45 @@ export class ResultCache {
     const rowKey = ResultCache.rowKey(key);
     this.q.put.run(rowKey, node ?? null, text, now);
     // Held as a hit would read it back (a copy in plain JSON), never the handler's own object.
-    this.hold(key, { value: deepFreeze(JSON.parse(text)), node: node ?? null, createdAt: now, checkedAt: now, rowKey });
+    this.hold(key, { value: deepFreeze(JSON.parse(text)), node: node ?? null, createdAt: now, checkedAt: now, rowKey, size: text.length });
   }
 
   private hold(key: string, entry: Held): void {
-    if (this.maxHeld <= 0) return;
-    this.held.delete(key);
-    if (this.held.size >= this.maxHeld) this.held.delete(this.held.keys().next().value!);
+    this.drop(key);
+    // Too large to hold at all: served from its row instead.
+    if (this.maxHeld <= 0 || entry.size > this.maxHeldBytes) return;
+    while (this.held.size >= this.maxHeld || this.heldBytes + entry.size > this.maxHeldBytes) this.drop(this.held.keys().next().value!);
     this.held.set(key, entry);
+    this.heldBytes += entry.size;
+  }
+
+  private drop(key: string): void {
+    const h = this.held.get(key);
+    if (!h) return;
+    this.held.delete(key);
+    this.heldBytes -= h.size;
   }
 
   invalidateNode(node: string): void {
     this.q.dropNode.run(node);
-    for (const [key, h] of this.held) if (h.node === node) this.held.delete(key);
+    for (const [key, h] of this.held) if (h.node === node) this.drop(key);
   }
 
   sweep(): number {
     const cutoff = Date.now() - ResultCache.maxAgeMs;
-    for (const [key, h] of this.held) if (h.createdAt < cutoff) this.held.delete(key);
+    for (const [key, h] of this.held) if (h.createdAt < cutoff) this.drop(key);
     return this.q.sweep.run(cutoff).changes;
   }
 
   /** Drops every cached result, held and stored. */
   clear(): void {
     this.held.clear();
+    this.heldBytes = 0;
     this.q.clear.run();
+  }
+
+  /** What is held in memory: results and their size as JSON text. */
+  heldStats(): { results: number; bytes: number } {
+    return { results: this.held.size, bytes: this.heldBytes };
   }
 }
