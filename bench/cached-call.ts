@@ -2,10 +2,15 @@
  * A cached call against a bare express route answering the same JSON: what OMS costs per call
  * when nothing reaches a node. Contenders: the gateway process (`oms serve`) answering
  * `tagservices.list_tags` with cache_timeout 60 (`tmp_cache`), and bench/bare-route.ts, a process
- * started the same way with one express route sending the gateway's own answer. Both are loaded by
- * autocannon (keep-alive connections) in rounds taken in turn, so machine noise hits both alike;
- * medians are printed, over HTTP and over HTTPS (the bare route then uses the gateway's certificate).
- * Target (OMS issue 13): gateway at least 5000 calls/s and at most 1.3x slower than the bare route.
+ * started the same way with one express route (`app.get('/')`, `res.type('application/json')
+ * .send(body)`) sending the gateway's own answer, byte for byte. For scale, a third: the same
+ * process with a plain node:http listener (one writeHead + end), the least a Node server does per
+ * call; the gateway answers its RPC endpoints without express too (src/http/rpc-endpoints.ts).
+ * All are loaded by autocannon (the same GET URL, 50 keep-alive connections, every answer checked
+ * to be the expected body) in rounds taken in turn, so machine noise hits them alike; medians are
+ * printed, over HTTP and over HTTPS (the bare routes then use the gateway's certificate).
+ * Target (OMS issue 13): gateway at least 5000 calls/s and at most 1.3x slower than the bare
+ * express route.
  *
  * Also runnable alone: `npx tsx bench/cached-call.ts [rounds] [seconds] [fixed calls/s]`.
  */
@@ -37,6 +42,8 @@ export interface CachedCallOptions {
   overallRate?: number;
   /** Extra node options for the bare route's process. */
   bareNodeArgs?: string[];
+  /** Also measure the plain node:http route (default true). */
+  plain?: boolean;
 }
 
 export interface CachedCallFigures {
@@ -50,7 +57,11 @@ export interface CachedCallFigures {
   /** Server CPU time per call, microseconds (medians). */
   gatewayCpuPerCall: number;
   bareCpuPerCall: number;
+  /** The plain node:http route, when measured. */
+  plain?: { perSecond: number; rounds: number[]; cpuPerCall: number };
   failed: number;
+  /** Which contender's answers failed, and how (the first few). */
+  failures: string[];
 }
 
 const PASSWORD = 'bench-cached-call-pw';
@@ -77,10 +88,10 @@ interface BareRoute {
   stop(): Promise<void>;
 }
 
-async function startBareRoute(body: string, tlsDir: string | undefined, nodeArgs: string[] = []): Promise<BareRoute> {
+async function startBareRoute(body: string, tlsDir: string | undefined, nodeArgs: string[] = [], kind: 'express' | 'node' = 'express'): Promise<BareRoute> {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, 'bench/bare-route.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, BARE_BODY: body, ...(tlsDir ? { BARE_TLS_DIR: tlsDir } : {}) },
+    env: { ...process.env, BARE_BODY: body, BARE_KIND: kind, ...(tlsDir ? { BARE_TLS_DIR: tlsDir } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -109,18 +120,29 @@ const TICKS = 100; // USER_HZ on Linux
  * Besides calls/s, the server's CPU time per call: on a machine others load too, it varies far
  * less than throughput does.
  */
-async function load(url: string, pid: number, path: string, seconds: number, connections: number, expect: string, overallRate?: number): Promise<{ perSecond: number; cpuPerCall: number; failed: number }> {
+async function load(url: string, pid: number, path: string, seconds: number, connections: number, expect: string, overallRate?: number): Promise<{ perSecond: number; cpuPerCall: number; failed: number; how: string[] }> {
   let failed = 0;
+  const how: string[] = [];
   const cpu0 = cpuMicros(pid);
   const r = await autocannon({
     url: url + path,
     connections,
     duration: seconds,
     ...(overallRate ? { overallRate } : {}),
-    requests: [{ method: 'GET', onResponse: (status, body) => void (status !== 200 || body !== expect ? failed++ : 0) }],
+    requests: [
+      {
+        method: 'GET',
+        onResponse: (status, body) => {
+          if (status === 200 && body === expect) return;
+          failed++;
+          if (how.length < 3) how.push(`status ${status}: ${body.slice(0, 80)}`);
+        },
+      },
+    ],
   });
   const cpu = cpuMicros(pid) - cpu0;
-  return { perSecond: r.requests.total / seconds, cpuPerCall: cpu / Math.max(1, r.requests.total), failed: failed + r.errors + r.non2xx };
+  if (r.errors) how.push(`${r.errors} connection errors (${r.timeouts} timeouts)`);
+  return { perSecond: r.requests.total / seconds, cpuPerCall: cpu / Math.max(1, r.requests.total), failed: failed + r.errors, how };
 }
 
 export async function measureCachedCall(opts: CachedCallOptions = {}): Promise<CachedCallFigures[]> {
@@ -130,38 +152,65 @@ export async function measureCachedCall(opts: CachedCallOptions = {}): Promise<C
   const figures: CachedCallFigures[] = [];
   for (const tls of opts.tls ?? [false, true]) {
     let gw: GatewayProcess | undefined;
-    let bare: BareRoute | undefined;
+    const bares: BareRoute[] = [];
     try {
       gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: PASSWORD, OMS_TLS: tls ? 'on' : 'off', OMS_LOG_LEVEL: opts.logLevel ?? 'warn', ...opts.gatewayEnv }, { nodeArgs: opts.gatewayNodeArgs });
       const login = JSON.parse(await get(gw.url + omsPath('authservices', 'authenticate', ['admin', PASSWORD]), gw.ca)) as { result: { result: string } };
       const path = omsPath('tagservices', 'list_tags', [login.result.result, 60]);
-      await get(gw.url + path, gw.ca); // fills the cache
+      // A fresh call (cache_timeout 0) stores its result too: run before each gateway round, so no
+      // round outlives the 60 s of the cached answer (a run of all rounds does).
+      const refresh = () => get(gw!.url + omsPath('tagservices', 'list_tags', [login.result.result, 0]), gw!.ca);
+      await refresh();
       const body = await get(gw.url + path, gw.ca);
       if (!body.includes('"tmp_cache"')) throw new Error(`expected a cached answer, got ${body.slice(0, 200)}`);
-      bare = await startBareRoute(body, tls ? join(gw.dataDir, 'tls') : undefined, opts.bareNodeArgs);
-      // Warm-up: JIT, TLS session set-up, connection pools.
-      const sides = { gw: { url: gw.url, pid: gw.child.pid! }, bare: { url: bare.url, pid: bare.child.pid! } };
-      await load(sides.gw.url, sides.gw.pid, path, 1, connections, body);
-      await load(sides.bare.url, sides.bare.pid, path, 1, connections, body);
-      const g: number[] = [];
-      const b: number[] = [];
-      const gc: number[] = [];
-      const bc: number[] = [];
+      const tlsDir = tls ? join(gw.dataDir, 'tls') : undefined;
+      const bare = await startBareRoute(body, tlsDir, opts.bareNodeArgs);
+      bares.push(bare);
+      const plain = (opts.plain ?? true) ? await startBareRoute(body, tlsDir, opts.bareNodeArgs, 'node') : undefined;
+      if (plain) bares.push(plain);
+      const sides = { gw: { url: gw.url, pid: gw.child.pid! }, bare: { url: bare.url, pid: bare.child.pid! }, ...(plain ? { plain: { url: plain.url, pid: plain.child.pid! } } : {}) };
+      type Who = keyof typeof sides;
+      const order = Object.keys(sides) as Who[];
+      const perSecond: Record<string, number[]> = {};
+      const cpu: Record<string, number[]> = {};
+      for (const who of order) {
+        perSecond[who] = [];
+        cpu[who] = [];
+        // Warm-up: JIT, TLS session set-up, connection pools.
+        if (who === 'gw') await refresh();
+        await load(sides[who]!.url, sides[who]!.pid, path, 1, connections, body);
+      }
       let failed = 0;
+      const failures: string[] = [];
       for (let i = 0; i < rounds; i++) {
-        // Alternate who goes first, so a trend in machine load does not favour one side.
-        for (const who of i % 2 ? (['bare', 'gw'] as const) : (['gw', 'bare'] as const)) {
-          const r = await load(sides[who].url, sides[who].pid, path, seconds, connections, body, opts.overallRate);
-          (who === 'gw' ? g : b).push(r.perSecond);
-          (who === 'gw' ? gc : bc).push(r.cpuPerCall);
+        // Rotate who goes first, so a trend in machine load does not favour one side.
+        for (let k = 0; k < order.length; k++) {
+          const who = order[(i + k) % order.length];
+          if (who === 'gw') await refresh();
+          const r = await load(sides[who]!.url, sides[who]!.pid, path, seconds, connections, body, opts.overallRate);
+          perSecond[who].push(r.perSecond);
+          cpu[who].push(r.cpuPerCall);
           failed += r.failed;
+          for (const h of r.how) if (failures.length < 5) failures.push(`${who}: ${h}`);
         }
       }
-      const gm = median(g);
-      const bm = median(b);
-      figures.push({ tls, gatewayPerSecond: gm, barePerSecond: bm, ratio: bm / gm, gatewayRounds: g, bareRounds: b, gatewayCpuPerCall: median(gc), bareCpuPerCall: median(bc), failed });
+      const gm = median(perSecond.gw);
+      const bm = median(perSecond.bare);
+      figures.push({
+        tls,
+        gatewayPerSecond: gm,
+        barePerSecond: bm,
+        ratio: bm / gm,
+        gatewayRounds: perSecond.gw,
+        bareRounds: perSecond.bare,
+        gatewayCpuPerCall: median(cpu.gw),
+        bareCpuPerCall: median(cpu.bare),
+        ...(plain ? { plain: { perSecond: median(perSecond.plain), rounds: perSecond.plain, cpuPerCall: median(cpu.plain) } } : {}),
+        failed,
+        failures,
+      });
     } finally {
-      await bare?.stop();
+      for (const b of bares) await b.stop();
       await gw?.stop();
     }
   }
@@ -173,10 +222,15 @@ export async function benchCachedCall(out: (line: string) => void, opts: CachedC
   for (const f of await measureCachedCall(measure)) {
     out(
       `${f.tls ? 'https' : 'http '}: gateway ${f.gatewayPerSecond.toFixed(0)} calls/s, bare express ${f.barePerSecond.toFixed(0)} calls/s; ` +
-        `gateway slower by ${against(f.ratio, { op: '<=', value: 1.3 })}; gateway calls/s ${against(f.gatewayPerSecond, { op: '>=', value: 5000 }, 0)}${f.failed ? `, ${f.failed} FAILED answers` : ''}`,
+        `gateway slower by ${against(f.ratio, { op: '<=', value: 1.3 })}; gateway calls/s ${against(f.gatewayPerSecond, { op: '>=', value: 5000 }, 0)}${f.failed ? `, ${f.failed} FAILED answers (${f.failures.join('; ')})` : ''}`,
     );
     out(`       rounds gateway [${f.gatewayRounds.map((x) => x.toFixed(0)).join(' ')}] bare [${f.bareRounds.map((x) => x.toFixed(0)).join(' ')}]`);
-    out(`       server CPU per call: gateway ${f.gatewayCpuPerCall.toFixed(0)} us, bare ${f.bareCpuPerCall.toFixed(0)} us (${(f.gatewayCpuPerCall / f.bareCpuPerCall).toFixed(2)}x)`);
+    out(`       server CPU per call: gateway ${f.gatewayCpuPerCall.toFixed(0)} us, bare express ${f.bareCpuPerCall.toFixed(0)} us (${(f.gatewayCpuPerCall / f.bareCpuPerCall).toFixed(2)}x)`);
+    if (f.plain)
+      out(
+        `       for scale, a plain node:http route (no express): ${f.plain.perSecond.toFixed(0)} calls/s [${f.plain.rounds.map((x) => x.toFixed(0)).join(' ')}], ` +
+          `${f.plain.cpuPerCall.toFixed(0)} us CPU per call; gateway slower by ${(f.plain.perSecond / f.gatewayPerSecond).toFixed(2)}x, CPU ${(f.gatewayCpuPerCall / f.plain.cpuPerCall).toFixed(2)}x`,
+      );
   }
 }
 

@@ -90,7 +90,7 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     throttle: new LoginThrottle(db, { maxFailures: config.authMaxFailures, windowSeconds: config.authWindowSeconds }),
     permissions: new Permissions(db),
     users: new Users(db),
-    cache: new ResultCache(db),
+    cache: new ResultCache(db, { recheckMs: config.cacheRecheckMs }),
     audit: new AuditLog(db),
     events,
     consoleSpots: new ConsoleSpots(),

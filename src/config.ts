@@ -22,6 +22,12 @@ export interface Config {
    * changes by others (the CLI, another gateway) after at most this long. 0: read on every call.
    */
   sessionRecheckMs: number;
+  /**
+   * Milliseconds a gateway serves a cache_timeout result it holds in memory before checking that
+   * its row is still in the database. Its own invalidations apply at once; a row dropped by others
+   * (another gateway on the same database) is noticed after at most this long. 0: check every hit.
+   */
+  cacheRecheckMs: number;
   /** Failed logins allowed per user and per address inside the window before throttling. */
   authMaxFailures: number;
   authWindowSeconds: number;
@@ -90,6 +96,7 @@ const defaults: Config = {
   sessionIdleSeconds: 30 * 60,
   sessionMaxSeconds: 12 * 3600,
   sessionRecheckMs: 1000,
+  cacheRecheckMs: 1000,
   authMaxFailures: 5,
   authWindowSeconds: 15 * 60,
   maxBodyBytes: 1024 * 1024,
@@ -125,6 +132,7 @@ const env: Record<keyof Config, string> = {
   sessionIdleSeconds: 'OMS_SESSION_IDLE',
   sessionMaxSeconds: 'OMS_SESSION_MAX',
   sessionRecheckMs: 'OMS_SESSION_RECHECK_MS',
+  cacheRecheckMs: 'OMS_CACHE_RECHECK_MS',
   authMaxFailures: 'OMS_AUTH_MAX_FAILURES',
   authWindowSeconds: 'OMS_AUTH_WINDOW',
   maxBodyBytes: 'OMS_MAX_BODY',

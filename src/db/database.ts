@@ -13,11 +13,12 @@ export type Db = Database.Database;
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 
-export function openDatabase(file: string, migrations: Migration[] = loadMigrations(migrationsDir)): Db {
+/** `trace`: told every SQL statement the connection runs (tests count what a call costs). */
+export function openDatabase(file: string, migrations: Migration[] = loadMigrations(migrationsDir), opts: { trace?: (sql: string) => void } = {}): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   let db: Db | undefined;
   try {
-    db = new Database(file);
+    db = new Database(file, opts.trace ? { verbose: (sql) => opts.trace!(String(sql)) } : {});
     // A writer waits for a concurrent writer (a second process such as `oms user add`) instead of
     // failing; set first, so that opening a database another process holds waits as well.
     db.pragma('busy_timeout = 5000');

@@ -44,7 +44,8 @@ async function single(app: AppServices, req: unknown, caller: JsonRpcCaller): Pr
   if (r.params !== undefined && (typeof r.params !== 'object' || r.params === null))
     return isNotification ? undefined : errorResponse(id, oms('InvalidRequest', { reason: 'params must be an array or an object' }));
   try {
-    const out = await call(app, { dotted: r.method, params: r.params ?? [], bearer: caller.bearer, remote: caller.remote, requestId: caller.requestId, transport: caller.transport, signal: caller.signal, lockWait: caller.lockWait, events: caller.events });
+    // `signal` read only when the call needs it: the caller may make it on first use (rpc-endpoints.ts).
+    const out = await call(app, { dotted: r.method, params: r.params ?? [], bearer: caller.bearer, remote: caller.remote, requestId: caller.requestId, transport: caller.transport, get signal() { return caller.signal; }, lockWait: caller.lockWait, events: caller.events });
     return isNotification ? undefined : { jsonrpc: '2.0', id, result: out.value };
   } catch (e) {
     if (isNotification) return undefined;
@@ -58,7 +59,7 @@ export async function handleJsonRpc(app: AppServices, payload: unknown, caller: 
     if (payload.length === 0) return errorResponse(null, oms('InvalidRequest', { reason: 'empty batch' }));
     if (payload.length > 100) return errorResponse(null, oms('InvalidRequest', { reason: 'batch larger than 100 requests' }));
     // Batch members run concurrently, as the spec allows; each has its own outcome.
-    const answers = await Promise.all(payload.map((r, i) => single(app, r, { ...caller, requestId: `${caller.requestId}.${i}` })));
+    const answers = await Promise.all(payload.map((r, i) => single(app, r, { bearer: caller.bearer, remote: caller.remote, transport: caller.transport, lockWait: caller.lockWait, requestId: `${caller.requestId}.${i}`, get signal() { return caller.signal; } })));
     const sent = answers.filter((a): a is JsonRpcResponse => a !== undefined);
     return sent.length ? sent : undefined;
   }

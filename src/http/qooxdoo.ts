@@ -37,7 +37,8 @@ export async function handleQooxdoo(app: AppServices, payload: unknown, caller: 
   try {
     if (!('service' in r)) throw oms('InvalidRequest', { reason: 'service missing' });
     if (!('method' in r)) throw oms('InvalidRequest', { reason: 'method missing' });
-    const out = await call(app, { service: r.service, method: r.method, params: r.params ?? [], bearer: caller.bearer, remote: caller.remote, requestId: caller.requestId, transport: caller.transport, signal: caller.signal, lockWait: caller.lockWait });
+    // `signal` read only when the call needs it: the caller may make it on first use (rpc-endpoints.ts).
+    const out = await call(app, { service: r.service, method: r.method, params: r.params ?? [], bearer: caller.bearer, remote: caller.remote, requestId: caller.requestId, transport: caller.transport, get signal() { return caller.signal; }, lockWait: caller.lockWait });
     return { error: null, id: echoId(r.id), result: out.value };
   } catch (e) {
     return qooxdooError(r.id, isOmsError(e) ? e : internal(e, app.log));

@@ -41,14 +41,18 @@ const genericStatus: Partial<Record<ErrorName, number>> = {
   InternalError: 500,
 };
 
-export function mountServiceRoutes(http: Express, app: AppServices): void {
+/** Mounts every declared route; returns their paths. */
+export function mountServiceRoutes(http: Express, app: AppServices): string[] {
+  const paths: string[] = [];
   for (const service of app.registry.services()) {
     for (const route of service.routes ?? []) {
       const handler = (req: Request, res: Response) => void serveRoute(app, service, route, req, res);
       if (route.method === 'PUT') http.put(route.path, handler);
       else http.post(route.path, handler);
+      paths.push(route.path);
     }
   }
+  return paths;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, close: boolean): void {

@@ -18,7 +18,7 @@ import type { AppServices } from '../rpc/context.ts';
 import { digest } from '../auth/tokens.ts';
 import { parseRequestBody } from '../rpc/json.ts';
 import { errorResponse, handleJsonRpc } from './jsonrpc.ts';
-import { bearerOf } from './http-app.ts';
+import { bearerOf } from './rpc-endpoints.ts';
 import { oms } from '../rpc/errors.ts';
 import type { TaskRow } from '../tasks/tasks.ts';
 import type { EventChannel } from '../events/channel.ts';

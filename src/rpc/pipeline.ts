@@ -231,7 +231,8 @@ export async function call(app: AppServices, req: CallRequest): Promise<CallOutc
     if (cacheKey && bound.cacheTimeout > 0) {
       const cached = app.cache.get(cacheKey, bound.cacheTimeout);
       if (cached.hit) {
-        app.log.debug({ ...line, service: service.name, method: method.name, user: principal?.userName }, 'served from cache');
+        // The line's fields are built only when it will be written: hits are the hot path.
+        if (app.log.isLevelEnabled('debug')) app.log.debug({ ...line, service: service.name, method: method.name, user: principal?.userName }, 'served from cache');
         app.metrics.cacheHit(service.name, method.name);
         app.metrics.call(service.name, method.name, req.transport, 'ok', started);
         return { service, method, value: service.envelope === 'oms' ? { type: 'tmp_cache', result: cached.value } : cached.value };

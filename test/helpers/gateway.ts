@@ -28,14 +28,14 @@ export interface TestGateway {
   login(user?: string, password?: string): Promise<string>;
 }
 
-export async function startTestGateway(opts: { config?: Partial<Config>; services?: ServiceDecl[] } = {}): Promise<TestGateway> {
+export async function startTestGateway(opts: { config?: Partial<Config>; services?: ServiceDecl[]; /** Told every SQL statement the database runs. */ sqlTrace?: (sql: string) => void } = {}): Promise<TestGateway> {
   // Console ports stay shut unless a test asks: gateways of parallel tests would fight over 8002 and 6801...
   const config = loadConfig(
     { OMS_TLS: 'off', OMS_ADMIN_PASSWORD: ADMIN_PASSWORD, OMS_DATA_DIR: '/tmp/oms-test-unused', OMS_CONSOLE_PAGE_PORT: 'off', OMS_CONSOLE_SPOT_PORTS: 'off' },
     opts.config,
   );
   const log = pino({ level: process.env.OMS_TEST_LOG ?? 'silent' });
-  const app = createApp(config, log, openDatabase(':memory:'), opts.services ?? []);
+  const app = createApp(config, log, openDatabase(':memory:', undefined, { trace: opts.sqlTrace }), opts.services ?? []);
   await ensureAdmin(app);
   // Consoles: static /web-vnc/ pages and the /consoles/ws ticket websocket (src/consoles).
   const consoles = mountConsoles(app);
