@@ -34,11 +34,16 @@ export interface KvmNode {
   readonly uri: string;
   readonly handle: NodeHandle;
   readonly dirs: Pick<NodeDirs, 'isos' | 'images' | 'templates'>;
+  /** libvirt's domain type for the guests OMS defines from scratch: the node setting guestVirtType. */
+  readonly virtType: VirtType;
 }
+
+export type VirtType = 'kvm' | 'qemu';
+const virtTypeOf = (s: NodeHandle['settings']): VirtType => s.guestVirtType ?? 'kvm';
 
 export function kvmNode(ctx: CallContext, name: string): KvmNode {
   const handle = ctx.node(name);
-  return { name, uri: handle.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(handle.settings) };
+  return { name, uri: handle.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(handle.settings), virtType: virtTypeOf(handle.settings) };
 }
 
 /**
@@ -48,7 +53,7 @@ export function kvmNode(ctx: CallContext, name: string): KvmNode {
 export function taskNode(ctx: CallContext, name: string, signal: AbortSignal): KvmNode {
   const h = ctx.app.access.get(name);
   const handle: NodeHandle = { ...h, exec: (c, o) => h.exec(c, { signal, ...o }) };
-  return { name, uri: h.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(h.settings) };
+  return { name, uri: h.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(h.settings), virtType: virtTypeOf(h.settings) };
 }
 
 /** A name checked by its schema, joined below a configured directory. */
