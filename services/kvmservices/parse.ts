@@ -110,6 +110,15 @@ export function parseDominfo(stdout: string): DomInfo {
 
 /** `virsh domstate` prints the state name (`shut off`, `running`, `paused`, ...) and a blank line. */
 export const parseDomstate = (stdout: string): string => stdout.split('\n')[0].trim();
+/**
+ * `virsh domstate --reason`: `paused (starting up)`, `shut off (destroyed)`, `running (booted)`.
+ * The state names have no parentheses, so the last parenthesised part is the reason.
+ */
+export function parseDomstateReason(stdout: string): { state: string; reason?: string } {
+  const line = parseDomstate(stdout);
+  const m = /^(.*?) \(([^()]*)\)$/.exec(line);
+  return m ? { state: m[1], reason: m[2] } : { state: line };
+}
 
 /**
  * libvirt's message from virsh's stderr: the most specific `error:` line. virsh prints a generic
