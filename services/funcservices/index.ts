@@ -34,7 +34,7 @@ export const nodeSettings = z
     /** A network name, '' for no NIC, null for automatic (libvirt's `default` when active). */
     defaultGuestNetwork: z.union([libvirtNetName, z.literal(''), z.null()]).optional(),
     /** libvirt's domain type for new guests: kvm (null, the default) or qemu (emulation, TCG). */
-    guestVirtType: z.union([z.enum(['kvm', 'qemu'], { error: "guestVirtType: 'kvm', 'qemu' or null" }), z.null()]).optional(),
+    guestVirtType: z.enum(['kvm', 'qemu'], { error: "'kvm', 'qemu' or null" }).nullable().optional(),
   })
   .strict();
 

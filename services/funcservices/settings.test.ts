@@ -9,7 +9,7 @@ describe('funcservices node settings', () => {
     for (const bad of ['tcg', 'QEMU', 'xen', '', 'qemu;id', 1, true]) {
       const r = nodeSettings.safeParse({ guestVirtType: bad });
       expect(r.success, String(bad)).to.equal(false);
-      expect(JSON.stringify(r.error?.issues), String(bad)).to.match(/guestVirtType: 'kvm', 'qemu' or null/);
+      expect(r.error?.issues.map((i) => [i.path.join('.'), i.message]), String(bad)).to.deep.equal([['guestVirtType', "'kvm', 'qemu' or null"]]);
     }
   });
 });
