@@ -22,7 +22,7 @@ const hostList = z.array(nodeName).min(1).max(1000);
 const address = z.union([ipv4, nodeName]);
 const port = z.number().int().min(1).max(65535);
 const absolutePath = z.string().max(255).regex(/^\/[A-Za-z0-9_.\/-]*$/, 'not an absolute path').refine((p) => !p.split('/').includes('..'), 'not an absolute path');
-const nodeSettings = z
+export const nodeSettings = z
   .object({
     libvirtUri: z.string().max(200).regex(/^(qemu|lxc|test)(\+ssh|\+unix)?:\/\/[A-Za-z0-9_.@:\/-]*(\?[A-Za-z0-9_=&.\/-]*)?$/, 'not a libvirt URI').optional(),
     authorizedKeysFile: absolutePath.optional(),
@@ -34,6 +34,8 @@ const nodeSettings = z
     networkConfigDir: absolutePath.optional(),
     /** A network name, '' for no NIC, null for automatic (libvirt's `default` when active). */
     defaultGuestNetwork: z.union([libvirtNetName, z.literal(''), z.null()]).optional(),
+    /** libvirt's domain type for new guests: kvm (null, the default) or qemu (emulation, TCG). */
+    guestVirtType: z.enum(['kvm', 'qemu'], { error: "'kvm', 'qemu' or null" }).nullable().optional(),
   })
   .strict();
 
@@ -211,7 +213,7 @@ export const funcservices = service({
     }),
     method({
       name: 'set_node_settings',
-      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), \'\' for none, null (the default) for libvirt\'s `default` network when it is defined and active, else none.',
+      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), \'\' for none, null (the default) for libvirt\'s `default` network when it is defined and active, else none; `guestVirtType`: how the guests OMS defines from scratch run (create_vm_from_iso, create_vm_from_location, deploy_template_for_vm, create_vm without its own `kvm`): \'kvm\' (null, the default: hardware virtualization) or \'qemu\' (QEMU\'s emulator, TCG: much slower, for nodes without VT-x/AMD-V or whose nested KVM cannot boot a guest).',
       auth: 'session',
       permission: { privilege: 'node.admin', path: (p) => paths.node(p.hostname) },
       mutates: true,

@@ -33,6 +33,8 @@ export const residentVirsh = (uri: string): ResidentSpec => ({ key: JSON.stringi
 export const nodeinfo = (uri: string): Argv => virsh(uri, 'nodeinfo');
 export const dominfo = (uri: string, vm: string): Argv => virsh(uri, 'dominfo', vm);
 export const domstate = (uri: string, vm: string): Argv => virsh(uri, 'domstate', vm);
+/** With libvirt's reason in parentheses: `paused (starting up)` (the state model reads it). */
+export const domstateReason = (uri: string, vm: string): Argv => virsh(uri, 'domstate', '--reason', vm);
 export const dumpxml = (uri: string, vm: string, inactive = false): Argv => virsh(uri, 'dumpxml', ...(inactive ? ['--inactive'] : []), vm);
 /** The XML goes in on stdin: nothing of it is ever part of a command line. */
 export const defineStdin = (uri: string): Argv => virsh(uri, 'define', '/dev/stdin');

@@ -7,7 +7,7 @@ import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
 import { readDomain, type DomainInfo } from './domain.ts';
 import { virshRun, type KvmNode } from './node.ts';
-import { parseDomstate, parseNodeinfo, type NodeInfo } from './parse.ts';
+import { parseDomstate, parseDomstateReason, parseNodeinfo, type NodeInfo } from './parse.ts';
 
 export const serverParam = { name: 'server_hostname', schema: nodeName } as const;
 export const vmParam = { name: 'kvm_vm_name', schema: vmName } as const;
@@ -29,6 +29,11 @@ export const canSeeVm = (ctx: CallContext, node: string, vm: string): boolean =>
 /** `virsh domstate`: `running`, `shut off`, `paused`, ...; UnknownVmError when there is no such guest. */
 export async function domState(n: KvmNode, vm: string): Promise<string> {
   return parseDomstate(await virshRun(n, cmd.domstate(n.uri, vm), { vm }));
+}
+
+/** `virsh domstate --reason`: the state and, for most states, libvirt's reason for it. */
+export async function domStateReason(n: KvmNode, vm: string): Promise<{ state: string; reason?: string }> {
+  return parseDomstateReason(await virshRun(n, cmd.domstateReason(n.uri, vm), { vm }));
 }
 
 export const isStopped = (state: string): boolean => state === 'shut off' || state === 'crashed';

@@ -77,7 +77,8 @@ async function createVm(ctx: CallContext, server: string, vm: string, spec: z.ou
       memoryMiB: mem as number,
       vcpu: cpus as number,
       firmware,
-      kvm: spec.kvm ?? true,
+      // The call's own choice, else the node's (guestVirtType).
+      kvm: spec.kvm ?? n.virtType === 'kvm',
       disk: diskPath ? { path: diskPath, format: 'qcow2' } : undefined,
       displays: spec.displays ?? [],
       media,
@@ -114,7 +115,7 @@ export const createMethods: MethodDecl[] = [
   method({
     name: 'create_vm',
     description:
-      'Defines a guest (left stopped) after Velocity\'s VM: spec {memory_mib (required; OVMF wants 128 or more), firmware: bios | efi (UEFI, OVMF), cpus (default 1), disk_mb (a new qcow2 <vm>.qcow2 as vda), displays: [{width, height}] (one virtio video device each, at that resolution; up to 4), media: [{source_type: image | iso, source, mode: usb | virtio | block, readonly}] (up to 8; usb: removable USB disk, block: virtio-blk, virtio: on virtio-scsi; an ISO is always read-only), kvm (default true; false: TCG emulation, for hosts whose KVM cannot run the firmware)}. Returns {name, firmware, disk, media: [{target_dev, bus, mode, media, readonly, source}]}.',
+      'Defines a guest (left stopped) after Velocity\'s VM: spec {memory_mib (required; OVMF wants 128 or more), firmware: bios | efi (UEFI, OVMF), cpus (default 1), disk_mb (a new qcow2 <vm>.qcow2 as vda), displays: [{width, height}] (one virtio video device each, at that resolution; up to 4), media: [{source_type: image | iso, source, mode: usb | virtio | block, readonly}] (up to 8; usb: removable USB disk, block: virtio-blk, virtio: on virtio-scsi; an ISO is always read-only), kvm (true: KVM; false: TCG emulation, for hosts whose KVM cannot run the firmware; default: the node setting guestVirtType, kvm unless set to qemu)}. Returns {name, firmware, disk, media: [{target_dev, bus, mode, media, readonly, source}]}.',
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,

@@ -2,7 +2,8 @@
  * libvirt domain XML: reading what a node's libvirt says about a guest, and writing the XML for a
  * guest OMS defines. Pure: no I/O, no state.
  *
- * Invariants of every guest OMS writes: `type='kvm'`; VNC with autoport listening on 127.0.0.1
+ * Invariants of every guest OMS writes: `type='kvm'` (or `type='qemu'`, emulation, where the node
+ * setting guestVirtType or create_vm's `kvm: false` asks for it); VNC with autoport listening on 127.0.0.1
  * only (reached through the gateway's SSH tunnel, never from the network); a serial pty with a
  * console on it; NICs only on a named bridge or libvirt network, never a host device.
  */
@@ -170,6 +171,8 @@ export interface DomainSpec {
   directBoot?: { kernel: string; initrd: string; cmdline: string };
   /** Disks on bus scsi get a virtio-scsi controller, so they appear as sdX as on physical machines. */
   scsiController?: boolean;
+  /** libvirt's domain type: 'kvm' (the default, hardware virtualization) or 'qemu' (TCG emulation). */
+  virtType?: 'kvm' | 'qemu';
 }
 
 export const OMS_METADATA_NS = 'https://opennode.example/oms/1';
@@ -178,7 +181,7 @@ export const OMS_METADATA_NS = 'https://opennode.example/oms/1';
 export function domainXml(s: DomainSpec): string {
   const doc = x(
     'domain',
-    { type: 'kvm' },
+    { type: s.virtType ?? 'kvm' },
     x('name', {}, s.name),
     s.uuid !== undefined && x('uuid', {}, s.uuid),
     s.os && x('metadata', {}, x('oms:os', { 'xmlns:oms': OMS_METADATA_NS, type: s.os.type, variant: s.os.variant })),

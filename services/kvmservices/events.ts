@@ -17,11 +17,10 @@
  */
 import { pause, spread, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
 import { lineSink } from '../../src/nodes/lines.ts';
-import { nodeDirs } from '../../src/fleet/dirs.ts';
 import { isOmsError } from '../../src/rpc/errors.ts';
 import { virsh } from './commands.ts';
 import { actionOf, changesOf, parseEventLine, parseStates, readerError, STATE_LISTING, type DomainEvent } from './events-parse.ts';
-import { DEFAULT_LIBVIRT_URI, virshRead, type KvmNode } from './node.ts';
+import { kvmNodeOf, virshRead, type KvmNode } from './node.ts';
 import type { VmState } from './states.ts';
 
 /** The reader: every domain event of the connection, one line each, with libvirt's time. */
@@ -51,7 +50,7 @@ class KvmWatch {
     const h = ctx.node;
     // Reads for the watch stop with it.
     const handle = { ...h, exec: ((c, o) => h.exec(c, { signal: ctx.signal, ...o })) as typeof h.exec };
-    this.#n = { name: h.name, uri: h.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(h.settings) };
+    this.#n = kvmNodeOf(h, handle);
   }
 
   async run(): Promise<void> {

@@ -125,7 +125,7 @@ export async function installFromIso(ctx: CallContext, n: KvmNode, p: IsoInstall
   let defined = false;
   try {
     signal.throwIfAborted();
-    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml(isoGuestSpec(p, info.arch, diskPath, isoPath, nic)) });
+    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml({ ...isoGuestSpec(p, info.arch, diskPath, isoPath, nic), virtType: n.virtType }) });
     defined = true;
     await virshRun(n, cmd.power(n.uri, 'start', p.vm), { vm: p.vm });
     return 0;

@@ -72,7 +72,7 @@ describe('kvmservices install trees (create_vm_from_location)', () => {
   });
 
   it('the install boot and the final definition: one UUID; kernel only in the install boot; disks sda/sdb on virtio-scsi', () => {
-    const p = { vm: 'ni-a', memoryMiB: 64, diskGb: [0.1, 0.2], networks: ['lab', 'lxcbr0'], location: { kind: 'url' as const, url: 'http://h/t/' }, cmdline: 'm=1', console: true };
+    const p = { vm: 'ni-a', memoryMiB: 64, diskGb: [0.1, 0.2], networks: ['lab', 'lxcbr0'], location: { kind: 'url' as const, url: 'http://h/t/' }, cmdline: 'm=1', console: true, virtType: 'kvm' as const };
     const s = netInstallSpecs(p, 'x86_64', '8b0f3d55-4a55-4c4b-9a0f-7a3b8c1f0e11', ['/img/ni-a-sda.qcow2', '/img/ni-a-sdb.qcow2'], [{ type: 'network', source: 'lab' }, { type: 'bridge', source: 'lxcbr0' }], { kernel: '/img/.k', initrd: '/img/.i' });
     const final = readDomain(domainXml(s.final));
     const install = readDomain(domainXml(s.install));
@@ -95,6 +95,18 @@ describe('kvmservices install trees (create_vm_from_location)', () => {
     const odd = netInstallSpecs({ ...p, cmdline: `a='<x>' "&" ;touch /tmp/x` }, 'x86_64', 'u', [], [], { kernel: 'k', initrd: 'i' });
     expect(readDomain(domainXml(odd.install)).cmdline).to.equal(`a='<x>' "&" ;touch /tmp/x console=ttyS0`);
     expect(installDiskName('ni-a', 1)).to.equal('ni-a-sdb.qcow2');
+    expect(readDomain(domainXml(s.install)).domainType).to.equal('kvm');
+  });
+
+  it('golden: a network install on a node with guestVirtType qemu (TCG): both forms are type=\'qemu\', nothing else changes', () => {
+    const p = { vm: 'ni-a', memoryMiB: 128, diskGb: [0.1, 0.2], networks: ['lab', 'lxcbr0'], location: { kind: 'url' as const, url: 'http://h/t/' }, cmdline: 'm=1', console: true, virtType: 'qemu' as const };
+    const boot = { kernel: '/img/.oms-netinst-0123456789abcdef.kernel', initrd: '/img/.oms-netinst-0123456789abcdef.initrd' };
+    const s = netInstallSpecs(p, 'x86_64', '8b0f3d55-4a55-4c4b-9a0f-7a3b8c1f0e11', ['/img/ni-a-sda.qcow2', '/img/ni-a-sdb.qcow2'], [{ type: 'network', source: 'lab' }, { type: 'bridge', source: 'lxcbr0' }], boot);
+    expect(domainXml(s.install)).to.equal(fx('netinstall-tcg-install.golden.xml'));
+    expect(domainXml(s.final)).to.equal(fx('netinstall-tcg-final.golden.xml'));
+    // The same install on a KVM node differs in the domain type only.
+    const kvm = netInstallSpecs({ ...p, virtType: 'kvm' }, 'x86_64', '8b0f3d55-4a55-4c4b-9a0f-7a3b8c1f0e11', ['/img/ni-a-sda.qcow2', '/img/ni-a-sdb.qcow2'], [{ type: 'network', source: 'lab' }, { type: 'bridge', source: 'lxcbr0' }], boot);
+    expect(domainXml(kvm.install)).to.equal(fx('netinstall-tcg-install.golden.xml').replace("<domain type='qemu'>", "<domain type='kvm'>"));
   });
 
   it('parseFetched reads the last line after the watchdog dots', () => {

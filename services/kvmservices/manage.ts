@@ -17,7 +17,7 @@ import { kvmGuest } from '../../src/locks/guest-locks.ts';
 import { diskUse } from './images.ts';
 import { copyDisks, type DiskCopy, type StepReport } from './image-copy.ts';
 import { inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
-import { parseDominfo, parseDomstats, parseQemuImgInfo, stateName } from './parse.ts';
+import { diskStats, parseDominfo, parseDomstats, parseQemuImgInfo, stateName } from './parse.ts';
 import { onOff } from './settings.ts';
 import { macAddress } from './macs.ts';
 import { macForNewNic } from './nics.ts';
@@ -184,7 +184,7 @@ export const manageMethods: MethodDecl[] = [
   }),
   method({
     name: 'vm_runtime_info',
-    description: 'A guest\'s state, autostart, vCPUs, CPU time (ns), memory (KiB) and per-disk / per-NIC I/O counters (libvirt domstats).',
+    description: 'A guest\'s state, autostart, vCPUs, CPU time (ns), memory (KiB), per disk {dev, path, rd_reqs, rd_bytes, wr_reqs, wr_bytes, fl_reqs, capacity, allocation, physical} (as get_vm_runtime) and per-NIC I/O counters (libvirt domstats).',
     auth: 'session',
     permission: onVm('vm.view'),
     cacheable: true,
@@ -201,16 +201,7 @@ export const manageMethods: MethodDecl[] = [
         vcpus: num('vcpu.current'),
         cpu_time_ns: num('cpu.time'),
         memory: { current_kib: num('balloon.current'), maximum_kib: num('balloon.maximum'), rss_kib: num('balloon.rss') },
-        disks: Array.from({ length: num('block.count') }, (_, i) => ({
-          dev: f[`block.${i}.name`] ?? '',
-          path: f[`block.${i}.path`] ?? '',
-          rd_reqs: num(`block.${i}.rd.reqs`),
-          rd_bytes: num(`block.${i}.rd.bytes`),
-          wr_reqs: num(`block.${i}.wr.reqs`),
-          wr_bytes: num(`block.${i}.wr.bytes`),
-          capacity: num(`block.${i}.capacity`),
-          allocation: num(`block.${i}.allocation`),
-        })),
+        disks: diskStats(f),
         interfaces: Array.from({ length: num('net.count') }, (_, i) => ({
           dev: f[`net.${i}.name`] ?? '',
           rx_bytes: num(`net.${i}.rx.bytes`),

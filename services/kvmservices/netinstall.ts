@@ -22,7 +22,7 @@ import { domainXml, type DiskSpec, type DomainSpec, type InterfaceSpec } from '.
 import { lockVmUntil, mustNotExist, nodeInfo, onNode, serverParam } from './common.ts';
 import { netName, wholeNumber } from './fields.ts';
 import { candidates, fetchedFiles, fetchFailure, fetchKernel, installLocation, kernelCmdline, parseFetched, readTreeinfo, TREE_EXIT, treeinfoImages, withConsole, type InstallLocation, type TreeFetch } from './install-tree.ts';
-import { exec, inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
+import { exec, inDir, kvmNode, storageRun, taskNode, test, virshRun, type KvmNode, type VirtType } from './node.ts';
 import { parseNetList } from './parse.ts';
 import { checkMemory, onOff } from './settings.ts';
 
@@ -49,6 +49,8 @@ export interface NetInstall {
   location: InstallLocation;
   cmdline: string;
   console: boolean;
+  /** libvirt's domain type (the node setting guestVirtType): 'qemu' runs the install under TCG. */
+  virtType: VirtType;
 }
 
 /** The final definition and the install boot of the same guest (same name and UUID). */
@@ -70,6 +72,7 @@ export function netInstallSpecs(p: NetInstall, arch: string, uuid: string, diskP
     interfaces: nics,
     mouseBus: 'ps2',
     scsiController: true,
+    virtType: p.virtType,
   };
   // The installer's reboot at its end must stop the guest, not boot the installer again.
   const install: DomainSpec = { ...final, bootDevs: [], onReboot: 'destroy', directBoot: { ...boot, cmdline: withConsole(p.cmdline, p.console) } };
@@ -182,7 +185,7 @@ export const netInstallMethods: MethodDecl[] = [
   method({
     name: 'create_vm_from_location',
     description:
-      'Network install (DataCentred\'s create with install): the node fetches the kernel and initrd of the install tree at location (an http, https or ftp URL, or a directory inside the node\'s ISO directory; layouts: .treeinfo, Debian/Ubuntu installer and install images, casper, images/pxeboot, SUSE) and the guest boots them with cmdline (console: adds console=ttyS0, the installer\'s output goes to the serial console). memory MiB; disks: sizes in GB (1-8), qcow2 files <vm>-sda.qcow2... on virtio-scsi (sda, sdb... as on physical machines); networks: libvirt networks or host bridges, one NIC each (0-8). The installer\'s reboot stops the guest (on_reboot destroy during the install); its persistent definition boots from disk sda. A task; this call waits and returns {name, layout, kernel, initrd, disks: [{target, path, size_gb}], interfaces}.',
+      'Network install (DataCentred\'s create with install): the node fetches the kernel and initrd of the install tree at location (an http, https or ftp URL, or a directory inside the node\'s ISO directory; layouts: .treeinfo, Debian/Ubuntu installer and install images, casper, images/pxeboot, SUSE) and the guest boots them with cmdline (console: adds console=ttyS0, the installer\'s output goes to the serial console). memory MiB; disks: sizes in GB (1-8), qcow2 files <vm>-sda.qcow2... on virtio-scsi (sda, sdb... as on physical machines); networks: libvirt networks or host bridges, one NIC each (0-8). The installer\'s reboot stops the guest (on_reboot destroy during the install); its persistent definition boots from disk sda. The guest is a KVM guest, or runs under QEMU\'s emulator (TCG, libvirt domain type qemu) when the node setting guestVirtType is \'qemu\' (funcservices.set_node_settings). A task; this call waits and returns {name, layout, kernel, initrd, disks: [{target, path, size_gb}], interfaces}.',
     auth: 'session',
     permission: onNode('vm.create'),
     mutates: true,
@@ -206,7 +209,7 @@ export const netInstallMethods: MethodDecl[] = [
       const mem = checkMemory(p.memory, await nodeInfo(n));
       if (typeof mem === 'string') throw oms('InvalidSettingsError', { what: p.kvm_vm_name, reason: mem });
       await resolveNetworks(n, p.networks);
-      const install: NetInstall = { vm: p.kvm_vm_name, memoryMiB: mem, diskGb: p.disks, networks: p.networks, location: p.location, cmdline: p.cmdline ?? '', console: p.console ?? false };
+      const install: NetInstall = { vm: p.kvm_vm_name, memoryMiB: mem, diskGb: p.disks, networks: p.networks, location: p.location, cmdline: p.cmdline ?? '', console: p.console ?? false, virtType: n.virtType };
       const task = ctx.startTask({ kind: 'kvm.create_vm_from_location', node: n.name, target: p.kvm_vm_name }, (t) =>
         netInstall(ctx, taskNode(ctx, n.name, t.signal), install, t),
       );

@@ -11,6 +11,7 @@ const fake = (code: number, stderr = '', stdout = ''): KvmNode => ({
   name: 'n1',
   uri: 'qemu:///system',
   dirs: NODE_DIRS,
+  virtType: 'kvm',
   handle: { name: 'n1', settings: {}, exec: async () => ({ code, stderr, stdout }) } as unknown as NodeHandle,
 });
 

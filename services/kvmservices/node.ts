@@ -34,11 +34,20 @@ export interface KvmNode {
   readonly uri: string;
   readonly handle: NodeHandle;
   readonly dirs: Pick<NodeDirs, 'isos' | 'images' | 'templates'>;
+  /** libvirt's domain type for the guests OMS defines from scratch: the node setting guestVirtType. */
+  readonly virtType: VirtType;
+}
+
+export type VirtType = 'kvm' | 'qemu';
+const virtTypeOf = (s: NodeHandle['settings']): VirtType => s.guestVirtType ?? 'kvm';
+
+/** A node's KVM view from its handle (`handle` may wrap it, e.g. to tie its commands to a signal). */
+export function kvmNodeOf(h: NodeHandle, handle: NodeHandle = h): KvmNode {
+  return { name: h.name, uri: h.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(h.settings), virtType: virtTypeOf(h.settings) };
 }
 
 export function kvmNode(ctx: CallContext, name: string): KvmNode {
-  const handle = ctx.node(name);
-  return { name, uri: handle.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(handle.settings) };
+  return kvmNodeOf(ctx.node(name));
 }
 
 /**
@@ -47,8 +56,7 @@ export function kvmNode(ctx: CallContext, name: string): KvmNode {
  */
 export function taskNode(ctx: CallContext, name: string, signal: AbortSignal): KvmNode {
   const h = ctx.app.access.get(name);
-  const handle: NodeHandle = { ...h, exec: (c, o) => h.exec(c, { signal, ...o }) };
-  return { name, uri: h.settings.libvirtUri ?? DEFAULT_LIBVIRT_URI, handle, dirs: nodeDirs(h.settings) };
+  return kvmNodeOf(h, { ...h, exec: (c, o) => h.exec(c, { signal, ...o }) });
 }
 
 /** A name checked by its schema, joined below a configured directory. */

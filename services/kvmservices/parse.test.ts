@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import {
+  diskStats,
   isActiveState,
   isNoDomain,
   parseDominfo,
@@ -39,6 +40,17 @@ describe('kvmservices readers', () => {
       expect(f['block.0.path']).to.equal('/var/lib/oms-node/images/kvmt-fx.qcow2');
       expect(f['block.1.path']).to.equal('/var/lib/oms-node/isos/lab.iso');
       expect(f['net.0.name']).to.equal('vnet0');
+    });
+    it('diskStats: every counter of each disk, in libvirt\'s order (vm_runtime_info and get_vm_runtime)', () => {
+      const f = parseDomstats(fx('domstats-io.out')).get('kvmt-fx')!;
+      expect(diskStats(f)).to.deep.equal([
+        { dev: 'vda', path: '/var/lib/oms-node/images/kvmt-fx.qcow2', rd_reqs: 0, rd_bytes: 0, wr_reqs: 0, wr_bytes: 0, fl_reqs: 0, capacity: 67108864, allocation: 0, physical: 200704 },
+        { dev: 'sda', path: '/var/lib/oms-node/isos/lab.iso', rd_reqs: 0, rd_bytes: 0, wr_reqs: 0, wr_bytes: 0, fl_reqs: 0, capacity: 372736, allocation: 0, physical: 372736 },
+      ]);
+      // Counters that move, and a field libvirt leaves out, which reads 0.
+      const moved = { 'block.count': '1', 'block.0.name': 'sda', 'block.0.rd.reqs': '7', 'block.0.rd.bytes': '28672', 'block.0.wr.reqs': '3', 'block.0.wr.bytes': '1536', 'block.0.fl.reqs': '2' };
+      expect(diskStats(moved)).to.deep.equal([{ dev: 'sda', path: '', rd_reqs: 7, rd_bytes: 28672, wr_reqs: 3, wr_bytes: 1536, fl_reqs: 2, capacity: 0, allocation: 0, physical: 0 }]);
+      expect(diskStats({})).to.deep.equal([]);
     });
     it('splits several guests and ignores blank lines', () => {
       const two = `Domain: 'a'\n  state.state=1\n\nDomain: 'b b'\n  state.state=5\n\n`;

@@ -17,6 +17,41 @@ export function parseDomstats(stdout: string): Map<string, Record<string, string
   return out;
 }
 
+export interface DiskStats {
+  dev: string;
+  path: string;
+  rd_reqs: number;
+  rd_bytes: number;
+  wr_reqs: number;
+  wr_bytes: number;
+  fl_reqs: number;
+  /** Bytes: the size the guest sees, what the image holds, and what it takes on the node. */
+  capacity: number;
+  allocation: number;
+  physical: number;
+}
+
+/**
+ * The per-disk counters of one guest's `virsh domstats --block` fields (block.N.*), in libvirt's
+ * order; a counter libvirt leaves out (a CD-ROM without medium has no path or sizes) reads 0.
+ * The one reader of them: vm_runtime_info and get_vm_runtime answer the same fields.
+ */
+export function diskStats(f: Record<string, string>): DiskStats[] {
+  const num = (k: string) => (f[k] === undefined ? 0 : Number(f[k]));
+  return Array.from({ length: num('block.count') }, (_, i) => ({
+    dev: f[`block.${i}.name`] ?? '',
+    path: f[`block.${i}.path`] ?? '',
+    rd_reqs: num(`block.${i}.rd.reqs`),
+    rd_bytes: num(`block.${i}.rd.bytes`),
+    wr_reqs: num(`block.${i}.wr.reqs`),
+    wr_bytes: num(`block.${i}.wr.bytes`),
+    fl_reqs: num(`block.${i}.fl.reqs`),
+    capacity: num(`block.${i}.capacity`),
+    allocation: num(`block.${i}.allocation`),
+    physical: num(`block.${i}.physical`),
+  }));
+}
+
 /**
  * libvirt's virDomainState numbers (state.state) to the names OMS used: func's virt module
  * mapped running, blocked and "no state" to `running`, shutdown and shut off to `shutdown`.
@@ -75,6 +110,15 @@ export function parseDominfo(stdout: string): DomInfo {
 
 /** `virsh domstate` prints the state name (`shut off`, `running`, `paused`, ...) and a blank line. */
 export const parseDomstate = (stdout: string): string => stdout.split('\n')[0].trim();
+/**
+ * `virsh domstate --reason`: `paused (starting up)`, `shut off (destroyed)`, `running (booted)`.
+ * The state names have no parentheses, so the last parenthesised part is the reason.
+ */
+export function parseDomstateReason(stdout: string): { state: string; reason?: string } {
+  const line = parseDomstate(stdout);
+  const m = /^(.*?) \(([^()]*)\)$/.exec(line);
+  return m ? { state: m[1], reason: m[2] } : { state: line };
+}
 
 /**
  * libvirt's message from virsh's stderr: the most specific `error:` line. virsh prints a generic

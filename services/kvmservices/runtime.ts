@@ -8,7 +8,7 @@ import * as cmd from './commands.ts';
 import { onVm, serverParam, vmParam } from './common.ts';
 import { readDomain, type InterfaceInfo } from './domain.ts';
 import { DEFAULT_LIBVIRT_URI, exec, kvmNode, virshRun, type KvmNode } from './node.ts';
-import { isActiveState, parseDomifaddr, parseDomstats, parseNeighbours, parseProcessStart, stateName, virshMessage } from './parse.ts';
+import { diskStats, isActiveState, parseDomifaddr, parseDomstats, parseNeighbours, parseProcessStart, stateName, virshMessage } from './parse.ts';
 
 /**
  * Where a guest's addresses are learnt, tried in this order for the NICs still without one:
@@ -131,18 +131,7 @@ export const runtimeMethods: MethodDecl[] = [
           };
         }),
         ip_sources: found.tried,
-        disks: Array.from({ length: num('block.count') }, (_, i) => ({
-          dev: f[`block.${i}.name`] ?? '',
-          path: f[`block.${i}.path`] ?? '',
-          rd_reqs: num(`block.${i}.rd.reqs`),
-          rd_bytes: num(`block.${i}.rd.bytes`),
-          wr_reqs: num(`block.${i}.wr.reqs`),
-          wr_bytes: num(`block.${i}.wr.bytes`),
-          fl_reqs: num(`block.${i}.fl.reqs`),
-          capacity: num(`block.${i}.capacity`),
-          allocation: num(`block.${i}.allocation`),
-          physical: num(`block.${i}.physical`),
-        })),
+        disks: diskStats(f),
       };
     },
   }),

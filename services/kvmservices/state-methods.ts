@@ -9,7 +9,7 @@ import { method, type MethodDecl } from '../../src/rpc/declare.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import * as cmd from './commands.ts';
-import { domState, lockVm, onVm, serverParam, vmParam } from './common.ts';
+import { domStateReason, lockVm, onVm, serverParam, vmParam } from './common.ts';
 import { wholeNumber } from './fields.ts';
 import { kvmNode, type KvmNode } from './node.ts';
 import { onOff } from './settings.ts';
@@ -46,7 +46,8 @@ export const stateMethods: MethodDecl[] = [
     params: [serverParam, vmParam] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm }) {
       const n = kvmNode(ctx, server_hostname);
-      const libvirt = fromDomstate(await domState(n, vm));
+      const now = await domStateReason(n, vm);
+      const libvirt = fromDomstate(now.state, now.reason);
       const moving = runningPowerTasks(ctx, n.name).get(vm);
       return { name: vm, state: reported(libvirt, moving?.kind) ?? null, task_id: moving?.task_id ?? null };
     },
@@ -67,9 +68,9 @@ export const stateMethods: MethodDecl[] = [
       // (tasks.cancel_task) first. Checked again here for a task of another gateway's lock lease.
       const moving = runningPowerTasks(ctx, n.name).get(vm);
       if (moving) throw oms('TaskConflictError', { target: `${n.name}/${vm}`, operation: `task ${moving.task_id} (${moving.kind})` });
-      const now = await domState(n, vm);
-      const p = plan(now, state, force ?? false);
-      if ('refuse' in p) throw oms('VmStateError', { vm, node: n.name, state: now, reason: p.refuse });
+      const now = await domStateReason(n, vm);
+      const p = plan(now.state, state, force ?? false, now.reason);
+      if ('refuse' in p) throw oms('VmStateError', { vm, node: n.name, state: now.state, reason: p.refuse });
       for (const s of p.steps) await step(ctx, n, vm, s, window_seconds ?? DEFAULT_STOP_WINDOW_S);
       return { name: vm, state };
     },

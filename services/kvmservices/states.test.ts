@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { parseDomstats } from './parse.ts';
-import { domstateOfNumber, fromDomstate, fromStateNumber, plan, POWER_TASKS, reported, transitionOf } from './states.ts';
+import { parseDomstateReason, parseDomstats } from './parse.ts';
+import { domstateOfNumber, fromDomstate, fromStateNumber, pausedReasonOfNumber, plan, POWER_TASKS, reported, transitionOf } from './states.ts';
 
 const fx = (f: string) => readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8');
 
@@ -33,6 +33,61 @@ describe('kvmservices state model (Velocity)', () => {
     const inactive = [...parseDomstats(fx('domstats-inactive.out')).values()].map((f) => fromStateNumber(f['state.state']));
     expect(inactive).to.not.be.empty;
     expect(new Set(inactive)).to.deep.equal(new Set(['STOPPED']));
+  });
+
+  it('the end of a start reads STARTING, not PAUSED: libvirt\'s "paused (starting up)", captured during a real start_vm', () => {
+    // virsh domstate --reason and domstats --state read in a loop on a lab node while a guest started.
+    const byName = parseDomstateReason(fx('domstate-starting-up.out'));
+    expect(byName).to.deep.equal({ state: 'paused', reason: 'starting up' });
+    expect(fromDomstate(byName.state, byName.reason)).to.equal('STARTING');
+    const f = parseDomstats(fx('domstats-starting-up.out')).get('kf-start')!;
+    expect([f['state.state'], f['state.reason']]).to.deep.equal(['3', '11']);
+    expect(pausedReasonOfNumber(f['state.state'], f['state.reason'])).to.equal('starting up');
+    expect(fromStateNumber(f['state.state'], f['state.reason'])).to.equal('STARTING');
+    // A pause asked for by a user stays PAUSED, by either reading.
+    const user = parseDomstateReason(fx('domstate-paused.out'));
+    expect(fromDomstate(user.state, user.reason)).to.equal('PAUSED');
+    const p = parseDomstats(fx('domstats-paused.out')).get('kvmt-fx')!;
+    expect(fromStateNumber(p['state.state'], p['state.reason'])).to.equal('PAUSED');
+  });
+
+  it('maps each pause reason: the steps of libvirt\'s own transitions to them, every other to PAUSED', () => {
+    const table: [string, string, string][] = [
+      ['0', 'unknown', 'PAUSED'],
+      ['1', 'user', 'PAUSED'],
+      ['2', 'migrating', 'PAUSED'],
+      ['3', 'saving', 'STOPPING'],
+      ['4', 'dumping', 'PAUSED'],
+      ['5', 'I/O error', 'PAUSED'],
+      ['6', 'watchdog', 'PAUSED'],
+      ['7', 'from snapshot', 'PAUSED'],
+      ['8', 'shutting down', 'STOPPING'],
+      ['9', 'creating snapshot', 'PAUSED'],
+      ['10', 'crashed', 'PAUSED'],
+      ['11', 'starting up', 'STARTING'],
+      ['12', 'post-copy', 'PAUSED'],
+      ['13', 'post-copy failed', 'PAUSED'],
+      ['14', 'api error', 'PAUSED'],
+    ];
+    for (const [n, words, model] of table) {
+      expect(pausedReasonOfNumber('3', n), n).to.equal(words);
+      expect(fromStateNumber('3', n), n).to.equal(model);
+      expect(fromDomstate('paused', words), words).to.equal(model);
+    }
+    // A reason libvirt adds later, or none, is a plain pause; reasons of other states change nothing.
+    expect(fromStateNumber('3', '99')).to.equal('PAUSED');
+    expect(fromDomstate('paused', 'something new')).to.equal('PAUSED');
+    expect(fromStateNumber('3', undefined)).to.equal('PAUSED');
+    expect(fromStateNumber('1', '11')).to.equal('RUNNING');
+    expect(fromDomstate('running', 'starting up')).to.equal('RUNNING');
+    expect(fromDomstate('shut off', 'saved')).to.equal('STOPPED');
+  });
+
+  it('parseDomstateReason: the reason is the last parenthesised part; none without --reason', () => {
+    expect(parseDomstateReason('shut off (destroyed)\n\n')).to.deep.equal({ state: 'shut off', reason: 'destroyed' });
+    expect(parseDomstateReason('paused (I/O error)\n')).to.deep.equal({ state: 'paused', reason: 'I/O error' });
+    expect(parseDomstateReason('in shutdown (user)\n')).to.deep.equal({ state: 'in shutdown', reason: 'user' });
+    expect(parseDomstateReason('running\n\n')).to.deep.equal({ state: 'running' });
   });
 
   it('a running power task names the transition, whatever libvirt shows meanwhile', () => {
@@ -78,5 +133,17 @@ describe('kvmservices state model (Velocity)', () => {
     expect(plan('in shutdown', 'RUNNING', true)).to.have.property('refuse').that.matches(/shutting down/);
     expect(plan('in shutdown', 'PAUSED', false)).to.have.property('refuse').that.matches(/shutting down/);
     expect(plan('dancing', 'RUNNING', false)).to.have.property('refuse').that.matches(/unknown state "dancing"/);
+  });
+
+  it('plan: a pause that is a step of libvirt\'s own transition is left to libvirt, except a forced stop', () => {
+    for (const target of ['RUNNING', 'PAUSED', 'STOPPED'] as const) {
+      expect(plan('paused', target, false, 'starting up'), target).to.have.property('refuse').that.matches(/paused \(starting up\) on its way to RUNNING; ask again in a moment/);
+      expect(plan('paused', target, false, 'saving'), target).to.have.property('refuse').that.matches(/paused \(saving\) on its way to STOPPED/);
+    }
+    expect(plan('paused', 'STOPPED', false, 'shutting down')).to.have.property('refuse').that.matches(/or stop it with force/);
+    for (const reason of ['starting up', 'shutting down', 'saving']) expect(plan('paused', 'STOPPED', true, reason), reason).to.deep.equal({ steps: [{ task: 'kvm.stop_vm' }] });
+    // Other pauses are PAUSED as before.
+    expect(plan('paused', 'RUNNING', false, 'user')).to.deep.equal({ steps: [{ task: 'kvm.resume_vm' }] });
+    expect(plan('paused', 'PAUSED', false, 'creating snapshot')).to.deep.equal({ steps: [] });
   });
 });

@@ -82,7 +82,7 @@ async function deploy(ctx: CallContext, n: KvmNode, template: LoadedTemplate, vm
   try {
     await copyDisks(n, copies, task, (to) => made.push(to));
     task.log(`defining guest ${vm}`);
-    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml(specFromTemplate(vm, settings, copies.map((c) => c.to), mac)) });
+    await virshRun(n, cmd.defineStdin(n.uri), { input: domainXml({ ...specFromTemplate(vm, settings, copies.map((c) => c.to), mac), virtType: n.virtType }) });
     task.log('done');
     return {};
   } catch (e) {

@@ -167,7 +167,7 @@ export const vmMethods: MethodDecl[] = [
           maxMem: f['balloon.maximum'] ?? '0',
           cpuTime: f['cpu.time'] ?? '0',
           memory: f['balloon.current'] ?? f['balloon.maximum'] ?? '0',
-          vm_state: reported(fromStateNumber(f['state.state']), moving.get(name)?.kind) ?? null,
+          vm_state: reported(fromStateNumber(f['state.state'], f['state.reason']), moving.get(name)?.kind) ?? null,
         };
       }
       return [out];

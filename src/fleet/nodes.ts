@@ -27,6 +27,12 @@ export interface NodeSettings {
    * when it is defined and active, else no NIC.
    */
   defaultGuestNetwork?: string | null;
+  /**
+   * How the node runs the guests OMS defines from scratch (libvirt's domain type): 'kvm' (unset or
+   * null) with hardware virtualization, 'qemu' with QEMU's emulator (TCG), for nodes without
+   * VT-x/AMD-V or whose KVM cannot boot a guest (some nested hosts). TCG is many times slower.
+   */
+  guestVirtType?: 'kvm' | 'qemu' | null;
 }
 
 export interface NodeRecord {

@@ -14,6 +14,8 @@ import { enroll, startEnv, type Env } from './fixture.ts';
 import { cleanKst, count, define, defineAcpiGuest, domstate, identity, plainXml, sleep, waitFor } from './kst-lab.ts';
 
 const PLAIN = 'kst-plain';
+/** The guest of the paused (starting up) test: its own prefix (kf-), removed in after(). */
+const KF = 'kf-start';
 const ACPI = 'kst-acpi';
 /** SeaBIOS takes 5-10 s to reach the boot sector here; more on a loaded machine. */
 const BOOT_MS = 90_000;
@@ -36,11 +38,18 @@ describe('KVM guest states (Velocity) on the lab', function () {
     e = await startEnv({}, { dataDir });
     node = e.lab.nodes[2];
     await cleanKst(node);
+    await cleanKf();
     await enroll(e, [node]);
     await define(node, plainXml(PLAIN));
     acpiSerial = (await defineAcpiGuest(node, ACPI)).serial;
   });
+  const cleanKf = async () => {
+    await nodeExec(node, ['virsh', '-c', 'qemu:///system', 'destroy', KF]);
+    await nodeExec(node, ['virsh', '-c', 'qemu:///system', 'undefine', KF]);
+  };
+
   after(async () => {
+    if (node) await cleanKf();
     if (node) await cleanKst(node);
     await e?.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -131,15 +140,71 @@ describe('KVM guest states (Velocity) on the lab', function () {
     expect(await started).to.deep.equal({ name: PLAIN, state: 'RUNNING' });
     expect(seen, seen.join(',')).to.include('STARTING');
     // Before the task row, during it, and (an answer crossing the call's own) just after. libvirt
-    // lets QEMU's CPUs run at the very end of a start, so a look after the task row ended can
-    // still read libvirt's "paused (starting up)": PAUSED is allowed there, and only there.
-    const odd = (looks: string[]) => looks.filter((v, i) => !['STOPPED', 'STARTING', 'RUNNING'].includes(v) && !(v === 'PAUSED' && i > looks.lastIndexOf('STARTING')));
+    // lets QEMU's CPUs run at the very end of a start: a look that read libvirt's "paused (starting
+    // up)" after the task row ended still says STARTING (the next test holds that moment).
+    const odd = (looks: string[]) => looks.filter((v) => !['STOPPED', 'STARTING', 'RUNNING'].includes(v));
     expect(odd(seen), seen.join(',')).to.deep.equal([]);
     expect(odd(listedSeen), listedSeen.join(',')).to.deep.equal([]);
     // libvirt starts QEMU with its CPUs stopped and lets them run at the end: "paused" for a moment.
     expect(oms.filter((v) => !['shutdown', 'paused', 'running'].includes(v)), oms.join(',')).to.deep.equal([]);
     expect(await get(PLAIN)).to.deep.equal({ name: PLAIN, state: 'RUNNING', task_id: null });
     expect(await domstate(node, PLAIN)).to.equal('running');
+  });
+
+  it('a start libvirt has not finished (paused, starting up) reads STARTING in get_vm_state and list_vms_status, never PAUSED; set_vm_state leaves it to libvirt', async () => {
+    // QEMU is frozen the moment libvirt has written its PID file, so libvirt's start waits on it
+    // with the guest "paused (starting up)" for as long as the test needs. The start is virsh's
+    // own on the node: no OMS task runs, only libvirt's state can say STARTING. A watchdog on the
+    // node lets QEMU run again after HOLD_S at the latest (other tests share this libvirtd).
+    const HOLD_S = 12;
+    await define(node, plainXml(KF));
+    let starting: ReturnType<typeof nodeExec> | undefined;
+    let watchdog: ReturnType<typeof nodeExec> | undefined;
+    let pid = '';
+    try {
+      for (let attempt = 0; attempt < 5 && !watchdog; attempt++) {
+        starting = nodeExec(node, ['virsh', '-c', 'qemu:///system', 'start', KF], { timeoutMs: 120_000 });
+        // A busy wait: the window between QEMU's exec and libvirt's `cont` can be a few ms. The
+        // PID file names libvirt's child before it execs QEMU, when libvirt still holds the guest
+        // (a domstate would wait): only QEMU itself is frozen. Too late or too early (libvirt does
+        // not say "paused (starting up)" then), QEMU runs again at once and the start is retried.
+        const frozen = await nodeExec(
+          node,
+          [
+            'bash',
+            '-c',
+            'f=/run/libvirt/qemu/$1.pid; p=; while ((SECONDS < 60)); do p=$(cat -- "$f" 2>/dev/null) && [[ $(cat /proc/$p/comm 2>/dev/null) == qemu* ]] && break; done; kill -STOP "$p" || exit 1; r=$(timeout 10 virsh -c qemu:///system domstate --reason "$1"); echo "$p $r"; [[ $r == "paused (starting up)" ]] || kill -CONT "$p"',
+            'kf-freeze',
+            KF,
+          ],
+          { timeoutMs: 90_000 },
+        );
+        const [p, ...reason] = frozen.stdout.trim().split('\n')[0].split(' ');
+        if (/^\d+$/.test(p)) pid = p;
+        if (pid && reason.join(' ') === 'paused (starting up)') {
+          watchdog = nodeExec(node, ['sh', '-c', 'sleep "$2"; kill -CONT "$1"', 'sh', pid, String(HOLD_S)]);
+          break;
+        }
+        await starting;
+        await nodeExec(node, ['virsh', '-c', 'qemu:///system', 'destroy', KF]);
+        pid = '';
+      }
+      expect(watchdog, 'QEMU frozen while libvirt says paused (starting up)').to.not.equal(undefined);
+      const held = Date.now();
+      expect(await get(KF)).to.deep.equal({ name: KF, state: 'STARTING', task_id: null });
+      // The OMS field keeps libvirt's word; vm_state reads the reason (domstats state.reason 11).
+      expect(await listed(KF)).to.deep.include({ state: 'paused', vm_state: 'STARTING' });
+      expect((await call('set_vm_state', [KF, 'PAUSED'])).error.message).to.match(/^VmStateError: .*libvirt holds the guest paused \(starting up\) on its way to RUNNING; ask again in a moment/);
+      expect(Date.now() - held, 'every look inside the hold').to.be.below(HOLD_S * 1000);
+      expect((await nodeExec(node, ['virsh', '-c', 'qemu:///system', 'domstate', '--reason', KF])).stdout.trim()).to.equal('paused (starting up)');
+    } finally {
+      if (pid) await nodeExec(node, ['kill', '-CONT', pid]);
+      await watchdog;
+      await starting;
+    }
+    expect(await domstate(node, KF)).to.equal('running');
+    expect(await get(KF)).to.deep.equal({ name: KF, state: 'RUNNING', task_id: null });
+    expect(await listed(KF)).to.deep.include({ state: 'running', vm_state: 'RUNNING' });
   });
 
   it('PAUSING and RESUMING while QEMU holds the request (its process stopped for a few seconds); list_vms_status still answers', async () => {

@@ -31,7 +31,7 @@ DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 # the QEMU firmware descriptors the package installs in /usr/share/qemu/firmware.
 LAB_PACKAGES=(openssh-server openssh-client libvirt-daemon-system libvirt-clients qemu-system-x86
   qemu-utils lvm2 lxc busybox-static bridge-utils genisoimage iproute2 util-linux dnsmasq-base
-  jq procps binutils ovmf)
+  jq procps ovmf)
 
 log() { printf '[lab] %s\n' "$*" >&2; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
@@ -576,15 +576,14 @@ build_ovz_template() {
 # --- kvmservices network install: install trees (owner: kvmservices) ---------------------------
 # kvmservices.create_vm_from_location boots a kernel and initrd taken from an install tree. The
 # lab's trees, served over HTTP on $HOST_ADDR by the tests themselves, are under $NETINST_DIR:
-#   lab/install.amd/{vmlinuz,initrd.gz}        Debian installer layout, with the lab kernel
-#   debian/install.amd/{vmlinuz,initrd.gz}     the same layout with Debian's own kernel
-#   treeinfo/.treeinfo, images/pxeboot/{vmlinuz,initrd.img}   RHEL/Fedora layout, lab kernel
-# initrd.gz is a busybox initramfs whose /init prints the kernel command line on the console
-# ("OMS-NETINST cmdline: ...") until a line is typed there or 120 s pass, then reboots, as an
-# installer ends; Debian's kernel (linux-image-amd64) runs it under TCG or hardware KVM. This
-# machine's KVM (kvm_pvm, nested) does not get a Linux kernel past its decompressor in useful
-# time, so the guests the tests boot get the lab kernel (netinst-kernel.S): a real-mode program in
-# the Linux boot protocol that prints the command line and the initrd size it was handed on COM1.
+#   debian/install.amd/{vmlinuz,initrd.gz}     Debian install image layout
+#   treeinfo/.treeinfo, images/pxeboot/{vmlinuz,initrd.img}   RHEL/Fedora layout
+# Both hold Debian's own kernel (linux-image-amd64) and a busybox initramfs whose /init prints the
+# kernel command line on the serial port ("OMS-NETINST cmdline: ...", on ttyS0 whether or not
+# console=ttyS0 was given) until a line is typed there or 120 s pass, then reboots, as an
+# installer ends. This machine's nested KVM (kvm_pvm) does not get Debian's kernel past its
+# decompressor, so the tests run these guests under TCG (node setting guestVirtType 'qemu'),
+# where it reaches /init in about ten seconds.
 # The Debian kernel is taken out of its package (dpkg-deb), not installed: installing would run
 # initramfs-tools' hooks on this machine for a kernel it never boots. It is kept in
 # $NETINST_CACHE (outside $LAB_ROOT, so `down` keeps it and the next `up` downloads nothing).
@@ -622,9 +621,16 @@ netinst_kernel() {
   printf '%s\n' "$NETINST_CACHE/vmlinuz-$ver"
 }
 
+# Bumped whenever the trees' content changes, so a lab built by an older lab.sh rebuilds them.
+NETINST_FORMAT=2
+
+# The format and the initrd's size and mtime: an older lab.sh (another checkout) that rebuilt the
+# trees since leaves a stamp that no longer matches.
+netinst_stamp() { printf '%s %s\n' "$NETINST_FORMAT" "$(stat -c %s.%Y -- "$NETINST_DIR/debian/install.amd/initrd.gz" 2>/dev/null)"; }
+
 netinst_tree() {
-  local deb="$NETINST_DIR/debian/install.amd" lab="$NETINST_DIR/lab/install.amd" rh="$NETINST_DIR/treeinfo"
-  if [[ -s "$deb/vmlinuz" && -s "$lab/vmlinuz" && -s "$lab/initrd.gz" && -s "$rh/images/pxeboot/initrd.img" && -s "$rh/.treeinfo" ]]; then
+  local deb="$NETINST_DIR/debian/install.amd" rh="$NETINST_DIR/treeinfo" stamp="$NETINST_DIR/.format"
+  if [[ -s "$stamp" && "$(cat "$stamp")" == "$(netinst_stamp)" && -s "$deb/vmlinuz" && -s "$rh/images/pxeboot/initrd.img" && -s "$rh/.treeinfo" ]]; then
     return 0
   fi
   local kernel t0=$SECONDS
@@ -632,16 +638,21 @@ netinst_tree() {
   local d
   d="$(mktemp -d /tmp/oms-lab-initrd.XXXXXX)"
   mkdir -p "$d/bin" "$d/dev" "$d/proc"
+  # busybox-static (a lab package): the initramfs has no libraries.
   cp /bin/busybox "$d/bin/busybox"
   local a
-  for a in sh cat echo mount reboot sleep; do ln -s busybox "$d/bin/$a"; done
+  for a in sh cat echo mount reboot sleep uname; do ln -s busybox "$d/bin/$a"; done
   # The kernel opens /dev/console for init before anything is mounted: it must be in the archive.
   mknod -m 600 "$d/dev/console" c 5 1
   cat >"$d/init" <<'EOF'
 #!/bin/sh
-# OMS lab "installer": shows the kernel command line on the console until a line is typed there
-# (or 120 s pass), then reboots, as an installer does when it is done.
+# OMS lab "installer": shows the kernel command line on the serial port until a line is typed
+# there (or 120 s pass), then reboots, as an installer does when it is done. It talks to ttyS0
+# itself, so the line shows on the serial console even when console= names another device.
 mount -t proc proc /proc
+mount -t devtmpfs dev /dev
+exec </dev/ttyS0 >/dev/ttyS0 2>&1
+echo "OMS-NETINST kernel: $(uname -r)"
 i=0
 while [ "$i" -lt 120 ]; do
   echo "OMS-NETINST cmdline: $(cat /proc/cmdline)"
@@ -652,16 +663,15 @@ echo "OMS-NETINST done, rebooting"
 reboot -f
 EOF
   chmod 755 "$d/init"
-  mkdir -p "$deb" "$lab" "$rh/images/pxeboot"
+  # Trees of an older format (the lab/ tree with a stand-in kernel) go.
+  rm -rf -- "$NETINST_DIR/lab" "$NETINST_DIR/debian" "$rh"
+  mkdir -p "$deb" "$rh/images/pxeboot"
   (cd "$d" && find . | busybox cpio -o -H newc 2>/dev/null) | gzip -9 >"$deb/initrd.gz.part"
-  as --32 -o "$d/k.o" "$LAB_DIR/netinst-kernel.S"
-  ld -m elf_i386 -Ttext 0 --oformat binary -o "$lab/vmlinuz.part" "$d/k.o"
-  rm -rf "$d"
-  cp "$kernel" "$deb/vmlinuz"
+  rm -rf -- "$d"
+  cp "$kernel" "$deb/vmlinuz.part"
   mv -f "$deb/initrd.gz.part" "$deb/initrd.gz"
-  mv -f "$lab/vmlinuz.part" "$lab/vmlinuz"
-  ln -f "$deb/initrd.gz" "$lab/initrd.gz"
-  ln -f "$lab/vmlinuz" "$rh/images/pxeboot/vmlinuz"
+  mv -f "$deb/vmlinuz.part" "$deb/vmlinuz"
+  ln -f "$deb/vmlinuz" "$rh/images/pxeboot/vmlinuz"
   ln -f "$deb/initrd.gz" "$rh/images/pxeboot/initrd.img"
   cat >"$rh/.treeinfo" <<'EOF'
 [header]
@@ -678,6 +688,7 @@ version = 1
 kernel = images/pxeboot/vmlinuz
 initrd = images/pxeboot/initrd.img
 EOF
+  netinst_stamp >"$stamp"
   log "netinst: install tree in $NETINST_DIR ($((SECONDS - t0)) s)"
 }
 # --- end kvmservices network install -----------------------------------------------------------
