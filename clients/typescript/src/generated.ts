@@ -404,7 +404,7 @@ export interface FuncservicesApi {
   /**
    * Records a request to manage the node at address:port (default 22): the gateway connects, reads the host key the node offers and stores it for review. For a signed node this starts a key or address change.
    */
-  add_request(hostname: string, address: string, port?: number, settings?: { libvirtUri?: string; authorizedKeysFile?: string; lvmDriverLoaded?: boolean; isoDir?: string; imagesDir?: string; templatesDir?: string; containerTemplatesDir?: string; networkConfigDir?: string; defaultGuestNetwork?: string | "" | null }, options?: CallOptions): Promise<unknown>;
+  add_request(hostname: string, address: string, port?: number, settings?: { libvirtUri?: string; authorizedKeysFile?: string; lvmDriverLoaded?: boolean; isoDir?: string; imagesDir?: string; templatesDir?: string; containerTemplatesDir?: string; networkConfigDir?: string; defaultGuestNetwork?: string | "" | null; guestVirtType?: ("kvm" | "qemu") | null }, options?: CallOptions): Promise<unknown>;
   /**
    * Signs requests: pins each offered host key and checks the gateway can log in. Returns the hosts whose type could not be identified (typed "physical").
    */
@@ -426,9 +426,9 @@ export interface FuncservicesApi {
    */
   get_gateway_key(options?: CallOptions): Promise<unknown>;
   /**
-   * Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), '' for none, null (the default) for libvirt's `default` network when it is defined and active, else none.
+   * Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), '' for none, null (the default) for libvirt's `default` network when it is defined and active, else none; `guestVirtType`: how the guests OMS defines from scratch run (create_vm_from_iso, create_vm_from_location, deploy_template_for_vm, create_vm without its own `kvm`): 'kvm' (null, the default: hardware virtualization) or 'qemu' (QEMU's emulator, TCG: much slower, for nodes without VT-x/AMD-V or whose nested KVM cannot boot a guest).
    */
-  set_node_settings(hostname: string, settings: { libvirtUri?: string; authorizedKeysFile?: string; lvmDriverLoaded?: boolean; isoDir?: string; imagesDir?: string; templatesDir?: string; containerTemplatesDir?: string; networkConfigDir?: string; defaultGuestNetwork?: string | "" | null }, options?: CallOptions): Promise<unknown>;
+  set_node_settings(hostname: string, settings: { libvirtUri?: string; authorizedKeysFile?: string; lvmDriverLoaded?: boolean; isoDir?: string; imagesDir?: string; templatesDir?: string; containerTemplatesDir?: string; networkConfigDir?: string; defaultGuestNetwork?: string | "" | null; guestVirtType?: ("kvm" | "qemu") | null }, options?: CallOptions): Promise<unknown>;
 }
 
 export interface TagservicesApi {
@@ -623,7 +623,7 @@ export interface KvmservicesApi {
    */
   set_autostart(server_hostname: string, kvm_vm_name: string, on_off: boolean | ("0" | "1" | "yes" | "no" | "on" | "off" | "true" | "false" | ""), options?: CallOptions): Promise<unknown>;
   /**
-   * A guest's state, autostart, vCPUs, CPU time (ns), memory (KiB) and per-disk / per-NIC I/O counters (libvirt domstats).
+   * A guest's state, autostart, vCPUs, CPU time (ns), memory (KiB), per disk {dev, path, rd_reqs, rd_bytes, wr_reqs, wr_bytes, fl_reqs, capacity, allocation, physical} (as get_vm_runtime) and per-NIC I/O counters (libvirt domstats).
    */
   vm_runtime_info(server_hostname: string, kvm_vm_name: string, options?: CallOptions): Promise<unknown>;
   /**
@@ -659,7 +659,7 @@ export interface KvmservicesApi {
    */
   delete_network(server_hostname: string, network_name: string, options?: CallOptions): Promise<unknown>;
   /**
-   * Network install (DataCentred's create with install): the node fetches the kernel and initrd of the install tree at location (an http, https or ftp URL, or a directory inside the node's ISO directory; layouts: .treeinfo, Debian/Ubuntu installer and install images, casper, images/pxeboot, SUSE) and the guest boots them with cmdline (console: adds console=ttyS0, the installer's output goes to the serial console). memory MiB; disks: sizes in GB (1-8), qcow2 files <vm>-sda.qcow2... on virtio-scsi (sda, sdb... as on physical machines); networks: libvirt networks or host bridges, one NIC each (0-8). The installer's reboot stops the guest (on_reboot destroy during the install); its persistent definition boots from disk sda. A task; this call waits and returns {name, layout, kernel, initrd, disks: [{target, path, size_gb}], interfaces}.
+   * Network install (DataCentred's create with install): the node fetches the kernel and initrd of the install tree at location (an http, https or ftp URL, or a directory inside the node's ISO directory; layouts: .treeinfo, Debian/Ubuntu installer and install images, casper, images/pxeboot, SUSE) and the guest boots them with cmdline (console: adds console=ttyS0, the installer's output goes to the serial console). memory MiB; disks: sizes in GB (1-8), qcow2 files <vm>-sda.qcow2... on virtio-scsi (sda, sdb... as on physical machines); networks: libvirt networks or host bridges, one NIC each (0-8). The installer's reboot stops the guest (on_reboot destroy during the install); its persistent definition boots from disk sda. The guest is a KVM guest, or runs under QEMU's emulator (TCG, libvirt domain type qemu) when the node setting guestVirtType is 'qemu' (funcservices.set_node_settings). A task; this call waits and returns {name, layout, kernel, initrd, disks: [{target, path, size_gb}], interfaces}.
    *
    * @param memory MiB
    * @param disks disk sizes in GB, one qcow2 disk each on virtio-scsi (sda, sdb, ...)
@@ -758,7 +758,7 @@ export interface KvmservicesApi {
    */
   list_drives(server_hostname: string, kvm_vm_name: string, options?: CallOptions): Promise<unknown>;
   /**
-   * Defines a guest (left stopped) after Velocity's VM: spec {memory_mib (required; OVMF wants 128 or more), firmware: bios | efi (UEFI, OVMF), cpus (default 1), disk_mb (a new qcow2 <vm>.qcow2 as vda), displays: [{width, height}] (one virtio video device each, at that resolution; up to 4), media: [{source_type: image | iso, source, mode: usb | virtio | block, readonly}] (up to 8; usb: removable USB disk, block: virtio-blk, virtio: on virtio-scsi; an ISO is always read-only), kvm (default true; false: TCG emulation, for hosts whose KVM cannot run the firmware)}. Returns {name, firmware, disk, media: [{target_dev, bus, mode, media, readonly, source}]}.
+   * Defines a guest (left stopped) after Velocity's VM: spec {memory_mib (required; OVMF wants 128 or more), firmware: bios | efi (UEFI, OVMF), cpus (default 1), disk_mb (a new qcow2 <vm>.qcow2 as vda), displays: [{width, height}] (one virtio video device each, at that resolution; up to 4), media: [{source_type: image | iso, source, mode: usb | virtio | block, readonly}] (up to 8; usb: removable USB disk, block: virtio-blk, virtio: on virtio-scsi; an ISO is always read-only), kvm (true: KVM; false: TCG emulation, for hosts whose KVM cannot run the firmware; default: the node setting guestVirtType, kvm unless set to qemu)}. Returns {name, firmware, disk, media: [{target_dev, bus, mode, media, readonly, source}]}.
    */
   create_vm(server_hostname: string, kvm_vm_name: string, spec: { firmware?: string; cpus?: string | number; memory_mib: string | number; disk_mb?: number | string; displays?: { width: number | string; height: number | string }[]; media?: { source_type: "image" | "iso"; source: string; mode: string; readonly?: boolean | ("0" | "1" | "yes" | "no" | "on" | "off" | "true" | "false" | "") }[]; kvm?: boolean | ("0" | "1" | "yes" | "no" | "on" | "off" | "true" | "false" | "") }, options?: CallOptions): Promise<unknown>;
   /**
