@@ -227,3 +227,78 @@ describe('changes made outside OMS reach every kind of event client (issue 14; n
     expect(fresh.guests[GUEST].state).to.equal('running');
   });
 });
+
+describe('resume, resync and rights on the lab (issue 14)', function () {
+  this.timeout(240_000);
+  let e: Env;
+  let node: LabNode;
+  const USER = 'evn-other';
+  const PASSWORD = 'evn-other-password-1';
+
+  before(async () => {
+    // A short journal, so that a client away for a while falls off it.
+    e = await startEnv({ OMS_EVENTS_RETAIN: '40' });
+    node = e.lab.nodes[1];
+    await cleanUp(node);
+    await enroll(e, [node]);
+    // May act on another node only: none of this node's events are theirs to see.
+    await e.ok('userservices', 'add_user', [e.sid, 0, USER, PASSWORD, [{ path: `/nodes/${e.lab.nodes[2].name}`, role: 'Administrator' }]]);
+  });
+
+  after(async () => {
+    if (node) await cleanUp(node);
+    await e?.stop();
+  });
+
+  it('a subscriber that disconnects and resumes with since misses nothing done by hand meanwhile; a user without rights on the node sees none of it', async () => {
+    const defined = await nodeExec(node, DEFINE, { input: guestXml(GUEST) });
+    expect(defined.code, defined.stderr).to.equal(0);
+    const other = await e.call('authservices', 'authenticate', [USER, PASSWORD]);
+    const otherSid: string = other.result.result;
+    const outsider = await wsSubscriber({ ...e, sid: otherSid }, {});
+    const first = await wsSubscriber(e, { types: ['kvm'], nodes: [node.name] });
+    await sleep(2000); // the node's watchers subscribe and list after the signing
+
+    expect((await virsh(node, 'start', GUEST)).code).to.equal(0);
+    await until('started', () => story(first.events).includes(`kvm ${GUEST} started`));
+    first.close();
+    const last = first.events.at(-1)!.seq;
+
+    // While no one of ours listens: pause, resume, power off, by hand.
+    for (const verb of ['suspend', 'resume', 'destroy']) expect((await virsh(node, verb, GUEST)).code, verb).to.equal(0);
+    await sleep(1000);
+
+    const again = await wsSubscriber(e, { types: ['kvm'], nodes: [node.name], since: last });
+    await until('stopped after the resume', () => story(again.events).includes(`kvm ${GUEST} stopped`));
+    expect(again.events.every((x) => x.seq > last), 'nothing repeated').to.equal(true);
+    expect(again.events.some((x) => x.type === 'resync'), 'no resync while the journal holds it all').to.equal(false);
+    inOrder(story(again.events), [`kvm ${GUEST} suspended`, `kvm ${GUEST} resumed`, `kvm ${GUEST} stopped`]);
+    inSeqOrder(again.events);
+    again.close();
+
+    // The outsider was subscribed to everything the whole time and saw none of this node's events.
+    expect(outsider.events.filter((x) => x.node === node.name)).to.deep.equal([]);
+    expect(story(outsider.events)).to.deep.equal([]);
+    outsider.close();
+  });
+
+  it('a since older than the journal gets resync first, on /ws and SSE, never a silent gap', async () => {
+    const at: number = (await e.ok('events', 'poll', [e.sid, 0, null, 0])).next_since;
+    // More changes than the journal keeps (40): node tags added and removed, each an event.
+    for (let i = 0; i < 30; i++) {
+      await e.ok('tagservices', 'add_node_tag', [e.sid, 0, node.name, `evn-t${i}`]);
+      await e.ok('tagservices', 'remove_node_tag', [e.sid, 0, node.name, `evn-t${i}`]);
+    }
+    const ws = await wsSubscriber(e, { since: at });
+    await until('the resync on /ws', () => ws.events.length > 0);
+    expect(ws.events[0].type).to.equal('resync');
+    expect(ws.events[0].seq).to.be.greaterThan(at);
+    ws.close();
+    const sse = await sseClient(e, at, 'inventory');
+    await until('the resync on SSE', () => sse.events.length > 0);
+    expect(sse.events[0].type).to.equal('resync');
+    sse.close();
+    const polled = await e.ok('events', 'poll', [e.sid, 0, at, 0]);
+    expect(polled.events[0].type).to.equal('resync');
+  });
+});
