@@ -49,7 +49,7 @@ class KvmWatch {
   constructor(private readonly ctx: WatchContext) {
     const h = ctx.node;
     // Reads for the watch stop with it.
-    const handle = { ...h, exec: ((c, o) => h.exec(c, { signal: ctx.signal, ...o })) as typeof h.exec };
+    const handle = { ...h, exec: ((c, o) => h.exec(c, { signal: ctx.signal, ...o, background: true })) as typeof h.exec };
     this.#n = kvmNodeOf(h, handle);
   }
 

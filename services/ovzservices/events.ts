@@ -49,7 +49,7 @@ class CtWatch {
 
   constructor(private readonly ctx: WatchContext) {
     const h = ctx.node;
-    this.#driver = lxcDriver({ ...h, exec: ((c, o) => h.exec(c, { signal: ctx.signal, ...o })) as typeof h.exec }, DEFAULT_LXCPATH);
+    this.#driver = lxcDriver({ ...h, exec: ((c, o) => h.exec(c, { signal: ctx.signal, ...o, background: true })) as typeof h.exec }, DEFAULT_LXCPATH);
   }
 
   async run(): Promise<void> {

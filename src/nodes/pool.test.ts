@@ -288,6 +288,21 @@ describe('nodes/pool against a real sshd', function () {
       await Promise.all([first, second]);
     });
 
+    it("a background exec (a watcher's read) takes no command slot: it runs while callers fill the slots and queue, and never counts toward either", async () => {
+      const p = newPool({ maxChannelsPerNode: 1, maxQueuedPerNode: 0 });
+      const held = p.exec(node, ['sleep', '0.5']);
+      await until('the slot is held', () => p.stats().nodes[0]?.channelsInUse === 1);
+      const bg = p.exec(node, ['echo', 'watcher'], { background: true });
+      expect((await bg).stdout).to.equal('watcher\n');
+      expect(p.stats().nodes[0]).to.deep.include({ channelsInUse: 1, queued: 0 });
+      // The caller's bound is still the caller's: a second caller is refused, not the watcher.
+      await omsRejection(p.exec(node, ['true']), 'NodeBusyError');
+      await held;
+      const slow = p.exec(node, ['sleep', '0.3'], { background: true });
+      expect((await p.exec(node, ['echo', 'caller'])).stdout, 'a caller is not held back by a background read').to.equal('caller\n');
+      await slow;
+    });
+
     it('makes one TCP connection and one login for many calls, including concurrent first calls', async () => {
       const loginsBefore = sshd.logins();
       const connsBefore = establishedTo(sshd.port);

@@ -140,7 +140,9 @@ export class NodePool {
     const started = performance.now();
     const deadline = new Deadline(timeoutMs, opts.signal, () => oms('FuncMethodTimeoutError', { node, seconds: timeoutMs / 1000 }));
     try {
-      const { link, release } = await this.#slotOn(entry, entry.limiter, deadline.signal);
+      // The gateway's own background reads ride a shell connection, as residents do: they never
+      // take a caller's command slot nor count toward the node's queue bound.
+      const { link, release } = opts.background ? await this.#shellSlot(entry, deadline.signal) : await this.#slotOn(entry, entry.limiter, deadline.signal);
       return await runCommand(link, {
         node,
         line,

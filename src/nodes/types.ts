@@ -68,6 +68,12 @@ export interface ExecOptions {
   readonly maxOutputBytes?: number;
   /** Cancels the call; it rejects with the signal's reason and the remote command is stopped. */
   readonly signal?: AbortSignal;
+  /**
+   * A read the gateway makes on its own (an event watcher's listing), not for a caller: it runs
+   * on a shell connection like the resident commands, so it never holds one of the node's command
+   * slots nor counts toward its queue bound (the slots and the bound are the callers').
+   */
+  readonly background?: boolean;
 }
 
 /** Options of converse(): one request to a resident command (resident.ts). */
