@@ -30,7 +30,9 @@ const FRESH = 20;
 /** A minimal RFB 3.8 client (security None, raw encoding) over a websocket carrying raw bytes. */
 class RfbClient {
   #buf: Buffer = Buffer.alloc(0);
-  #want: { n: number; resolve: (b: Buffer) => void } | undefined;
+  #want: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  /** Set once the websocket closed: a read then fails at once, saying how, instead of timing out. */
+  #closed: string | undefined;
   width = 0;
   height = 0;
   bpp = 0;
@@ -42,6 +44,10 @@ class RfbClient {
     ws.on('message', (d: Buffer) => {
       this.#buf = this.#buf.length ? Buffer.concat([this.#buf, d]) : d;
       this.#pump();
+    });
+    ws.on('close', (code, reason) => {
+      this.#closed = `the path closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`;
+      this.#want?.reject(new Error(this.#closed));
     });
   }
 
@@ -71,12 +77,17 @@ class RfbClient {
   /** The next n bytes; a stalled path fails the benchmark instead of hanging it. */
   read(n: number, ms = 15_000): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      if (this.#closed && this.#buf.length < n) return reject(new Error(this.#closed));
       const timer = setTimeout(() => reject(new Error(`no ${n} bytes from the VNC path within ${ms} ms`)), ms);
       this.#want = {
         n,
         resolve: (b) => {
           clearTimeout(timer);
           resolve(b);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
         },
       };
       this.#pump();
