@@ -36,8 +36,8 @@ export interface BenchGateway {
 }
 
 /** The real gateway process with keep-alive HTTP, enrolled on the given lab nodes. */
-export async function gatewayOn(lab: Lab, nodes = lab.nodes): Promise<BenchGateway> {
-  const gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: 'bench-admin-pw', OMS_TLS: 'off', OMS_SSH_KEY: lab.privateKey!, OMS_LOG_LEVEL: 'warn', OMS_NODE_CHANNELS: '8' });
+export async function gatewayOn(lab: Lab, nodes = lab.nodes, env: Record<string, string> = {}): Promise<BenchGateway> {
+  const gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: 'bench-admin-pw', OMS_TLS: 'off', OMS_SSH_KEY: lab.privateKey!, OMS_LOG_LEVEL: 'warn', OMS_NODE_CHANNELS: '8', ...env });
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const call = (service: string, method: string, params: unknown[]) =>
     new Promise<any>((resolve, reject) => {

@@ -36,6 +36,10 @@ import { EventBus } from './events/bus.ts';
 import { EventJournal } from './events/journal.ts';
 import { InProcessTransport } from './events/transport.ts';
 import { NODES_CHANGED, WatcherRunner } from './events/watchers.ts';
+import { HealthHistory } from './health/history.ts';
+import { HealthMonitor } from './health/monitor.ts';
+import type { Limits } from './health/thresholds.ts';
+import type { NodeRecord } from './fleet/nodes.ts';
 
 
 export function databasePath(config: Config): string {
@@ -81,6 +85,22 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     backoffMs: { min: 1000, max: 30_000 },
   });
   events.on(NODES_CHANGED, () => watchers.sync());
+  const history = new HealthHistory(db, { rawMs: config.healthRawHours * 3_600_000, rollupMs: config.healthKeepDays * 86_400_000 });
+  const sampler = registry.services().find((s) => s.healthSampler)?.healthSampler;
+  const health =
+    sampler && config.healthIntervalSeconds > 0
+      ? new HealthMonitor({
+          intervalMs: config.healthIntervalSeconds * 1000,
+          sampler,
+          signedNodes: () => nodes.listSigned(),
+          handle: (n) => access.handleOf(n),
+          history,
+          sink: bus,
+          log: log.child({ part: 'health' }),
+          limits: (n) => healthLimits(config, n),
+        })
+      : undefined;
+  if (health) events.on(NODES_CHANGED, () => health.sync());
   const app: AppServices = {
     config,
     log,
@@ -103,8 +123,11 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     metrics,
     bus,
     watchers,
+    health,
+    history,
     close() {
       for (const t of timers) clearInterval(t);
+      health?.close();
       // Stops every watch now (their readers end with the pool below); nothing waits for them.
       void watchers.close();
       bus.close();
@@ -128,15 +151,31 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
   const renew = setInterval(() => locks.renew(), Math.floor(locks.leaseMs / 3));
   renew.unref();
   timers.push(renew);
-  // Housekeeping: expired sessions, stale cache rows, events past the journal's bounds. unref() so it never holds the process open.
+  // Housekeeping: expired sessions, stale cache rows, events past the journal's bounds, health
+  // history rolled up and pruned. unref() so it never holds the process open.
   const sweep = setInterval(() => {
     app.sessions.sweep();
     app.cache.sweep();
     bus.sweep();
-  }, 60_000);
+    try {
+      history.housekeep();
+    } catch (err) {
+      log.warn({ error: err instanceof Error ? err.name : 'error' }, 'health history housekeeping failed');
+    }
+  }, config.housekeepingSeconds * 1000);
   sweep.unref();
   timers.push(sweep);
   return app;
+}
+
+/** A node's health limits: the gateway's settings, overlaid with the node's healthLimits setting. */
+export function healthLimits(config: Config, node: Pick<NodeRecord, 'settings'>): Limits {
+  const own = node.settings.healthLimits ?? {};
+  return {
+    memory: own.memory ?? config.healthMemoryLimit,
+    disk: own.disk ?? config.healthDiskLimit,
+    load_per_cpu: own.load_per_cpu ?? config.healthLoadLimit,
+  };
 }
 
 /**

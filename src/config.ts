@@ -85,6 +85,23 @@ export interface Config {
    * reconnect too. The only polling the watchers do.
    */
   eventsResyncSeconds: number;
+  /** Seconds between two housekeeping sweeps (expired sessions, cache rows, the event journal, health history rollups and pruning). */
+  housekeepingSeconds: number;
+  /**
+   * Seconds between two health samples of each node (the health monitor, src/health): one request
+   * per node on its resident sampler; 0 turns the monitor off.
+   */
+  healthIntervalSeconds: number;
+  /** Hours raw health samples are kept (then only their 5-minute rollups). */
+  healthRawHours: number;
+  /** Days 5-minute health rollups are kept. */
+  healthKeepDays: number;
+  /** Memory used, percent, above which a node gets a `threshold` event (0: off; node setting healthLimits.memory overrides). */
+  healthMemoryLimit: number;
+  /** Root filesystem used, percent, above which a node gets a `threshold` event (0: off; healthLimits.disk). */
+  healthDiskLimit: number;
+  /** 1-minute load average per CPU above which a node gets a `threshold` event (0: off; healthLimits.load_per_cpu); may be fractional. */
+  healthLoadLimit: number;
 }
 
 const defaults: Config = {
@@ -120,6 +137,13 @@ const defaults: Config = {
   eventsQueue: 1000,
   eventsHeartbeatSeconds: 25,
   eventsResyncSeconds: 300,
+  housekeepingSeconds: 60,
+  healthIntervalSeconds: 10,
+  healthRawHours: 24,
+  healthKeepDays: 30,
+  healthMemoryLimit: 90,
+  healthDiskLimit: 90,
+  healthLoadLimit: 2,
 };
 
 const env: Record<keyof Config, string> = {
@@ -157,11 +181,20 @@ const env: Record<keyof Config, string> = {
   eventsQueue: 'OMS_EVENTS_QUEUE',
   eventsHeartbeatSeconds: 'OMS_EVENTS_HEARTBEAT',
   eventsResyncSeconds: 'OMS_EVENTS_RESYNC',
+  housekeepingSeconds: 'OMS_HOUSEKEEPING',
+  healthIntervalSeconds: 'OMS_HEALTH_INTERVAL',
+  healthRawHours: 'OMS_HEALTH_RAW_HOURS',
+  healthKeepDays: 'OMS_HEALTH_KEEP_DAYS',
+  healthMemoryLimit: 'OMS_HEALTH_MEMORY_LIMIT',
+  healthDiskLimit: 'OMS_HEALTH_DISK_LIMIT',
+  healthLoadLimit: 'OMS_HEALTH_LOAD_LIMIT',
 };
 
 /** Settings that are TCP ports (0: any free port where that makes sense), and those that may be `off`. */
 const portKeys = new Set<keyof Config>(['port', 'consolePagePort', 'consoleVncBase', 'consoleSshBase', 'consoleSerialBase']);
 const offKeys = new Set<keyof Config>(['consolePagePort']);
+/** Number settings that may be fractional (a load per CPU of 1.5). */
+const decimalKeys = new Set<keyof Config>(['healthLoadLimit']);
 
 export const configEnvNames = env;
 
@@ -170,6 +203,7 @@ function coerce(key: keyof Config, raw: unknown): Config[keyof Config] {
   if (offKeys.has(key) && (raw === null || raw === false || ['off', 'no', 'false'].includes(String(raw).toLowerCase()))) return null;
   if (typeof def === 'number' || portKeys.has(key)) {
     const n = Number(raw);
+    if (decimalKeys.has(key) && Number.isFinite(n) && n >= 0 && String(raw).trim() !== '') return n;
     if (!Number.isInteger(n) || n < 0) throw new Error(`${env[key]} must be a non-negative integer${offKeys.has(key) ? ' or off' : ''}, got ${JSON.stringify(raw)}`);
     if (portKeys.has(key) && n > 65535) throw new Error(`${env[key]} must be a TCP port (0-65535), got ${JSON.stringify(raw)}`);
     return n;
@@ -238,6 +272,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   }
   // A journal or queue of nothing would make every resume a resync; a heartbeat of 0 s a busy loop.
   for (const key of ['eventsRetain', 'eventsRetainAgeSeconds', 'eventsQueue', 'eventsHeartbeatSeconds'] as const) {
+    if (cfg[key] < 1) throw oms('ConfigurationReadError', { reason: `${env[key]} must be at least 1` });
+  }
+  for (const key of ['housekeepingSeconds', 'healthRawHours', 'healthKeepDays'] as const) {
     if (cfg[key] < 1) throw oms('ConfigurationReadError', { reason: `${env[key]} must be at least 1` });
   }
   if (cfg.eventsResyncSeconds < 1) throw oms('ConfigurationReadError', { reason: `${env.eventsResyncSeconds} must be at least 1 second` });

@@ -35,6 +35,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // The node watchers (libvirt and LXC readers) run in a serving gateway only, never in a CLI
   // command that opens the same database.
   app.watchers.start();
+  // The health monitor likewise: sampling and events belong to the gateway that serves.
+  app.health?.start();
   const admin = await ensureAdmin(app);
   if (admin.generatedPassword) {
     // Printed once to the operator's terminal, deliberately not through the logger.

@@ -36,6 +36,15 @@ export const nodeSettings = z
     defaultGuestNetwork: z.union([libvirtNetName, z.literal(''), z.null()]).optional(),
     /** libvirt's domain type for new guests: kvm (null, the default) or qemu (emulation, TCG). */
     guestVirtType: z.enum(['kvm', 'qemu'], { error: "'kvm', 'qemu' or null" }).nullable().optional(),
+    /** The health monitor's limits for this node; null or absent: the gateway's; 0: off. */
+    healthLimits: z
+      .object({
+        memory: z.number().min(0).max(100).nullable().optional(),
+        disk: z.number().min(0).max(100).nullable().optional(),
+        load_per_cpu: z.number().min(0).max(1000).nullable().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -213,7 +222,7 @@ export const funcservices = service({
     }),
     method({
       name: 'set_node_settings',
-      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), \'\' for none, null (the default) for libvirt\'s `default` network when it is defined and active, else none; `guestVirtType`: how the guests OMS defines from scratch run (create_vm_from_iso, create_vm_from_location, deploy_template_for_vm, create_vm without its own `kvm`): \'kvm\' (null, the default: hardware virtualization) or \'qemu\' (QEMU\'s emulator, TCG: much slower, for nodes without VT-x/AMD-V or whose nested KVM cannot boot a guest).',
+      description: 'Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), \'\' for none, null (the default) for libvirt\'s `default` network when it is defined and active, else none; `guestVirtType`: how the guests OMS defines from scratch run (create_vm_from_iso, create_vm_from_location, deploy_template_for_vm, create_vm without its own `kvm`): \'kvm\' (null, the default: hardware virtualization) or \'qemu\' (QEMU\'s emulator, TCG: much slower, for nodes without VT-x/AMD-V or whose nested KVM cannot boot a guest); `healthLimits`: {memory, disk (percent used), load_per_cpu}, the health monitor\'s limits for `threshold` events on this node (null: the gateway\'s OMS_HEALTH_*_LIMIT, 0: off).',
       auth: 'session',
       permission: { privilege: 'node.admin', path: (p) => paths.node(p.hostname) },
       mutates: true,

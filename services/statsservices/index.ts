@@ -2,7 +2,8 @@
  * StatsService: a physical node's statistics, read from its /proc, df and iproute2, in the shapes
  * of the OMS document. Rates and percentages come from two samples taken a short interval apart
  * (see collect.ts), so a call takes at least that interval. The /proc and /etc snapshots are read
- * by a shell kept running on the node (reader.ts); df and ip run as one-off commands.
+ * by a shell kept running on the node (reader.ts); df and ip run as one-off commands. get_history
+ * answers from the health monitor's history ring (src/health).
  */
 import { z } from 'zod';
 import { method, service } from '../../src/rpc/declare.ts';
@@ -11,12 +12,16 @@ import { paths } from '../../src/auth/permissions.ts';
 import { statNames } from './commands.ts';
 import { collectStats } from './collect.ts';
 import { readSnapshot } from './reader.ts';
+import { healthSampler } from './health-sampler.ts';
+import { historyMethod } from './history.ts';
 
 export const statsservices = service({
   name: 'statsservices',
   aliases: ['stats', 'StatsService'],
   description: 'Statistics of nodes.',
   envelope: 'oms',
+  // The health monitor's way of reading a node (src/health/monitor.ts).
+  healthSampler,
   methods: [
     method({
       name: 'get_stats',
@@ -35,5 +40,6 @@ export const statsservices = service({
         return collectStats((argv, opts) => node.exec(argv, opts), names, { read: (argv) => readSnapshot(node, argv) });
       },
     }),
+    historyMethod,
   ],
 });

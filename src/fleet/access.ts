@@ -34,7 +34,15 @@ export class NodeAccess {
 
   /** A handle on a signed node; `signal` (the caller's) cancels its commands when the caller goes away. */
   get(name: string, signal?: AbortSignal): NodeHandle {
-    const record = this.store.signed(name);
+    return this.handleOf(this.store.signed(name), signal);
+  }
+
+  /**
+   * A handle from a record the caller already read (the health monitor reads the nodes table
+   * once for the fleet, not once per node per sample). The record must be a signed node's.
+   */
+  handleOf(record: NodeRecord, signal?: AbortSignal): NodeHandle {
+    const name = record.name;
     const target = targetOf(record);
     const withDefaults = <T extends { signal?: AbortSignal; timeoutMs?: number }>(o: T | undefined): T => ({ timeoutMs: this.defaults.timeoutMs, signal, ...o }) as T;
     return {

@@ -33,6 +33,11 @@ export interface NodeSettings {
    * VT-x/AMD-V or whose KVM cannot boot a guest (some nested hosts). TCG is many times slower.
    */
   guestVirtType?: 'kvm' | 'qemu' | null;
+  /**
+   * The health monitor's limits for this node (src/health): memory and disk used in percent,
+   * load per CPU; each unset or null takes the gateway's setting (OMS_HEALTH_*_LIMIT), 0 is off.
+   */
+  healthLimits?: { memory?: number | null; disk?: number | null; load_per_cpu?: number | null };
 }
 
 export interface NodeRecord {

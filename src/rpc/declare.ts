@@ -28,6 +28,9 @@ import type { GuestKind, GuestLocks, GuestRef } from '../locks/guest-locks.ts';
 import type { ConsoleSpots } from '../consoles/spots.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { NodeWatcherDecl, WatcherRunner } from '../events/watchers.ts';
+import type { HealthMonitor } from '../health/monitor.ts';
+import type { HealthHistory } from '../health/history.ts';
+import type { HealthSampler } from '../health/sample.ts';
 import type { Transport } from './transport.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { EventChannel } from '../events/channel.ts';
@@ -104,6 +107,14 @@ export interface AppServices {
   readonly bus: EventBus;
   /** The services' node watchers on every signed node; started by the server only (startServer), stopped by close(). */
   readonly watchers: WatcherRunner;
+  /**
+   * The node health monitor (src/health): samples every signed node, publishes down/up and
+   * threshold events; started by the server only (startServer), stopped by close(). Undefined
+   * when OMS_HEALTH_INTERVAL is 0 or no service declares a sampler.
+   */
+  readonly health: HealthMonitor | undefined;
+  /** The health history ring the monitor writes and statsservices.get_history reads. */
+  readonly history: HealthHistory;
   close(): void;
 }
 
@@ -252,6 +263,8 @@ export interface ServiceDecl {
    * (src/events/watchers.ts): libvirt's domain events, LXC's state changes. Most services have none.
    */
   readonly watchers?: readonly NodeWatcherDecl[];
+  /** How the health monitor reads a node (src/health/monitor.ts); one service declares it (statsservices). */
+  readonly healthSampler?: HealthSampler;
 }
 
 /** Declares a method with its param types inferred from the param list. */

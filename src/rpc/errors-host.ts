@@ -1,4 +1,4 @@
-/** Error catalogue block: Host services (netinterfaceservices, lvmservices, isoservices): codes 800-899. Merged into the one catalogue in errors.ts. */
+/** Error catalogue block: Host services (netinterfaceservices, lvmservices, isoservices, statsservices history): codes 800-899. Merged into the one catalogue in errors.ts. */
 import { spec, type ErrorSpec } from './error-spec.ts';
 
 export const hostErrors = {
@@ -32,4 +32,9 @@ export const hostErrors = {
   IsoUploadError: spec(845, 'Upload to node {node} failed: {reason}'),
   IsoDirectoryError: spec(846, 'The ISO directory {dir} is missing on node {node}'),
   IsoImageInUseError: spec(847, 'ISO image {name} on node {node} is used by guest {guest}'),
+
+  // Health history (statsservices.get_history): 860-869.
+  UnknownMetricError: spec(860, 'Unknown metric {metric} (known: {known})'),
+  HistoryRangeError: spec(861, 'Bad history range: {reason}'),
+  TooManyPointsError: spec(862, 'The history from {from} to {to} at a step of {step} s has {points} points; at most {max} per call (use a larger step or a shorter range)'),
 } as const satisfies Record<string, ErrorSpec>;

@@ -136,6 +136,9 @@ export const errorNames = [
   "IsoUploadError",
   "IsoDirectoryError",
   "IsoImageInUseError",
+  "UnknownMetricError",
+  "HistoryRangeError",
+  "TooManyPointsError",
   "UnknownEventTypeError",
   "UnknownEventNodeError",
   "EventTransportError",
@@ -275,6 +278,9 @@ export const errorCodes: Readonly<Record<OmsErrorName, number>> = {
   IsoUploadError: 845,
   IsoDirectoryError: 846,
   IsoImageInUseError: 847,
+  UnknownMetricError: 860,
+  HistoryRangeError: 861,
+  TooManyPointsError: 862,
   UnknownEventTypeError: 1000,
   UnknownEventNodeError: 1001,
   EventTransportError: 1002,
@@ -404,7 +410,7 @@ export interface FuncservicesApi {
   /**
    * Records a request to manage the node at address:port (default 22): the gateway connects, reads the host key the node offers and stores it for review. For a signed node this starts a key or address change.
    */
-  add_request(hostname: string, address: string, port?: number, settings?: { libvirtUri?: string; authorizedKeysFile?: string; lvmDriverLoaded?: boolean; isoDir?: string; imagesDir?: string; templatesDir?: string; containerTemplatesDir?: string; networkConfigDir?: string; defaultGuestNetwork?: string | "" | null; guestVirtType?: ("kvm" | "qemu") | null }, options?: CallOptions): Promise<unknown>;
+  add_request(hostname: string, address: string, port?: number, settings?: { libvirtUri?: string; authorizedKeysFile?: string; lvmDriverLoaded?: boolean; isoDir?: string; imagesDir?: string; templatesDir?: string; containerTemplatesDir?: string; networkConfigDir?: string; defaultGuestNetwork?: string | "" | null; guestVirtType?: ("kvm" | "qemu") | null; healthLimits?: { memory?: number | null; disk?: number | null; load_per_cpu?: number | null } }, options?: CallOptions): Promise<unknown>;
   /**
    * Signs requests: pins each offered host key and checks the gateway can log in. Returns the hosts whose type could not be identified (typed "physical").
    */
@@ -426,9 +432,9 @@ export interface FuncservicesApi {
    */
   get_gateway_key(options?: CallOptions): Promise<unknown>;
   /**
-   * Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), '' for none, null (the default) for libvirt's `default` network when it is defined and active, else none; `guestVirtType`: how the guests OMS defines from scratch run (create_vm_from_iso, create_vm_from_location, deploy_template_for_vm, create_vm without its own `kvm`): 'kvm' (null, the default: hardware virtualization) or 'qemu' (QEMU's emulator, TCG: much slower, for nodes without VT-x/AMD-V or whose nested KVM cannot boot a guest).
+   * Changes per-node settings: `libvirtUri` (default qemu:///system), `authorizedKeysFile` (where the gateway key lives on the node), `lvmDriverLoaded` (false: LVM commands with --driverloaded n, for kernels without device-mapper), the directories `isoDir`, `imagesDir`, `templatesDir`, `containerTemplatesDir` (defaults under /var/lib/oms-node), `networkConfigDir` (where netinterfaceservices.save_network_config writes, default /etc/network/interfaces.d), and `defaultGuestNetwork`: the libvirt network the NIC of a new KVM guest joins (create_vm_from_iso, deploy_template_for_vm), '' for none, null (the default) for libvirt's `default` network when it is defined and active, else none; `guestVirtType`: how the guests OMS defines from scratch run (create_vm_from_iso, create_vm_from_location, deploy_template_for_vm, create_vm without its own `kvm`): 'kvm' (null, the default: hardware virtualization) or 'qemu' (QEMU's emulator, TCG: much slower, for nodes without VT-x/AMD-V or whose nested KVM cannot boot a guest); `healthLimits`: {memory, disk (percent used), load_per_cpu}, the health monitor's limits for `threshold` events on this node (null: the gateway's OMS_HEALTH_*_LIMIT, 0: off).
    */
-  set_node_settings(hostname: string, settings: { libvirtUri?: string; authorizedKeysFile?: string; lvmDriverLoaded?: boolean; isoDir?: string; imagesDir?: string; templatesDir?: string; containerTemplatesDir?: string; networkConfigDir?: string; defaultGuestNetwork?: string | "" | null; guestVirtType?: ("kvm" | "qemu") | null }, options?: CallOptions): Promise<unknown>;
+  set_node_settings(hostname: string, settings: { libvirtUri?: string; authorizedKeysFile?: string; lvmDriverLoaded?: boolean; isoDir?: string; imagesDir?: string; templatesDir?: string; containerTemplatesDir?: string; networkConfigDir?: string; defaultGuestNetwork?: string | "" | null; guestVirtType?: ("kvm" | "qemu") | null; healthLimits?: { memory?: number | null; disk?: number | null; load_per_cpu?: number | null } }, options?: CallOptions): Promise<unknown>;
 }
 
 export interface TagservicesApi {
@@ -475,6 +481,10 @@ export interface StatsservicesApi {
    * Statistics of a node; any of cpu_load, memory, df, uptime, kernel, network, bandwidth, swap, iowait, osrelease as further params (none: all). cpu, iowait and bandwidth are measured over a short interval between two samples.
    */
   get_stats(server_hostname: string, stats?: ("cpu_load" | "memory" | "df" | "uptime" | "kernel" | "network" | "bandwidth" | "swap" | "iowait" | "osrelease")[], options?: CallOptions): Promise<unknown>;
+  /**
+   * A node's health history from the health monitor: metric one of reachable (share of samples the node answered (0-1)), load (1-minute load average), cpu (percent of all CPUs busy), memory (percent of memory used), disk (percent of the root filesystem used), net_rx (bytes per second received (all interfaces but loopback)), net_tx (bytes per second sent (all interfaces but loopback)); from and to in unix seconds (to excluded), step in seconds (at most 2000 points). Returns {node, metric, unit, from, to, step, points: [{time, value, max}]}: one point per step that has data (time: the step's start), value the average over the step and max its largest sample; steps inside the raw retention (OMS_HEALTH_RAW_HOURS, 24 h) come from the samples taken every OMS_HEALTH_INTERVAL, older ones from 5-minute rollups (kept OMS_HEALTH_KEEP_DAYS, 30 days).
+   */
+  get_history(node: string, metric: string, from: number, to: number, step: number, options?: CallOptions): Promise<{ node: string; metric: "reachable" | "load" | "cpu" | "memory" | "disk" | "net_rx" | "net_tx"; unit: string; from: number; to: number; step: number; points: { time: number; value: number; max: number }[] }>;
 }
 
 export interface KvmservicesApi {
@@ -1198,6 +1208,7 @@ export const services = {
     aliases: ["stats", "StatsService"],
     methods: {
       get_stats: { params: ["server_hostname", "stats"], auth: 'session', envelope: 'oms', node: true, task: false },
+      get_history: { params: ["node", "metric", "from", "to", "step"], auth: 'session', envelope: 'oms', node: true, task: false },
     },
   },
   kvmservices: {
