@@ -220,6 +220,18 @@ describe('web console in a browser: login, fleet, live', function () {
     expect(after.error?.message, 'the old session id is refused').to.match(/\S/);
   });
 
+  // Last: the lockout holds this address for the rest of the gateway's window.
+  it('throttled logins are shown plainly, with the wait', async () => {
+    const alert = page.getByRole('alert');
+    let text = '';
+    for (let i = 0; i < 8 && !/Too many/.test(text); i++) {
+      await logIn('uifl-wrong');
+      await page.getByRole('button', { name: 'Log in' }).and(page.locator(':enabled')).waitFor();
+      text = (await alert.textContent()) ?? '';
+    }
+    expect(text).to.match(/^AuthError: Too many failed attempts; try again in \d+ s$/);
+  });
+
   it('no Content-Security-Policy violation was reported by any of it', () => {
     expect(csp).to.deep.equal([]);
   });
