@@ -11,7 +11,7 @@ function Status({ row }: { row: NodeRow }) {
   return (
     <span class={`status status-${kind}`} title={row.note}>
       <span class="dot" aria-hidden="true" />
-      {row.status}
+      <span>{row.status}</span>
       {row.note && row.status !== 'connected' ? <span class="note">{row.note}</span> : null}
     </span>
   );
