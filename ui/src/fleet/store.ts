@@ -34,10 +34,11 @@ export interface NodeRow {
   readAt?: number;
 }
 
+/** A row of funcservices.list_signed (typed `unknown` by the client: its declaration has no result schema). */
 interface Listed {
   name: string;
   status: number;
-  tags?: string[];
+  tags?: ({ tag: string; level?: number } | string)[];
   address?: string;
 }
 
@@ -88,7 +89,7 @@ export class FleetStore {
       const names = listed.map((n) => n.name).sort(natural);
       for (const n of listed) {
         const r = this.#rows.get(n.name);
-        const base = { name: n.name, address: n.address, tags: n.tags ?? [] };
+        const base = { name: n.name, address: n.address, tags: (n.tags ?? []).map((t) => (typeof t === 'string' ? t : t.tag)) };
         if (r) r.value = { ...r.value, ...base };
         else this.#rows.set(n.name, signal<NodeRow>({ ...base, status: n.status === 1 ? 'connected' : 'checking' }));
       }
