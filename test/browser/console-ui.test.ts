@@ -91,6 +91,13 @@ describe('web console in a browser: login, fleet, live', function () {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
+  // What the operator would have seen when a step failed: the reason is on the screen more often than in the assertion.
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !page) return;
+    const seen = await page.locator('body').innerText({ timeout: 2000 }).catch((err: Error) => `(unreadable: ${err.message})`);
+    console.log(`  screen at failure (${page.url()}):\n    ${seen.replace(/\s*\n\s*/g, ' | ').slice(0, 1500)}`);
+  });
+
   const logIn = async (password = ADMIN_PASSWORD) => {
     await page.getByLabel('User').fill('admin');
     await page.getByLabel('Password').fill(password);
