@@ -79,7 +79,7 @@ export function Fleet() {
                 <tr>
                   <th scope="col">Node</th>
                   <th scope="col">Status</th>
-                  <th scope="col">CPU</th>
+                  <th scope="col">CPU load</th>
                   <th scope="col">Memory</th>
                   <th scope="col">Guests</th>
                   <th scope="col">Containers</th>
