@@ -231,7 +231,7 @@ describe('web console in a browser: login, fleet, live', function () {
     await logIn();
     await page.getByText('Nodes tagged OpenNode').waitFor({ timeout: 20_000 });
     expect(new URL(page.url()).hash).to.equal('#/fleet?tag=OpenNode');
-    await row(light.name).waitFor({ state: 'detached' });
+    await row(full()[0].name).getByText('connected', { exact: true }).waitFor({ timeout: 30_000 });
   });
 
   it('logout ends the session at the gateway (deauthenticate), not only in the page', async () => {

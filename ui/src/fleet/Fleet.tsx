@@ -10,8 +10,10 @@ function Status({ row }: { row: NodeRow }) {
   const kind = row.status === 'connected' ? 'ok' : row.status === 'checking' ? 'wait' : 'bad';
   return (
     <span class={`status status-${kind}`} title={row.note}>
-      <span class="dot" aria-hidden="true" />
-      <span>{row.status}</span>
+      <span class="status-word">
+        <span class="dot" aria-hidden="true" />
+        {row.status}
+      </span>
       {row.note && row.status !== 'connected' ? <span class="note">{row.note}</span> : null}
     </span>
   );
