@@ -14,6 +14,7 @@ import { benchCachedCall } from './cached-call.ts';
 import { benchFanout } from './fanout.ts';
 import { benchEvents } from './events.ts';
 import { benchHealth } from './health.ts';
+import { benchUi } from './ui.ts';
 import { parseBenchArgs, runSections, usage, type Section } from './sections.ts';
 
 interface Ctx {
@@ -37,6 +38,7 @@ const sectionsFor = (quick: boolean): Section<Ctx>[] => [
   { name: 'fanout', title: 'fan-out (one command on every node)', run: (c) => benchFanout(c.lab, c.out, c.opts) },
   { name: 'events', title: 'live events (virsh start -> /ws; 1,000 subscribers)', run: (c) => benchEvents(c.lab, c.out, c.opts) },
   { name: 'health', title: 'health monitor (gateway CPU per node per sample; 500 nodes at 10 s extrapolated)', run: (c) => benchHealth(c.lab, c.out, c.opts) },
+  { name: 'ui', title: 'web console (initial load)', run: (c) => benchUi(c.out) },
   { name: 'load', title: `load (200 clients, ${quick ? 8 : 60} s)`, run: (c) => benchLoad(c.lab, c.out, quick ? 8_000 : 60_000) },
 ];
 

@@ -12,6 +12,8 @@ fi
 # The typed client's compiled package (clients/typescript/dist): npm ci builds it (prepare), but a
 # checkout newer than the last install must not test an old build; tsc takes a few seconds.
 npm run -s client:build || { echo "client build failed"; echo "0 passed, 1 failed"; exit 1; }
+# The web console's bundle (ui/dist), likewise built by npm ci (prepare) and npm start (prestart).
+npm run -s ui:build || { echo "ui build failed"; echo "0 passed, 1 failed"; exit 1; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
 # Debian's ifupdown: the lab test of save_network_config brings the saved files up with it in a
 # fresh namespace. Its install starts nothing (no networking service is run).

@@ -7,6 +7,7 @@
  *   POST /jsonrpc                                      JSON-RPC 2.0 (single, batch, notifications)
  *   GET  /ws (upgrade)                                 JSON-RPC 2.0 over websocket (see ws.ts)
  *   GET  /events                                       live events as Server-Sent Events (see sse.ts)
+ *   GET  / (a browser: Accept text/html, no API params) the web console's page; /ui/* its files (ui.ts)
  *   routes services declare (e.g. PUT /isos/<node>/<name>)   mounted by routes.ts
  * The RPC endpoints live in rpc-endpoints.ts; their plain forms are answered there before express
  * (rpcFastPath), the rest through the express routes below, by the same handlers.
@@ -21,6 +22,7 @@ import { qooxdooError } from './qooxdoo.ts';
 import { mountServiceRoutes, streamsBody } from './routes.ts';
 import { METRICS_PATH, metricsRoute } from './metrics.ts';
 import { EVENTS_PATH, sseRoute } from './sse.ts';
+import { uiPages, type UiPages } from './ui.ts';
 import { answerFailure, commonHeaders, getRoot, postJsonRpc, postRoot, rawBody, rpcFastPath, type Exchange } from './rpc-endpoints.ts';
 
 /** The gateway's request listener: the RPC fast path first, express for everything else. */
@@ -28,7 +30,7 @@ export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const exchange = (req: Request, res: Response): Exchange => ({ req, res, requestId: res.locals.requestId as string, query: req.query as ParsedUrlQuery });
 
-export function createHttpApp(app: AppServices, extra?: (router: express.Router) => void): HttpHandler {
+export function createHttpApp(app: AppServices, extra?: (router: express.Router) => void, ui: UiPages = uiPages()): HttpHandler {
   const http = express();
   http.disable('x-powered-by');
   http.set('query parser', 'simple');
@@ -50,9 +52,13 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
 
   http.get(METRICS_PATH, metricsRoute(app));
   http.get(EVENTS_PATH, sseRoute(app));
+  // The web console's bundle (its page is `/` for a browser: getRoot).
+  const uiRouter = express.Router();
+  ui.routes(uiRouter);
+  http.use(uiRouter);
 
   // The RPC endpoints in the forms the fast path leaves to express (HEAD, `/jsonrpc/`, `/JSONRPC`).
-  http.get('/', (req, res) => getRoot(app, exchange(req, res)));
+  http.get('/', (req, res) => getRoot(app, exchange(req, res), ui));
   http.post('/', raw, (req, res) => postRoot(app, exchange(req, res)));
   http.post('/jsonrpc', raw, (req, res) => postJsonRpc(app, exchange(req, res)));
 
@@ -67,7 +73,7 @@ export function createHttpApp(app: AppServices, extra?: (router: express.Router)
 
   http.use((_req, res) => res.status(404).type('application/json').send(JSON.stringify({ error: 'not found' })));
 
-  const fast = rpcFastPath(app);
+  const fast = rpcFastPath(app, ui);
   return (req, res) => {
     if (!fast(req, res)) http(req, res);
   };

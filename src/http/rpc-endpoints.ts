@@ -20,6 +20,7 @@ import { oms, type OmsError } from '../rpc/errors.ts';
 import { parseRequestBody } from '../rpc/json.ts';
 import { errorResponse, handleJsonRpc, type JsonRpcResponse } from './jsonrpc.ts';
 import { handleQooxdoo, qooxdooError, queryId, type QooxdooCaller, type QooxdooResponse } from './qooxdoo.ts';
+import { wantsUi, type UiPages } from './ui.ts';
 
 export function bearerOf(header: string | undefined): string | undefined {
   const m = header ? /^Bearer\s+(\S{1,200})$/i.exec(header) : null;
@@ -117,7 +118,7 @@ const bodyOf = (req: IncomingMessage): Buffer | string => {
   return Buffer.isBuffer(body) ? body : '';
 };
 
-export async function getRoot(app: AppServices, x: Exchange): Promise<void> {
+export async function getRoot(app: AppServices, x: Exchange, ui?: UiPages): Promise<void> {
   const q = x.query;
   if (q._ScriptTransport_id !== undefined) {
     const id = typeof q._ScriptTransport_id === 'string' && scriptId.test(q._ScriptTransport_id) ? q._ScriptTransport_id : undefined;
@@ -136,6 +137,8 @@ export async function getRoot(app: AppServices, x: Exchange): Promise<void> {
     return sendScript(x, id, await handleQooxdoo(app, payload, callerOf(x, 'qooxdoo-script')));
   }
   if (q.service === undefined && q.method === undefined) {
+    // A browser opening the gateway gets the web console; everything else the JSON as before.
+    if (ui && wantsUi(x.req, q)) return ui.servePage(x.res, commonHeaders(x.requestId));
     return sendJson(x, { name: 'OMS', description: 'OpenNode-compatible management server', discover: 'rpc.discover', webVnc: '/web-vnc/' });
   }
   let params: unknown = [];
@@ -209,7 +212,7 @@ const unusualUrl = /[\t\n\f\r #\u00a0\ufeff]/;
  * match (`/jsonrpc/`, `/JSONRPC`) or a URL parseurl would parse the slow way goes to express,
  * which serves it with the same handlers.
  */
-export function rpcFastPath(app: AppServices): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function rpcFastPath(app: AppServices, ui?: UiPages): (req: IncomingMessage, res: ServerResponse) => boolean {
   const raw = rawBody(app);
   return (req, res) => {
     const url = req.url ?? '';
@@ -221,7 +224,7 @@ export function rpcFastPath(app: AppServices): (req: IncomingMessage, res: Serve
     if (!handler) return false;
     const x: Exchange = { req, res, requestId: randomUUID(), query: parseQuery(mark < 0 ? '' : url.slice(mark + 1)) };
     const failed = (err: unknown) => answerFailure(app, x, err, path === '/jsonrpc');
-    const run = () => handler(app, x).catch(failed);
+    const run = () => handler(app, x, ui).catch(failed);
     if (method === 'GET') void run();
     else raw(req as never, res as never, (err?: unknown) => (err ? failed(err) : void run()));
     return true;
