@@ -101,6 +101,23 @@ export function bindArgs(dotted: string, args: readonly string[]): { name: strin
   return { name, spec, params };
 }
 
+/** Named values (only those given) checked against their params, for commands whose options fill params out of order. */
+export function checkNamed(dotted: string, values: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
+  const { name, spec } = resolveMethod(dotted);
+  const params: Record<string, unknown> = {};
+  const errors: string[] = [];
+  for (const [k, raw] of Object.entries(values)) {
+    if (raw === undefined) continue;
+    const p = spec.params.find((x) => x.name === k);
+    if (!p) throw new Error(`${name} has no param ${k}`);
+    const r = fit(p, raw);
+    if ('error' in r) errors.push(r.error);
+    else params[k] = r.value;
+  }
+  if (errors.length) throw new CliError(`wrong value: ${errors.join('; ')}\n${usageOf(name, spec)}`, EXIT.usage);
+  return params;
+}
+
 /** Checks values a resource command builds (e.g. `oms vm start NODE VM`) the same way, before the call. */
 export function checkParams(dotted: string, values: readonly string[]): Record<string, unknown> {
   return bindArgs(dotted, values).params;

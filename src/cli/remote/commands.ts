@@ -8,7 +8,7 @@
 import { basename } from 'node:path';
 import type { OmsClient } from '../../../clients/typescript/src/index.ts';
 import type { OmsEvent, TaskRow } from '../../../clients/typescript/src/types.ts';
-import { bindArgs, checkParams } from './call-args.ts';
+import { bindArgs, checkNamed, checkParams } from './call-args.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 import { formatOf, render } from './output.ts';
 import type { RemoteCommand, RemoteOptions } from './command.ts';
@@ -258,9 +258,8 @@ function plan(c: RemoteCommand): Planned {
       };
     }
     case 'task ls': {
-      const limit = o.limit === undefined ? undefined : String(o.limit);
-      const { params } = bindArgs('tasks.list_tasks', [o.node ?? '""', o.state ?? '""', ...(limit ? [limit] : [])].map(String));
-      for (const k of ['server_hostname', 'state']) if (params[k] === '') delete params[k];
+      const given = (v: unknown) => (v === undefined ? undefined : String(v));
+      const params = checkNamed('tasks.list_tasks', { server_hostname: given(o.node), state: given(o.state), limit: given(o.limit) });
       return async (r, _io, print) => {
         const rows = await r.client.call<TaskRow[]>('tasks.list_tasks', params);
         print(

@@ -43,7 +43,7 @@ describe('oms login profiles (remote/profiles.ts)', () => {
     expect(currentProfile('prod', env).profile.url).to.equal('https://b');
   });
 
-  it('a missing profile is "not logged in" with the auth exit code; removing one moves the default', () => {
+  it('a missing profile is "not logged in" with the auth exit code; removing the default does not fall over to another gateway', () => {
     const env = { XDG_CONFIG_HOME: home };
     try {
       currentProfile(undefined, env);
@@ -55,7 +55,9 @@ describe('oms login profiles (remote/profiles.ts)', () => {
     saveProfile('a', { url: 'https://a', token: 't' }, env);
     saveProfile('b', { url: 'https://b', token: 't' }, env);
     expect(removeProfile('a', env)).to.equal(true);
-    expect(readProfiles(env).default).to.equal('b');
+    expect(readProfiles(env).default).to.equal(undefined);
+    expect(() => currentProfile(undefined, env)).to.throw(/not logged in/);
+    expect(currentProfile('b', env).name).to.equal('b');
     expect(removeProfile('a', env)).to.equal(false);
   });
 

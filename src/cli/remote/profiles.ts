@@ -93,7 +93,8 @@ export function removeProfile(name: string, env: NodeJS.ProcessEnv = process.env
   const file = readProfiles(env);
   if (!file.profiles[name]) return false;
   delete file.profiles[name];
-  if (file.default === name) file.default = Object.keys(file.profiles)[0];
+  // Never fall over to another gateway silently: with its default gone, a command says "not logged in".
+  if (file.default === name) delete file.default;
   writeProfiles(file, env);
   return true;
 }
