@@ -30,13 +30,26 @@ describe('oms shell completion (remote/completion.ts)', () => {
     expect(bashCompletes(bash, ['oms', 'login', '--'])).to.include.members(['--user', '--token', '--profile', '--cacert', '--fingerprint', '--yes']);
     expect(bashCompletes(bash, ['oms', 'completion', ''])).to.have.members(['bash', 'zsh']);
   });
-  it('zsh: a compdef function listing methods with their summaries, loadable by zsh when present', () => {
+  it('zsh: a compdef function offering subcommands, options and methods with their summaries (run in zsh, test/run.sh installs it)', function () {
     const zsh = completionScript('zsh');
     expect(zsh).to.match(/^#compdef oms/).and.include("'kvmservices.start_vm:Starts a guest").and.include('compdef _oms oms');
+    // zsh's own `path` (PATH) and `words` (the command line) must not be shadowed.
     expect(zsh).to.not.match(/local path=|local -a words/);
-    const has = spawnSync('zsh', ['-c', 'true']);
-    if (has.error) return;
-    const r = spawnSync('zsh', ['-n'], { input: zsh, encoding: 'utf8' });
-    expect(r.status, r.stderr).to.equal(0);
+    if (spawnSync('zsh', ['-c', 'true']).error) return this.skip();
+    const dir = mkdtempSync(join(tmpdir(), 'oms-zsh-'));
+    try {
+      writeFileSync(join(dir, '_oms'), zsh);
+      // compadd and _describe stubbed to print what they are offered.
+      const offered = (...line: string[]) => {
+        const r = spawnSync('zsh', ['-c', `compdef() { : }; compadd() { print -l -- "$@" }; _describe() { print -l -- "\${(@P)2}" }; _files() { print FILES }; source ${dir}/_oms; words=(${line.map((w) => `'${w}'`).join(' ')}); CURRENT=${line.length}; _oms`], { encoding: 'utf8' });
+        expect(r.status, r.stderr).to.equal(0);
+        return r.stdout.split('\n').filter((l) => l && l !== '--');
+      };
+      expect(offered('oms', 'vm', '')).to.have.members(['ls', 'start', 'shutdown', 'stop', 'pause', 'resume', 'create']);
+      expect(offered('oms', 'vm', 'start', '--')).to.include.members(['--no-wait', '--wait', '--profile', '--json']);
+      expect(offered('oms', 'call', 'kvm')).to.include('kvmservices.start_vm:Starts a guest; 0 (also when it is running already)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
