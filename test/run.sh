@@ -13,8 +13,7 @@ fi
 # checkout newer than the last install must not test an old build; tsc takes a few seconds.
 npm run -s client:build || { echo "client build failed"; echo "0 passed, 1 failed"; exit 1; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
-# zsh: the unit test of `oms completion zsh` loads the generated script in a real zsh. util-linux's
-# `script` (bsdutils, always there on Debian) gives the CLI tests their pseudo-terminal.
+# zsh: the unit test of `oms completion zsh` loads the generated script in a real zsh.
 command -v zsh >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends zsh >/dev/null; }
 # Debian's ifupdown: the lab test of save_network_config brings the saved files up with it in a
 # fresh namespace. Its install starts nothing (no networking service is run).

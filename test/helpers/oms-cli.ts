@@ -1,9 +1,11 @@
 /**
  * Running the `oms` command as a user does: through pipes (scripts: stdout, stderr, exit code),
- * or on a real terminal (a pty made by util-linux `script`, as node-pty would need a compiler) for
- * what only happens on a TTY: prompts without echo, confirmations, progress bars redrawn in place.
+ * or on a real terminal (a pseudo-terminal from @lydell/node-pty, node-pty with prebuilt
+ * binaries, so nothing is compiled at install) for what only happens on a TTY: prompts without
+ * echo, confirmations, progress bars redrawn in place, the raw-mode console.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import * as pty from '@lydell/node-pty';
 import { join } from 'node:path';
 import { repoRoot } from './process.ts';
 
@@ -34,9 +36,6 @@ export function omsPiped(args: string[], env: NodeJS.ProcessEnv, input?: string,
   });
 }
 
-/** Quoted for `script -c`, which hands its command to a shell: every word in single quotes. */
-const shellWord = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
-
 export interface PtySession {
   /** Everything the terminal showed so far (stdout and stderr both, as on a screen). */
   readonly screen: () => string;
@@ -44,29 +43,27 @@ export interface PtySession {
   waitFor(re: RegExp, timeoutMs?: number, from?: number): Promise<void>;
   /** Types text (a line needs its own "\r"). */
   type(text: string): void;
-  /** Resolves with the exit code of oms (script -e passes it on). */
+  /** Resolves with the exit code of oms. */
   exited: Promise<number | null>;
-  child: ChildProcessWithoutNullStreams;
+  kill(): void;
 }
 
-/** `oms ARGS` on a pseudo-terminal: stdin, stdout and stderr are all that terminal. */
+/** `oms ARGS` on a pseudo-terminal (80x24): stdin, stdout and stderr are all that terminal. */
 export function omsPty(args: string[], env: NodeJS.ProcessEnv): PtySession {
-  const line = argv(args).map(shellWord).join(' ');
-  const child = spawn('script', ['-q', '-e', '-f', '-c', line, '/dev/null'], { cwd: repoRoot, env: { ...env, TERM: 'xterm' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const [cmd, ...rest] = argv(args);
+  const term = pty.spawn(cmd!, rest, { cwd: repoRoot, env: { ...env, TERM: 'xterm' } as Record<string, string>, cols: 80, rows: 24, name: 'xterm' });
   let screen = '';
   const waiters: (() => void)[] = [];
-  const seen = (d: Buffer) => {
-    screen += d.toString('utf8');
+  term.onData((d) => {
+    screen += d;
     for (const w of [...waiters]) w();
-  };
-  child.stdout.on('data', seen);
-  child.stderr.on('data', seen);
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  });
+  const exited = new Promise<number | null>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
   return {
     screen: () => screen,
-    child,
     exited,
-    type: (text) => void child.stdin.write(text),
+    kill: () => term.kill(),
+    type: (text) => term.write(text),
     waitFor(re, timeoutMs = 60_000, from = 0) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -5,6 +5,7 @@
  * Output goes through output.ts (table, --json, --yaml); failures are thrown and turned into an
  * exit code and one line by exit-codes.ts.
  */
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { OmsClient } from '../../../clients/typescript/src/index.ts';
 import type { OmsEvent, TaskRow } from '../../../clients/typescript/src/types.ts';
@@ -75,7 +76,7 @@ async function callMaybeTask(r: Remote, method: string, params: Record<string, u
   return row.result ?? started;
 }
 
-interface VmRow {
+export interface VmRow {
   node: string;
   name: string;
   state: string;
@@ -242,6 +243,11 @@ function plan(c: RemoteCommand): Planned {
     }
     case 'iso upload': {
       const image = String(o.name ?? basename(a1!));
+      try {
+        if (!statSync(a1!).isFile()) throw new Error('not a file');
+      } catch {
+        throw new CliError(`${a1}: no such file to upload`, EXIT.usage);
+      }
       checkParams('isoservices.list_images', [a0!]);
       checkParams('isoservices.delete_image', [a0!, image]);
       return async (r, io, print) => {
