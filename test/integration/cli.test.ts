@@ -85,7 +85,7 @@ describe('the remote oms command line on the lab', function () {
     expect(piped.code, piped.stderr).to.equal(0);
     expect(piped.stderr).to.match(/^upload cli-up2\.iso +100% 48\.0 MiB\/48\.0 MiB/m).and.not.include('\r').and.not.include('\x1b');
     const again = await oms(['iso', 'upload', node.name, file, '--name', 'cli-up2.iso']);
-    expect(again.stderr).to.match(/IsoImageExistsError/);
+    expect(again.stderr, again.stderr).to.match(/IsoImageExistsError/);
     expect(again.code).to.equal(EXIT.conflict);
     expect((await ok(['iso', 'ls', node.name, '--json'])).stdout).to.include('"cli-up2.iso"');
   });

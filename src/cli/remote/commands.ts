@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { OmsClient } from '../../../clients/typescript/src/index.ts';
 import type { OmsEvent, TaskRow } from '../../../clients/typescript/src/types.ts';
+import { OmsError } from '../../../clients/typescript/src/errors.ts';
 import { bindArgs, checkNamed, checkParams } from './call-args.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 import { formatOf, render } from './output.ts';
@@ -251,6 +252,10 @@ function plan(c: RemoteCommand): Planned {
       checkParams('isoservices.list_images', [a0!]);
       checkParams('isoservices.delete_image', [a0!, image]);
       return async (r, io, print) => {
+        // Asked first: a refusal the gateway sends mid-stream can be lost with the connection it
+        // closes, and a taken name should not cost the whole upload. (Taken meanwhile is still refused.)
+        if ((await r.client.call<string[]>('isoservices.list_images', { server_hostname: a0 })).includes(image))
+          throw new OmsError('IsoImageExistsError', `ISO image ${image} exists on ${a0}; delete it first or give --name`);
         const bar = progress(`upload ${image}`, { tty: io.tty, write: io.err, unit: 'bytes' });
         let result;
         try {

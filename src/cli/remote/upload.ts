@@ -44,7 +44,11 @@ export async function uploadIso(profile: Profile, node: string, image: string, f
       headers: { authorization: `Bearer ${profile.token}`, 'content-type': 'application/octet-stream', 'content-length': String(size) },
       ...(socket ? { createConnection: () => socket } : {}),
     });
-    req.on('error', (e) => reject(new OmsConnectionError('unreachable', `${u.origin}: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    req.on('error', (e) => {
+      const code = (e as NodeJS.ErrnoException).code ?? e.message;
+      const cut = sent > 0 && sent < size ? ` after ${sent} of ${size} bytes (the gateway or node refused or dropped the upload; oms task ls --node ${node} tells)` : '';
+      reject(new OmsConnectionError('unreachable', `${u.origin}: ${code}${cut}`));
+    });
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
