@@ -39,8 +39,10 @@ describe('the remote oms command line on the lab', function () {
   const virsh = (...args: string[]) => nodeExec(node, ['virsh', '-c', 'qemu:///system', ...args]);
   const domstate = async () => (await virsh('domstate', VM)).stdout.trim();
   const clean = async () => {
-    await virsh('destroy', VM);
-    await virsh('undefine', VM);
+    for (const vm of [VM, 'cli-vm2', 'cli-vm3']) {
+      await virsh('destroy', vm);
+      await virsh('undefine', vm);
+    }
     await nodeExec(node, ['find', IMAGES, ISOS, '-maxdepth', '1', '-name', 'cli-*', '-exec', 'rm', '-f', '--', '{}', '+']);
   };
 
@@ -49,6 +51,8 @@ describe('the remote oms command line on the lab', function () {
     node = e.lab.nodes[0]!;
     await clean();
     await enroll(e, [node]);
+    // A private copy of the lab ISO for the guest, so removing cli-* never touches the shared lab.iso.
+    await nodeExec(node, ['cp', `${ISOS}/lab.iso`, `${ISOS}/cli-cd.iso`]);
     const caFile = join(home, 'gw.crt');
     writeFileSync(caFile, e.gw.ca!);
     const r = await oms(['login', e.gw.url, '--user', 'admin', '--cacert', caFile], `${ADMIN_PASSWORD}\n`);
@@ -90,8 +94,8 @@ describe('the remote oms command line on the lab', function () {
     expect((await ok(['iso', 'ls', node.name, '--json'])).stdout).to.include('"cli-up2.iso"');
   });
 
-  it('vm create from the ISO, then start with --wait: running on the node; vm ls --filter finds it', async () => {
-    const created = await oms(['vm', 'create', node.name, VM, '--iso', ISO, '--memory', '64', '--disk', '0.02']);
+  it('vm create from an ISO, then start with --wait: running on the node; vm ls --filter finds it', async () => {
+    const created = await oms(['vm', 'create', node.name, VM, '--iso', 'cli-cd.iso', '--memory', '64', '--disk', '0.02']);
     expect(created.code, created.stderr).to.equal(0);
     expect((await virsh('dominfo', VM)).code).to.equal(0);
     await ok(['vm', 'stop', node.name, VM]);
@@ -177,5 +181,23 @@ describe('the remote oms command line on the lab', function () {
     const again = await oms(['call', 'kvmservices.close_console', node.name, VM]);
     expect(again.stderr).to.match(/ConsoleNotOpenError/);
     expect(again.code).to.equal(EXIT.notFound);
+  });
+
+  it('a long task followed with --wait: a progress bar on a terminal, plain lines through a pipe (clone_vm)', async () => {
+    for (let i = 0; i < 40; i++) {
+      const r = await oms(['vm', 'stop', node.name, VM]);
+      if (r.code === 0 && (await domstate()) === 'shut off') break;
+      await sleep(500);
+    }
+    const t = omsPty(['call', 'kvmservices.clone_vm', node.name, VM, 'cli-vm2'], env);
+    expect(await t.exited, t.screen()).to.equal(0);
+    expect(t.screen(), JSON.stringify(t.screen())).to.match(/kvmservices\.clone_vm \S+ \[#+\] +100% [\d.]+ (B|KiB|MiB)\/[\d.]+ (B|KiB|MiB) [\d.]+ (B|KiB|MiB)\/s ETA \d\d:\d\d/);
+    expect(t.screen()).to.include('\r\x1b[2K');
+    expect((await virsh('dominfo', 'cli-vm2')).code).to.equal(0);
+    const piped = await oms(['call', 'kvmservices.clone_vm', node.name, VM, 'cli-vm3', '--json']);
+    expect(piped.code, piped.stderr).to.equal(0);
+    expect(piped.stderr).to.match(/^kvmservices\.clone_vm \S+ +100% /m).and.not.include('\r').and.not.include('\x1b');
+    JSON.parse(piped.stdout);
+    expect((await virsh('dominfo', 'cli-vm3')).code).to.equal(0);
   });
 });

@@ -49,21 +49,19 @@ const waitTimeoutMs = (o: RemoteOptions): number | undefined => {
 
 /** Follows a task to its end with a progress bar (or lines), the final row back. */
 async function follow(r: Remote, taskId: string, label: string, io: RemoteIo, o: RemoteOptions): Promise<TaskRow> {
-  let bar: ReturnType<typeof progress> | undefined;
+  // Started before the first report, so rate and ETA count from when following began.
+  const bar = progress(label, { tty: io.tty, write: io.err });
   try {
     const row = await r.client.waitTask(taskId, {
       pollMs: 500,
       signal: io.signal,
       waitTimeoutMs: waitTimeoutMs(o),
-      onProgress: (p) => {
-        bar ??= progress(label, { tty: io.tty, write: io.err, unit: p.total > 4096 ? 'bytes' : 'steps' });
-        bar.update(p.done, p.total);
-      },
+      onProgress: (p) => bar.update(p.done, p.total),
     });
-    bar?.end();
+    bar.end();
     return row;
   } catch (e) {
-    bar?.end();
+    bar.end();
     throw e;
   }
 }

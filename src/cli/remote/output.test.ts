@@ -24,6 +24,18 @@ describe('oms output and progress (remote/output.ts, progress.ts)', () => {
     expect(duration(65)).to.equal('01:05');
     expect(progressLine('up', 5 * 1048576, 10 * 1048576, 5000, 'bytes')).to.equal('up [###############...............]  50% 5.0 MiB/10.0 MiB 1.0 MiB/s ETA 00:05');
   });
+  it('rate and ETA count from when the display started, not from the first report (a task reporting only its end)', () => {
+    let t = 1000;
+    let shown = '';
+    const p = progress('clone', { tty: true, write: (s) => (shown += s), now: () => t });
+    t += 4000;
+    p.update(20 * 1048576, 20 * 1048576);
+    expect(shown).to.include('100% 20.0 MiB/20.0 MiB 5.0 MiB/s ETA 00:00');
+    let steps = '';
+    progress('x', { tty: false, write: (s) => (steps += s), now: () => t }).update(3, 4);
+    expect(steps).to.match(/^x +75% 3\/4 ETA/);
+  });
+
   it('redraws one line on a terminal, prints plain lines (each 10 %) elsewhere', () => {
     let t = 0;
     let tty = '';

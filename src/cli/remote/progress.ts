@@ -38,16 +38,21 @@ export function progressLine(label: string, done: number, total: number | undefi
   return `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.floor(frac * 100)).padStart(3)}% ${fmt(done)}/${fmt(total)}${unit === 'bytes' ? ` ${bytes(Math.round(rate))}/s` : ''} ETA ${duration(eta)}`;
 }
 
+/**
+ * A progress display started now (rate and ETA count from here). Without `unit`, a total above
+ * 4096 is taken as bytes and a smaller one as steps, decided at the first update.
+ */
 export function progress(label: string, opts: { tty: boolean; write: (s: string) => void; unit?: 'bytes' | 'steps'; now?: () => number }): ProgressSink {
   const now = opts.now ?? Date.now;
   const started = now();
-  const unit = opts.unit ?? 'bytes';
+  let unit = opts.unit;
   let lastDraw = 0;
   let lastTenth = -1;
   let drawn = false;
   return {
     update(done, total) {
       const t = now();
+      unit ??= total !== undefined && total <= 4096 ? 'steps' : 'bytes';
       if (opts.tty) {
         if (t - lastDraw < 100 && done !== total) return;
         lastDraw = t;
