@@ -17,11 +17,15 @@ import { ADMIN_PASSWORD, enroll, startEnv, type Env } from './fixture.ts';
 import { omsPiped, omsPty } from '../helpers/oms-cli.ts';
 import { repoRoot } from '../helpers/process.ts';
 import { EXIT } from '../../src/cli/remote/exit-codes.ts';
+import { acpiGuestImage, BOOTED } from '../lab/acpi-guest.ts';
+import { define } from './kst-lab.ts';
 
 const ISOS = '/var/lib/oms-node/isos';
 const IMAGES = '/var/lib/oms-node/images';
 const VM = 'cli-vm1';
 const ISO = 'cli-up.iso';
+/** A guest whose boot sector prints a line on its serial port at every boot (test/lab/acpi-guest.ts). */
+const CON = 'cli-con';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the remote oms command line on the lab', function () {
@@ -39,7 +43,7 @@ describe('the remote oms command line on the lab', function () {
   const virsh = (...args: string[]) => nodeExec(node, ['virsh', '-c', 'qemu:///system', ...args]);
   const domstate = async () => (await virsh('domstate', VM)).stdout.trim();
   const clean = async () => {
-    for (const vm of [VM, 'cli-vm2', 'cli-vm3']) {
+    for (const vm of [VM, 'cli-vm2', 'cli-vm3', CON]) {
       await virsh('destroy', vm);
       await virsh('undefine', vm);
     }
@@ -163,24 +167,31 @@ describe('the remote oms command line on the lab', function () {
     await ok(['task', 'cancel', id]);
   });
 
-  it('console: the serial console in the terminal over the console websocket; Ctrl-] leaves and closes it', async () => {
-    for (let i = 0; i < 40; i++) {
-      const r = await oms(['vm', 'stop', node.name, VM]);
-      if (r.code === 0) break;
-      await sleep(500);
-    }
-    await ok(['vm', 'start', node.name, VM]);
-    const t = omsPty(['console', node.name, VM], env);
-    await t.waitFor(/connected to the serial console of cli-vm1/);
-    t.type('\r');
+  it('console: the serial console in the terminal over the console websocket, the guest\'s own output shown; Ctrl-] leaves and closes it', async () => {
+    writeFileSync(join(node.stateDir, 'node', 'images', `${CON}.img`), acpiGuestImage());
+    await define(
+      node,
+      `<domain type='kvm'><name>${CON}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+        <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><features><acpi/></features>
+        <devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${CON}.img'/><target dev='hda' bus='ide'/></disk>
+        <serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console></devices></domain>`,
+    );
+    await ok(['vm', 'start', node.name, CON]);
+    const t = omsPty(['console', node.name, CON], env);
+    await t.waitFor(/connected to the serial console of cli-con/);
+    const mark = t.screen().length;
+    // A reset boots the guest again: its boot line comes from the guest through the console to this terminal.
     await sleep(1500);
+    expect((await virsh('reset', CON)).code).to.equal(0);
+    await t.waitFor(new RegExp(BOOTED), 60_000, mark);
     t.type('\x1d');
     expect(await t.exited, t.screen()).to.equal(0);
     expect(t.screen()).to.match(/console closed/);
-    // Closed on the gateway: this session holds no console of the guest any more.
-    const again = await oms(['call', 'kvmservices.close_console', node.name, VM]);
+    // Closed on the gateway: this login holds no console of the guest any more.
+    const again = await oms(['call', 'kvmservices.close_console', node.name, CON]);
     expect(again.stderr).to.match(/ConsoleNotOpenError/);
     expect(again.code).to.equal(EXIT.notFound);
+    await ok(['vm', 'stop', node.name, CON]);
   });
 
   it('a long task followed with --wait: a progress bar on a terminal, plain lines through a pipe (clone_vm)', async () => {
