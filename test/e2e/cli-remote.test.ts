@@ -100,6 +100,10 @@ describe('the remote oms command line against the gateway process', function () 
       const down = await oms(['call', 'userservices.whoami']);
       expect(down.code).to.equal(EXIT.unreachable);
       expect(down.stderr).to.match(/^oms: gateway unreachable: .*ECONNREFUSED/).and.not.match(STACK);
+      // Following events does not retry for ever when the gateway was never reached.
+      const events = await oms(['events', '--json']);
+      expect(events.code, events.stderr).to.equal(EXIT.unreachable);
+      expect(events.stderr).to.match(/^oms: gateway unreachable: /m).and.not.match(STACK);
     } finally {
       writeFileSync(configFile, JSON.stringify(good), { mode: 0o600 });
     }

@@ -121,8 +121,9 @@ describe('the remote oms command line on the lab', function () {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     try {
-      // The subscription is up once the gateway has answered it; give the process time to start.
-      await sleep(6000);
+      // The subscription is up once the gateway has answered it: the command says so on stderr.
+      for (let i = 0; i < 240 && !/# following events/.test(err); i++) await sleep(250);
+      expect(err).to.match(/^# following events; Ctrl-C stops$/m);
       expect(child.exitCode, err).to.equal(null);
       expect((await virsh('destroy', VM)).code).to.equal(0);
       const deadline = Date.now() + 60_000;

@@ -34,7 +34,7 @@ export function resolveMethod(dotted: string): { name: string; spec: MethodSpec 
   const spec = methods[name];
   if (!spec) {
     const near = Object.keys(methods).filter((m) => m.endsWith(`.${dotted.slice(i + 1)}`) || m.startsWith(`${serviceAliases[svc] ?? svc}.`));
-    throw new CliError(`unknown method ${dotted}${near.length ? `; did you mean one of: ${near.slice(0, 8).join(', ')}` : ' (oms call --list shows them all)'}`, EXIT.usage);
+    throw new CliError(`unknown method ${dotted}${near.length ? `; did you mean one of: ${near.slice(0, 8).join(', ')}` : ' (with completion loaded, oms call <TAB> lists them all)'}`, EXIT.usage);
   }
   return { name, spec };
 }

@@ -305,11 +305,31 @@ function plan(c: RemoteCommand): Planned {
       const count = o.count === undefined ? undefined : Number(o.count);
       return async (r, io) => {
         let n = 0;
+        // A gateway that cannot be reached at first is an error (exit 7/8); once following, a
+        // dropped connection is resumed from the last event, as the client does.
+        const stop = new AbortController();
+        io.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+        let connectedOnce = false;
+        let firstError: Error | undefined;
+        const onState = (st: { connected: boolean; since?: number; error?: Error }) => {
+          if (st.connected) {
+            io.err(connectedOnce ? `# resumed after event ${st.since ?? '-'}\n` : `# following events${since !== undefined ? ` after ${since}` : ''}; Ctrl-C stops\n`);
+            connectedOnce = true;
+          } else if (!connectedOnce && st.error) {
+            firstError = st.error;
+            stop.abort();
+          } else if (connectedOnce) io.err('# connection lost; resuming\n');
+        };
         if (formatOf(o) === 'table') io.err('SEQ\tTIME\tTYPE\tACTION\tNODE\tTARGET\tDATA\n');
-        for await (const ev of r.client.events({ types: types.length ? (types as OmsEvent['type'][]) : undefined, nodes: nodes.length ? nodes : undefined, since, signal: io.signal })) {
-          io.out(formatOf(o) === 'json' ? `${JSON.stringify(ev)}\n` : formatOf(o) === 'yaml' ? `---\n${render(ev, 'yaml')}` : eventLine(ev));
-          if (count !== undefined && ++n >= count) break;
+        try {
+          for await (const ev of r.client.events({ types: types.length ? (types as OmsEvent['type'][]) : undefined, nodes: nodes.length ? nodes : undefined, since, signal: stop.signal, onState })) {
+            io.out(formatOf(o) === 'json' ? `${JSON.stringify(ev)}\n` : formatOf(o) === 'yaml' ? `---\n${render(ev, 'yaml')}` : eventLine(ev));
+            if (count !== undefined && ++n >= count) break;
+          }
+        } catch (e) {
+          if (!firstError) throw e;
         }
+        if (firstError) throw firstError;
         return EXIT.ok;
       };
     }
