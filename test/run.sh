@@ -15,6 +15,8 @@ npm run -s client:build || { echo "client build failed"; echo "0 passed, 1 faile
 # The web console's bundle (ui/dist), likewise built by npm ci (prepare) and npm start (prestart).
 npm run -s ui:build || { echo "ui build failed"; echo "0 passed, 1 failed"; exit 1; }
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+# zsh: the unit test of `oms completion zsh` loads the generated script in a real zsh.
+command -v zsh >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends zsh >/dev/null; }
 # Debian's ifupdown: the lab test of save_network_config brings the saved files up with it in a
 # fresh namespace. Its install starts nothing (no networking service is run).
 command -v ifup >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends ifupdown >/dev/null; }

@@ -78,4 +78,31 @@ describe('oms command line', () => {
       expect(out).to.equal('');
     }
   });
+
+  it('remote commands parse to {cmd: remote, name, args, opts}, under the same parser as the local ones', () => {
+    const run = (...argv: string[]) => {
+      const { r, out, err } = parse(...argv);
+      expect(out + err, argv.join(' ')).to.equal('');
+      return (r as { run: unknown }).run;
+    };
+    expect(run('login', 'https://gw:8000', '--user', 'admin', '--profile', 'lab', '--yes')).to.deep.equal({
+      cmd: 'remote', name: 'login', args: ['https://gw:8000'], opts: { user: 'admin', profile: 'lab', yes: true },
+    });
+    expect(run('call', 'kvm.start_vm', 'n1', 'v1', '--json')).to.deep.equal({ cmd: 'remote', name: 'call', args: ['kvm.start_vm', 'n1', 'v1'], opts: { json: true } });
+    expect(run('vm', 'shutdown', 'n1', 'v1', '--no-wait')).to.deep.equal({ cmd: 'remote', name: 'vm shutdown', args: ['n1', 'v1'], opts: { wait: false } });
+    expect(run('vm', 'ls', '--node', 'n1', 'n2', '--filter', 'state:running tag:web')).to.deep.equal({ cmd: 'remote', name: 'vm ls', args: [], opts: { node: ['n1', 'n2'], filter: 'state:running tag:web' } });
+    expect(run('node', 'ls', '--yaml')).to.deep.equal({ cmd: 'remote', name: 'node ls', args: [], opts: { yaml: true } });
+    expect(run('events', '--since', '5', '--type', 'kvm', 'task')).to.deep.equal({ cmd: 'remote', name: 'events', args: [], opts: { since: '5', type: ['kvm', 'task'] } });
+    expect(run('completion', 'zsh')).to.deep.equal({ cmd: 'remote', name: 'completion', args: ['zsh'], opts: {} });
+    // The local commands are still there beside them.
+    expect(run('node', 'list')).to.deep.equal({ cmd: 'node list' });
+  });
+
+  it('remote usage errors exit 2 before anything runs', () => {
+    for (const argv of [['login'], ['login', 'https://x', '--user', 'a', '--token'], ['vm', 'start', 'n1'], ['call'], ['completion', 'fish'], ['node', 'ls', '--json', '--yaml'], ['task', 'ls', '--state', 'sleeping']]) {
+      const { r, err } = parse(...argv);
+      expect(r, argv.join(' ')).to.deep.equal({ exit: USAGE_EXIT });
+      expect(err, argv.join(' ')).to.include('Usage: oms');
+    }
+  });
 });

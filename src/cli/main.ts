@@ -1,7 +1,10 @@
 /**
  * The `oms` command: parses its arguments (args.ts, which also holds every subcommand's help) and
  * runs the command. `oms --help` lists the subcommands; `oms user add --help` and the like say
- * what each takes. Exit codes: 0 done, 1 the command failed (`oms: ...` on stderr), 2 a usage error.
+ * what each takes. Local commands (serve, migrate, user, node key|list|request) work on this
+ * machine's database; remote ones (login, call, vm, ...) on a gateway (remote/commands.ts).
+ * Exit codes: 0 done, 1 the command failed (`oms: ...` on stderr), 2 a usage error; remote
+ * commands add 3..8 (remote/exit-codes.ts).
  */
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../config.ts';
@@ -13,6 +16,8 @@ import { startServer } from '../server.ts';
 import { isOmsError } from '../rpc/errors.ts';
 import { userName, nodeName, ipv4 } from '../rpc/fields.ts';
 import { parseCli, type CliCommand } from './args.ts';
+import { runRemote, type RemoteCommand } from './remote/commands.ts';
+import { describeFailure } from './remote/exit-codes.ts';
 
 async function readPassword(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -49,7 +54,28 @@ function argName(v: string | undefined): string {
   return r.data;
 }
 
+/** A remote command: any failure becomes one line and its exit code, never a stack trace. */
+async function runRemoteCommand(c: RemoteCommand): Promise<number> {
+  const abort = new AbortController();
+  const interrupted = () => {
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+  };
+  process.on('SIGINT', interrupted);
+  try {
+    return await runRemote(c, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), tty: Boolean(process.stderr.isTTY), signal: abort.signal });
+  } catch (e) {
+    if (abort.signal.aborted) return 130;
+    const f = describeFailure(e, c.opts.profile ?? (process.env.OMS_PROFILE || undefined));
+    process.stderr.write(`oms: ${f.message}\n`);
+    return f.code;
+  } finally {
+    process.off('SIGINT', interrupted);
+  }
+}
+
 async function run(c: CliCommand): Promise<number> {
+  if (c.cmd === 'remote') return runRemoteCommand(c);
   const config = loadConfig();
   const log = createLogger(config.logLevel);
 
@@ -117,6 +143,7 @@ async function run(c: CliCommand): Promise<number> {
   } finally {
     app.close();
   }
+  return 1;
 }
 
 async function main(argv: string[]): Promise<number> {
