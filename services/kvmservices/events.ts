@@ -15,8 +15,7 @@
  *   arrive together share one read: one `domstats --state` of all guests on the node's resident
  *   virsh, whatever the number of events.
  */
-import { pause, spread, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
-import { lineSink } from '../../src/nodes/lines.ts';
+import { followThenList, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
 import { isOmsError } from '../../src/rpc/errors.ts';
 import { virsh } from './commands.ts';
 import { actionOf, changesOf, parseEventLine, parseStates, readerError, STATE_LISTING, type DomainEvent } from './events-parse.ts';
@@ -53,30 +52,14 @@ class KvmWatch {
     this.#n = kvmNodeOf(h, handle);
   }
 
-  async run(): Promise<void> {
-    const { ctx } = this;
-    const stdout = lineSink((line) => this.#line(line), { onOverlong: () => ctx.log.warn('skipped an overlong line of the libvirt event reader') });
-    const reader = ctx.node.follow(eventReader(this.#n.uri), { stdout, signal: ctx.signal });
-    // The reader's failure ends the watch whenever it comes; until then, list and resync.
-    const ended = reader.then(
-      (r) => ({ ended: r.code }),
-      (e: unknown) => ({ failed: e }),
-    );
-    const settled = await Promise.race([ended, pause(SUBSCRIBE_SETTLE_MS, ctx.signal).then(() => undefined)]);
-    if (!settled && !ctx.signal.aborted) {
-      await this.#enqueue(() => this.#resync());
-      ctx.healthy();
-    }
-    const timer = setInterval(() => void this.#enqueue(() => this.#resync()), spread(ctx.resyncMs));
-    timer.unref();
-    try {
-      const r = await ended;
-      if ('failed' in r) throw r.failed;
-      // Not installed on this node (a node without libvirt): look again at the resync pace only.
-      if (r.ended === 127) await pause(ctx.resyncMs, ctx.signal);
-    } finally {
-      clearInterval(timer);
-    }
+  run(): Promise<void> {
+    return followThenList(this.ctx, {
+      argv: eventReader(this.#n.uri),
+      settleMs: SUBSCRIBE_SETTLE_MS,
+      onLine: (line) => this.#line(line),
+      what: 'the libvirt event reader',
+      resync: () => this.#enqueue(() => this.#resync()),
+    });
   }
 
   #line(line: string): void {

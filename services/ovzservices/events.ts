@@ -11,8 +11,7 @@
  * states known before, with `data.resync: true` (created and destroyed are seen only there: the
  * monitor reports states, not containers appearing).
  */
-import { pause, spread, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
-import { lineSink } from '../../src/nodes/lines.ts';
+import { followThenList, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
 import type { Argv } from '../../src/nodes/command.ts';
 import { isOmsError } from '../../src/rpc/errors.ts';
 import { DEFAULT_LXCPATH } from './config.ts';
@@ -52,28 +51,14 @@ class CtWatch {
     this.#driver = lxcDriver({ ...h, exec: ((c, o) => h.exec(c, { signal: ctx.signal, ...o, background: true })) as typeof h.exec }, DEFAULT_LXCPATH);
   }
 
-  async run(): Promise<void> {
-    const { ctx } = this;
-    const stdout = lineSink((line) => this.#line(line), { onOverlong: () => ctx.log.warn('skipped an overlong line of lxc-monitor') });
-    const ended = ctx.node.follow(monitorArgv(DEFAULT_LXCPATH), { stdout, signal: ctx.signal }).then(
-      (r) => ({ ended: r.code }),
-      (e: unknown) => ({ failed: e }),
-    );
-    const settled = await Promise.race([ended, pause(MONITOR_SETTLE_MS, ctx.signal).then(() => undefined)]);
-    if (!settled && !ctx.signal.aborted) {
-      await this.#enqueue(() => this.#resync());
-      ctx.healthy();
-    }
-    const timer = setInterval(() => void this.#enqueue(() => this.#resync()), spread(ctx.resyncMs));
-    timer.unref();
-    try {
-      const r = await ended;
-      if ('failed' in r) throw r.failed;
-      // Not installed on this node (a node without LXC): look again at the resync pace only.
-      if (r.ended === 127) await pause(ctx.resyncMs, ctx.signal);
-    } finally {
-      clearInterval(timer);
-    }
+  run(): Promise<void> {
+    return followThenList(this.ctx, {
+      argv: monitorArgv(DEFAULT_LXCPATH),
+      settleMs: MONITOR_SETTLE_MS,
+      onLine: (line) => this.#line(line),
+      what: 'lxc-monitor',
+      resync: () => this.#enqueue(() => this.#resync()),
+    });
   }
 
   #line(line: string): void {

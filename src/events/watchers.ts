@@ -16,6 +16,8 @@ import type { Logger } from '../log.ts';
 import type { NodeHandle } from '../fleet/access.ts';
 import type { NodeRecord } from '../fleet/nodes.ts';
 import { Backoff } from '../nodes/backoff.ts';
+import type { Argv } from '../nodes/command.ts';
+import { lineSink } from '../nodes/lines.ts';
 import { isOmsError } from '../rpc/errors.ts';
 import type { EventSink } from './types.ts';
 
@@ -149,6 +151,47 @@ export const pause = (ms: number, signal: AbortSignal): Promise<void> =>
     const t = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+
+/** What a node reader is: its program, how long it needs to subscribe, and what it does with a line and a listing. */
+export interface FollowSpec {
+  /** The long-running reporting program (libvirt's `virsh event --loop`, `lxc-monitor`). */
+  readonly argv: Argv;
+  /** Time for the program to subscribe before the first listing: it prints nothing once it has. */
+  readonly settleMs: number;
+  readonly onLine: (line: string) => void;
+  /** Names the reader in the warning about an overlong line. */
+  readonly what: string;
+  /** Lists and publishes what changed since the known states (the caller orders it after pending events). */
+  readonly resync: () => Promise<void>;
+}
+
+/**
+ * The shape every node reader shares: start the reporting program first, give it time to
+ * subscribe, then list (so no change falls in between), then list again on the slow timer until
+ * the program ends. A program that is not installed (exit 127) is looked for again at the resync
+ * pace only; one that fails ends the watch with its error (the runner starts it again).
+ */
+export async function followThenList(ctx: WatchContext, spec: FollowSpec): Promise<void> {
+  const stdout = lineSink(spec.onLine, { onOverlong: () => ctx.log.warn(`skipped an overlong line of ${spec.what}`) });
+  const ended = ctx.node.follow(spec.argv, { stdout, signal: ctx.signal }).then(
+    (r) => ({ ended: r.code }),
+    (e: unknown) => ({ failed: e }),
+  );
+  const settled = await Promise.race([ended, pause(spec.settleMs, ctx.signal).then(() => undefined)]);
+  if (!settled && !ctx.signal.aborted) {
+    await spec.resync();
+    ctx.healthy();
+  }
+  const timer = setInterval(() => void spec.resync(), spread(ctx.resyncMs));
+  timer.unref();
+  try {
+    const r = await ended;
+    if ('failed' in r) throw r.failed;
+    if (r.ended === 127) await pause(ctx.resyncMs, ctx.signal);
+  } finally {
+    clearInterval(timer);
+  }
+}
 
 export class WatcherRunner {
   /** Watches by node, one per declared watcher. */
