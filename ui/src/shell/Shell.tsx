@@ -3,14 +3,12 @@
  * in and logout. It starts following events while it is shown (that is: while logged in).
  */
 import { useEffect } from 'preact/hooks';
-import { Fleet } from '../fleet/Fleet.tsx';
 import { fleet } from '../fleet/store.ts';
 import { clock } from '../lib/format.ts';
 import { follow, link } from '../lib/live.ts';
 import { href, route } from '../lib/router.ts';
 import { logout, session } from '../lib/session.ts';
-
-const screens: { id: string; label: string; view: () => preact.JSX.Element }[] = [{ id: 'fleet', label: 'Fleet', view: Fleet }];
+import { screens } from './screens.ts';
 
 function LiveIndicator() {
   const l = link.value;
