@@ -20,10 +20,28 @@ export interface EventSink {
   apply(ev: OmsEvent): void;
 }
 
-const TYPES = ['node', 'kvm', 'container', 'inventory'];
+const TYPES = ['node', 'kvm', 'container', 'inventory', 'task', 'console'];
 
-/** Follows the fleet's events into `sink` until the returned function is called. */
-export function follow(sink: EventSink): () => void {
+/**
+ * Every store that follows the events (the fleet, the guests, the tasks panel, ...). A store joins
+ * with listen() while its screen needs it; each event goes to all of them.
+ */
+const sinks = new Set<EventSink>();
+
+const everyone: EventSink = {
+  relist: () => sinks.forEach((s) => s.relist()),
+  apply: (ev) => sinks.forEach((s) => s.apply(ev)),
+};
+
+/** Adds a store to the event stream until the returned function is called; it lists at once when the stream is live. */
+export function listen(sink: EventSink): () => void {
+  sinks.add(sink);
+  if (link.value.state === 'live') sink.relist();
+  return () => sinks.delete(sink);
+}
+
+/** Follows the fleet's events into every listening store until the returned function is called. */
+export function follow(sink: EventSink = everyone): () => void {
   const ctl = new AbortController();
   let connectedOnce = false;
   let seenEvent = false;

@@ -5,7 +5,7 @@
 import { useEffect } from 'preact/hooks';
 import { fleet } from '../fleet/store.ts';
 import { clock } from '../lib/format.ts';
-import { follow, link } from '../lib/live.ts';
+import { follow, link, listen } from '../lib/live.ts';
 import { href, route } from '../lib/router.ts';
 import { logout, session } from '../lib/session.ts';
 import { screens } from './screens.ts';
@@ -23,9 +23,11 @@ function LiveIndicator() {
 
 export function Shell() {
   useEffect(() => {
-    const stop = follow(fleet);
+    const leave = listen(fleet);
+    const stop = follow();
     return () => {
       stop();
+      leave();
       fleet.clear();
     };
   }, []);
