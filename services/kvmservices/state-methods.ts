@@ -46,9 +46,10 @@ export const stateMethods: MethodDecl[] = [
     params: [serverParam, vmParam] as const,
     async run(ctx, { server_hostname, kvm_vm_name: vm }) {
       const n = kvmNode(ctx, server_hostname);
+      // Transitions first, then libvirt (as list_vms_status, for the same reason).
+      const moving = runningPowerTasks(ctx, n.name).get(vm);
       const now = await domStateReason(n, vm);
       const libvirt = fromDomstate(now.state, now.reason);
-      const moving = runningPowerTasks(ctx, n.name).get(vm);
       return { name: vm, state: reported(libvirt, moving?.kind) ?? null, task_id: moving?.task_id ?? null };
     },
   }),

@@ -153,8 +153,12 @@ export const vmMethods: MethodDecl[] = [
     params: [serverParam] as const,
     async run(ctx, { server_hostname }) {
       const n = kvmNode(ctx, server_hostname);
-      const all = parseDomstats(await virshRead(n, cmd.DOMSTATS_ALL));
+      // The running transitions are taken before libvirt is asked: libvirt's answer may come after
+      // a transition ended (a stopped QEMU holds domstats too), and an old "running" read beside a
+      // task list from after the pause finished would say RUNNING, a state the guest was never in
+      // during this call. Taken first, a transition running then is reported.
       const moving = runningPowerTasks(ctx, server_hostname);
+      const all = parseDomstats(await virshRead(n, cmd.DOMSTATS_ALL));
       const out: Record<string, unknown> = {};
       for (const [name, f] of all) {
         if (!canSeeVm(ctx, server_hostname, name)) continue;

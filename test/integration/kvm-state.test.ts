@@ -33,6 +33,25 @@ describe('KVM guest states (Velocity) on the lab', function () {
   const listed = async (vm: string) => (await ok('list_vms_status', []))[0][vm];
   const tasksOf = async (vm: string) => ((await e.ok('tasks', 'list_tasks', [e.sid, 0, node.name])) as any[]).filter((t) => t.target === vm);
   const pidOf = async (vm: string) => (await nodeExec(node, ['cat', `/run/libvirt/qemu/${vm}.pid`])).stdout.trim();
+  /**
+   * A watchdog on the node for a QEMU process the test stops: it lets the process run again after
+   * holdS at the latest (other tests share this libvirtd), and ends as soon as the test has let it
+   * run itself, so a long hold (room for a loaded machine) costs nothing when the test is quick.
+   * With `stop`, it stops the process first.
+   */
+  const watchdogOf = (pid: string, holdS: number, stop: boolean) =>
+    nodeExec(node, [
+      'sh',
+      '-c',
+      '[ "$3" = stop ] && { kill -STOP "$1" || exit 1; }; end=$(($(date +%s) + $2)); while [ "$(ps -o state= -p "$1")" = T ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done; kill -CONT "$1"',
+      'kst-watchdog',
+      pid,
+      String(holdS),
+      stop ? 'stop' : 'held',
+    ]);
+  /** Waits until the node says the process is stopped (state T). */
+  const stopped = async (pid: string) =>
+    waitFor(`QEMU ${pid} stopped`, async () => (await nodeExec(node, ['ps', '-o', 'state=', '-p', pid])).stdout.trim(), (st) => st === 'T', 20_000, 50);
 
   before(async () => {
     e = await startEnv({}, { dataDir });
@@ -156,7 +175,7 @@ describe('KVM guest states (Velocity) on the lab', function () {
     // with the guest "paused (starting up)" for as long as the test needs. The start is virsh's
     // own on the node: no OMS task runs, only libvirt's state can say STARTING. A watchdog on the
     // node lets QEMU run again after HOLD_S at the latest (other tests share this libvirtd).
-    const HOLD_S = 12;
+    const HOLD_S = 20;
     await define(node, plainXml(KF));
     let starting: ReturnType<typeof nodeExec> | undefined;
     let watchdog: ReturnType<typeof nodeExec> | undefined;
@@ -182,7 +201,7 @@ describe('KVM guest states (Velocity) on the lab', function () {
         const [p, ...reason] = frozen.stdout.trim().split('\n')[0].split(' ');
         if (/^\d+$/.test(p)) pid = p;
         if (pid && reason.join(' ') === 'paused (starting up)') {
-          watchdog = nodeExec(node, ['sh', '-c', 'sleep "$2"; kill -CONT "$1"', 'sh', pid, String(HOLD_S)]);
+          watchdog = watchdogOf(pid, HOLD_S, false);
           break;
         }
         await starting;
@@ -217,23 +236,25 @@ describe('KVM guest states (Velocity) on the lab', function () {
       // A stopped QEMU does not answer libvirt's monitor, so the suspend/resume waits inside
       // libvirt. The node shares its libvirtd with other tests whose listings wait for this
       // guest meanwhile: a watchdog on the node lets QEMU run again after HOLD_S at the latest.
-      const HOLD_S = 6;
-      const watchdog = nodeExec(node, ['sh', '-c', 'kill -STOP "$1" && sleep "$2"; kill -CONT "$1"', 'sh', pid, String(HOLD_S)]);
+      const HOLD_S = 20;
+      const guard = watchdogOf(pid, HOLD_S, true);
       try {
-        await sleep(200);
+        // The request goes only once QEMU is stopped: else libvirt may finish it at once.
+        await stopped(pid);
         const pending = set(PLAIN, target);
         const held = Date.now();
         const g = await waitFor(moving, () => get(PLAIN), (r) => r.state === moving, HOLD_S * 1000, 100);
         expect(g.task_id).to.match(/^[0-9a-f-]{36}$/);
         const l = await listed(PLAIN);
-        expect(l.vm_state).to.equal(moving);
+        const why = l.vm_state === moving ? '' : JSON.stringify(await e.ok('tasks', 'task_status', [e.sid, 0, g.task_id]));
+        expect(l.vm_state, why).to.equal(moving);
         expect(['running', 'paused']).to.include(l.state);
         expect(Date.now() - held, 'both looks inside the hold').to.be.below(HOLD_S * 1000);
         await nodeExec(node, ['kill', '-CONT', pid]);
         expect(await pending).to.deep.equal({ name: PLAIN, state: target });
       } finally {
         await nodeExec(node, ['kill', '-CONT', pid]);
-        await watchdog;
+        await guard;
       }
       expect(await domstate(node, PLAIN)).to.equal(virshAfter);
       expect(await get(PLAIN)).to.deep.equal({ name: PLAIN, state: target, task_id: null });
