@@ -16,6 +16,7 @@
  *   virsh, whatever the number of events.
  */
 import { followThenList, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
+import { SerialBatches } from '../../src/events/batches.ts';
 import { isOmsError } from '../../src/rpc/errors.ts';
 import { virsh } from './commands.ts';
 import { actionOf, changesOf, parseEventLine, parseStates, readerError, STATE_LISTING, type DomainEvent } from './events-parse.ts';
@@ -39,11 +40,10 @@ export const kvmEventWatcher: NodeWatcherDecl = {
 
 class KvmWatch {
   readonly #n: KvmNode;
-  /** Events read but not yet published, in the order libvirt printed them. */
-  #pending: DomainEvent[] = [];
-  /** The one publishing loop; events and listings take turns in it, so they keep their order. */
-  #busy: Promise<void> = Promise.resolve();
-  #draining = false;
+  /** Events read but not yet published, in the order libvirt printed them; one step at a time. */
+  readonly #queue = new SerialBatches<DomainEvent>((batch) => this.#publish(batch), (e) => {
+    if (!this.ctx.signal.aborted) this.ctx.log.warn({ error: isOmsError(e) ? e.omsName : 'error' }, 'could not read guest states after a libvirt event');
+  });
 
   constructor(private readonly ctx: WatchContext) {
     const h = ctx.node;
@@ -58,7 +58,7 @@ class KvmWatch {
       settleMs: SUBSCRIBE_SETTLE_MS,
       onLine: (line) => this.#line(line),
       what: 'the libvirt event reader',
-      resync: () => this.#enqueue(() => this.#resync()),
+      resync: () => this.#queue.run(() => this.#resync()),
     });
   }
 
@@ -70,27 +70,11 @@ class KvmWatch {
       if (err) this.ctx.log.warn({ reason: err.slice(0, 200) }, 'libvirt event reader reported an error');
       return;
     }
-    this.#pending.push(e);
-    if (!this.#draining) {
-      this.#draining = true;
-      void this.#enqueue(() => this.#drain());
-    }
-  }
-
-  #enqueue(step: () => Promise<void>): Promise<void> {
-    const next = this.#busy.then(step).catch((e: unknown) => {
-      if (!this.ctx.signal.aborted) this.ctx.log.warn({ error: isOmsError(e) ? e.omsName : 'error' }, 'could not read guest states after a libvirt event');
-    });
-    this.#busy = next;
-    return next;
+    this.#queue.add(e);
   }
 
   /** Publishes every event read so far with the states read once after them. */
-  async #drain(): Promise<void> {
-    this.#draining = false;
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return;
+  async #publish(batch: DomainEvent[]): Promise<void> {
     let states: Map<string, VmState> | undefined;
     try {
       states = await this.#states();

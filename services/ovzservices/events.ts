@@ -12,6 +12,7 @@
  * monitor reports states, not containers appearing).
  */
 import { followThenList, type NodeWatcherDecl, type WatchContext } from '../../src/events/watchers.ts';
+import { SerialBatches } from '../../src/events/batches.ts';
 import type { Argv } from '../../src/nodes/command.ts';
 import { isOmsError } from '../../src/rpc/errors.ts';
 import { DEFAULT_LXCPATH } from './config.ts';
@@ -42,9 +43,10 @@ class CtWatch {
   readonly #raw = new Map<string, string>();
   /** The exit status printed before a container's STOPPING/STOPPED. */
   readonly #exit = new Map<string, number>();
-  #pending: Pending[] = [];
-  #busy: Promise<void> = Promise.resolve();
-  #draining = false;
+  /** Changes read but not yet published, in the order the monitor printed them; one step at a time. */
+  readonly #queue = new SerialBatches<Pending>((batch) => this.#publish(batch), (e) => {
+    if (!this.ctx.signal.aborted) this.ctx.log.warn({ error: isOmsError(e) ? e.omsName : 'error' }, 'could not read container states');
+  });
 
   constructor(private readonly ctx: WatchContext) {
     const h = ctx.node;
@@ -57,7 +59,7 @@ class CtWatch {
       settleMs: MONITOR_SETTLE_MS,
       onLine: (line) => this.#line(line),
       what: 'lxc-monitor',
-      resync: () => this.#enqueue(() => this.#resync()),
+      resync: () => this.#queue.run(() => this.#resync()),
     });
   }
 
@@ -73,27 +75,11 @@ class CtWatch {
     if (!action) return;
     const exitStatus = action === 'stopped' ? this.#exit.get(m.id) : undefined;
     if (action === 'stopped' || action === 'started') this.#exit.delete(m.id);
-    this.#pending.push({ id: m.id, action, ...(exitStatus !== undefined ? { exitStatus } : {}) });
-    if (!this.#draining) {
-      this.#draining = true;
-      void this.#enqueue(() => this.#drain());
-    }
-  }
-
-  #enqueue(step: () => Promise<void>): Promise<void> {
-    const next = this.#busy.then(step).catch((e: unknown) => {
-      if (!this.ctx.signal.aborted) this.ctx.log.warn({ error: isOmsError(e) ? e.omsName : 'error' }, 'could not read container states');
-    });
-    this.#busy = next;
-    return next;
+    this.#queue.add({ id: m.id, action, ...(exitStatus !== undefined ? { exitStatus } : {}) });
   }
 
   /** Publishes every change read so far, with the states of those containers read once after them. */
-  async #drain(): Promise<void> {
-    this.#draining = false;
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return;
+  async #publish(batch: Pending[]): Promise<void> {
     let infos: Map<string, CtInfo> | undefined;
     try {
       const ids = [...new Set(batch.map((p) => p.id))];
