@@ -255,16 +255,13 @@ export const userservices = service({
     }),
     method({
       name: 'revoke_api_token',
-      description: "Deletes one of the calling user's API tokens.",
+      description: "Deletes one of the calling user's API tokens; websockets, event streams and console tunnels opened with it close at once.",
       auth: 'session',
       permission: 'authenticated',
       mutates: true,
       params: [{ name: 'name', schema: tokenName }] as const,
       run(ctx, { name }) {
-        const n = ctx.app.db.prepare('DELETE FROM api_tokens WHERE user_id = ? AND name = ?').run(ctx.principal!.userId, name).changes;
-        if (!n) throw oms('UnknownUserError', { user: `token ${name}` });
-        // The next call with the revoked token must be refused, not answered from what was remembered.
-        ctx.app.sessions.forgetUser(ctx.principal!.userId);
+        if (!ctx.app.sessions.revokeToken(ctx.principal!.userId, name)) throw oms('UnknownUserError', { user: `token ${name}` });
         return 0;
       },
     }),

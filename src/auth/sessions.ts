@@ -167,8 +167,23 @@ export class Sessions {
     return (this.db.prepare('SELECT count(*) AS n FROM sessions WHERE last_seen >= ? AND created_at >= ?').get(now - this.limits.idleSeconds, now - this.limits.maxSeconds) as { n: number }).n;
   }
 
+  /** The digests of a user's sessions and API tokens: what a cascade (user deleted) takes with it. */
   keysOf(userId: number): string[] {
-    return (this.db.prepare('SELECT id_hash FROM sessions WHERE user_id = ?').all(userId) as { id_hash: string }[]).map((r) => r.id_hash);
+    return (this.db.prepare('SELECT id_hash AS k FROM sessions WHERE user_id = ? UNION ALL SELECT token_hash FROM api_tokens WHERE user_id = ?').all(userId, userId) as { k: string }[]).map((r) => r.k);
+  }
+
+  /**
+   * Deletes one of a user's API tokens; false when there is none by that name. Like a session's
+   * end, it is announced, so websockets, event streams and console tunnels opened with the token
+   * close at once instead of living on with a credential that no longer exists.
+   */
+  revokeToken(userId: number, name: string): boolean {
+    const row = this.db.prepare('DELETE FROM api_tokens WHERE user_id = ? AND name = ? RETURNING token_hash').get(userId, name) as { token_hash: string } | undefined;
+    if (!row) return false;
+    // The next call with the token must be refused, not answered from what was remembered.
+    this.forgetUser(userId);
+    this.ended(row.token_hash);
+    return true;
   }
 
   /** For sessions removed by a cascade (user deleted): tell dependants they are gone. */

@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import { startTestGateway, ADMIN_PASSWORD, type TestGateway } from '../helpers/gateway.ts';
 import { method, service } from '../../src/rpc/declare.ts';
 import { digest } from '../../src/auth/tokens.ts';
+import WebSocket from 'ws';
 
 const RECHECK_MS = 24 * 3_600_000; // longer than any clock jump below
 const AUTH_ERROR = 101;
@@ -131,6 +132,36 @@ describe('session changes are seen by the next call on the same gateway', () => 
     expect((await bearerTags(token)).body.result.type).to.equal('tmp_cache');
     expect((await gw.get('userservices', 'revoke_api_token', [admin, 0, 'ci'])).error).to.equal(null);
     expect((await bearerTags(token)).body.error.code).to.equal(AUTH_ERROR);
+  });
+
+  /** A websocket opened with `bearer`; `closed` resolves with the close code and the notifications seen before it. */
+  const socketWith = async (bearer: string) => {
+    const ws = new WebSocket(gw.wsUrl, { headers: { authorization: `Bearer ${bearer}` } });
+    const seen: string[] = [];
+    ws.on('message', (m) => seen.push(JSON.parse(String(m)).method));
+    const closed = new Promise<{ code: number; seen: string[] }>((resolve) => ws.on('close', (code) => resolve({ code, seen })));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return { ws, closed };
+  };
+  const within = <T>(p: Promise<T>, ms = 2000) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms))]);
+
+  it('token revocation: a websocket opened with the token is told and closed at once, one opened with another token stays', async () => {
+    const token = (await gw.get('userservices', 'create_api_token', [admin, 0, 'ci'])).result.result.token as string;
+    const other = (await gw.get('userservices', 'create_api_token', [admin, 0, 'other'])).result.result.token as string;
+    const revoked = await socketWith(token);
+    const kept = await socketWith(other);
+    expect((await gw.get('userservices', 'revoke_api_token', [admin, 0, 'ci'])).error).to.equal(null);
+    expect(await within(revoked.closed)).to.deep.equal({ code: 4001, seen: ['session.ended'] });
+    expect(kept.ws.readyState).to.equal(WebSocket.OPEN);
+    kept.ws.close();
+  });
+
+  it('user deletion: a websocket opened with one of their API tokens is closed at once', async () => {
+    const b = await addUser('carol', [{ path: '/', role: 'Operator' }]);
+    const token = (await gw.get('userservices', 'create_api_token', [b, 0, 'ci'])).result.result.token as string;
+    const s = await socketWith(token);
+    expect((await gw.get('userservices', 'delete_user', [admin, 0, 'carol'])).error).to.equal(null);
+    expect((await within(s.closed)).code).to.equal(4001);
   });
 
   it('role change: a revoked grant refuses the next call even with its result cached', async () => {
