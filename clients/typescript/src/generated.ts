@@ -374,7 +374,7 @@ export interface UserservicesApi {
    */
   list_api_tokens(options?: CallOptions): Promise<unknown>;
   /**
-   * Deletes one of the calling user's API tokens.
+   * Deletes one of the calling user's API tokens; websockets, event streams and console tunnels opened with it close at once.
    */
   revoke_api_token(name: string, options?: CallOptions): Promise<unknown>;
   /**

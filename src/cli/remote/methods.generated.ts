@@ -386,7 +386,7 @@ export const methods: MethodTable = {
   "task": false
  },
  "userservices.revoke_api_token": {
-  "summary": "Deletes one of the calling user's API tokens",
+  "summary": "Deletes one of the calling user's API tokens; websockets, event streams and console tunnels opened with it close at once",
   "params": [
    {
     "name": "name",
