@@ -1,8 +1,11 @@
 /**
  * JSON-RPC 2.0 over a websocket at /ws: one request (or batch) per text message, answers in
- * order of completion. A client that connected with `Authorization: Bearer <SESSID>` (or
- * `?bearer=` for browsers, which cannot set headers on websockets) is told by a
- * `session.ended` notification when its session ends, and the socket closes.
+ * order of completion. A client that connected with `Authorization: Bearer <SESSID or API token>`
+ * is told by a `session.ended` notification when its session ends, and the socket closes.
+ * A browser cannot set headers on a websocket: it offers the subprotocols `oms.jsonrpc` and
+ * `oms.bearer.<secret>` instead (as Kubernetes does), so the secret never sits in a URL that
+ * browsers, proxies and access logs print; the gateway answers `oms.jsonrpc` only. `?bearer=` is
+ * still read, for clients written before.
  *
  * Live events: `events.subscribe` starts this socket's subscription (one per socket); events come
  * as `events.event` notifications. Backpressure is the socket's own: past HIGH_WATER bytes
@@ -78,13 +81,32 @@ function eventChannel(app: AppServices, socket: WebSocket, sent: () => void, fra
   };
 }
 
+/** The subprotocol the gateway speaks on /ws, and the prefix of the one that carries a browser's bearer. */
+export const WS_PROTOCOL = 'oms.jsonrpc';
+export const WS_BEARER_PREFIX = 'oms.bearer.';
+
+/** The bearer of an upgrade: the Authorization header, the bearer subprotocol, or (older clients) `?bearer=`. */
+function upgradeBearer(req: IncomingMessage, url: URL): string | undefined {
+  const header = bearerOf(req.headers.authorization);
+  if (header) return header;
+  const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+  const sub = offered.find((p) => p.startsWith(WS_BEARER_PREFIX));
+  if (sub) return sub.slice(WS_BEARER_PREFIX.length) || undefined;
+  return url.searchParams.get('bearer') ?? undefined;
+}
+
 export function createRpcWebSocketServer(app: AppServices): WebSocketServer {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: app.config.maxBodyBytes });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: app.config.maxBodyBytes,
+    // Never echo the bearer subprotocol back: the answer names only the protocol spoken.
+    handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+  });
   // Notification text per event, shared by this server's sockets; gone with the event.
   const frames = new WeakMap<OmsEvent, string>();
   wss.on('connection', (socket: WebSocket, req: IncomingMessage) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const bearer = bearerOf(req.headers.authorization) ?? url.searchParams.get('bearer') ?? undefined;
+    const bearer = upgradeBearer(req, url);
     const remote = req.socket.remoteAddress;
     const abort = new AbortController();
     const onSessionEnded = (key: string) => {

@@ -61,6 +61,7 @@ describe('web console in a browser: login, fleet, live', function () {
   let dataDir: string;
   let light: LabNode;
   const csp: string[] = [];
+  const urls: string[] = [];
   const full = () => e.lab.nodes.slice(0, 3);
   const row = (name: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: new RegExp(`^${name}\\b`) }) });
 
@@ -79,6 +80,9 @@ describe('web console in a browser: login, fleet, live', function () {
     page.on('console', (m) => {
       if (/Content[- ]Security[- ]Policy/i.test(m.text())) csp.push(m.text());
     });
+    // Every address the page asked for, websockets included: a session id must be in none.
+    page.on('request', (r) => urls.push(r.url()));
+    page.on('websocket', (w) => urls.push(w.url()));
     await ctx.addInitScript(() => {
       document.addEventListener('securitypolicyviolation', (ev) => console.error(`Content-Security-Policy violation: ${ev.violatedDirective} ${ev.blockedURI}`));
     });
@@ -148,7 +152,12 @@ describe('web console in a browser: login, fleet, live', function () {
     await page.getByRole('status').filter({ hasText: 'Live' }).waitFor({ timeout: 20_000 });
     // The session lives in this tab's sessionStorage, never in a cookie.
     expect(await ctx.cookies()).to.deep.equal([]);
-    expect(await page.evaluate(() => sessionStorage.getItem('oms.session'))).to.match(/^\S{16,}$/);
+    const sid = await page.evaluate(() => sessionStorage.getItem('oms.session'));
+    expect(sid).to.match(/^\S{16,}$/);
+    // The event socket is open (Live) with the session as its bearer, yet no address carries it:
+    // it travels as a websocket subprotocol, so no browser, proxy or access log prints it.
+    expect(urls.some((u) => /\/ws\b/.test(u)), 'the page opened /ws').to.equal(true);
+    expect(urls.filter((u) => u.includes(sid!))).to.deep.equal([]);
   });
 
   it('axe-core finds no serious or critical violation on the fleet screen (light and dark)', async () => {

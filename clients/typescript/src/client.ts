@@ -3,7 +3,7 @@
  * authenticated by password (a session) or an API token, with one typed function per method
  * generated from the gateway's declarations (generated.ts), tasks followed to their end and
  * events as an async iterator. The bearer is kept in a private field: it is sent only in the
- * Authorization header (or, from a browser's websocket, `?bearer=`), never logged, never shown
+ * Authorization header (or, from a browser's websocket, a subprotocol), never logged, never shown
  * by util.inspect or JSON.stringify of the client.
  */
 import { fromRpcError, OmsConnectionError, OmsError } from './errors.js';

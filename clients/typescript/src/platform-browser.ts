@@ -1,8 +1,9 @@
 /**
  * A browser's transport: fetch and the WebSocket of the page. The browser decides which
  * certificates it trusts, so `ca` and `fingerprint` are refused rather than silently ignored.
- * A browser cannot set headers on a websocket: the bearer goes as `?bearer=` (the gateway
- * accepts it there for this reason); it never goes in a cookie.
+ * A browser cannot set headers on a websocket: the bearer goes as the subprotocol
+ * `oms.bearer.<secret>` beside `oms.jsonrpc` (the gateway answers with the latter), never in the
+ * URL (which browsers print when a socket fails) and never in a cookie.
  */
 import { OmsConnectionError } from './errors.js';
 import { shown, type Platform, type SocketLike, type TlsOptions } from './platform.js';
@@ -27,9 +28,9 @@ export const browserPlatform: Platform = {
 
   openSocket(u, bearer, tls, timeoutMs) {
     refusePinning(tls);
-    const url = new URL(u);
-    if (bearer) url.searchParams.set('bearer', bearer);
-    const ws = new WebSocket(url);
+    // Session ids are hex and API tokens base64url: both are valid subprotocol tokens.
+    if (bearer && !/^[A-Za-z0-9_.~-]+$/.test(bearer)) throw new TypeError('the session id or API token has characters a websocket subprotocol cannot carry');
+    const ws = new WebSocket(u, bearer ? ['oms.jsonrpc', `oms.bearer.${bearer}`] : ['oms.jsonrpc']);
     return new Promise<SocketLike>((resolve, reject) => {
       const timer = setTimeout(() => {
         ws.close();
