@@ -13,23 +13,14 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import { nodeExec, type LabNode } from '../lab/index.ts';
+import { until, wsSubscriber, type Ev } from './events-client.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
 
 const GUEST = `evn-out-${process.pid}`;
 const CT = '71321';
 const LAB_SH = fileURLToPath(new URL('../lab/lab.sh', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Ev {
-  seq: number;
-  type: string;
-  node?: string;
-  target?: string;
-  action: string;
-  data: Record<string, unknown>;
-}
 
 const guestXml = (name: string) => `<domain type='kvm'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><devices/></domain>`;
@@ -45,33 +36,6 @@ async function cleanUp(node: LabNode): Promise<void> {
   await virsh(node, 'undefine', GUEST);
   await nodeExec(node, ['lxc-stop', '-P', '/var/lib/lxc', '-n', CT, '-k']);
   await nodeExec(node, ['lxc-destroy', '-P', '/var/lib/lxc', '-n', CT]);
-}
-
-async function until<T>(what: string, get: () => T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** A /ws JSON-RPC client bound to the session by its bearer, collecting `events.event` notifications. */
-async function wsSubscriber(e: Env, filter: Record<string, unknown>): Promise<{ events: Ev[]; close(): void }> {
-  const ws = new WebSocket(`${e.gw.url.replace(/^http/, 'ws')}/ws`, { headers: { authorization: `Bearer ${e.sid}` } });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const events: Ev[] = [];
-  let answer: any;
-  ws.on('message', (d) => {
-    const m = JSON.parse(String(d));
-    if (m.id === 1) answer = m;
-    else if (m.method === 'events.event') events.push(m.params);
-  });
-  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'events.subscribe', params: filter }));
-  const a = await until('the subscribe answer', () => answer);
-  if (a.error) throw new Error(`events.subscribe: ${JSON.stringify(a.error)}`);
-  return { events, close: () => ws.close() };
 }
 
 /** An SSE client of GET /events?since=N with a bearer: the event blocks as they come. */

@@ -9,46 +9,15 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { killSshd, nodeExec, startSshd, type LabNode } from '../lab/index.ts';
+import { until as untilEvery, wsSubscriber, type Ev } from './events-client.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
+
+/** This file's waits look every 200 ms: each look may ask the gateway. */
+const until = <T>(what: string, get: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000) => untilEvery(what, get, ms, 200);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nowS = () => Math.floor(Date.now() / 1000);
-
-interface Ev {
-  seq: number;
-  type: string;
-  node?: string;
-  action: string;
-  data: Record<string, unknown>;
-}
-
-async function until<T>(what: string, get: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-async function wsSubscriber(e: Env, filter: Record<string, unknown>): Promise<{ events: Ev[]; close(): void }> {
-  const ws = new WebSocket(`${e.gw.url.replace(/^http/, 'ws')}/ws`, { headers: { authorization: `Bearer ${e.sid}` } });
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const events: Ev[] = [];
-  let answer: any;
-  ws.on('message', (d) => {
-    const m = JSON.parse(String(d));
-    if (m.id === 1) answer = m;
-    else if (m.method === 'events.event') events.push(m.params);
-  });
-  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'events.subscribe', params: filter }));
-  const a = await until('the subscribe answer', () => answer);
-  if (a.error) throw new Error(`events.subscribe: ${JSON.stringify(a.error)}`);
-  return { events, close: () => ws.close() };
-}
 
 /** Memory used in percent as the node's own /proc/meminfo says right now. */
 async function nodeMemoryPercent(node: LabNode): Promise<number> {
