@@ -31,11 +31,15 @@ export function Chart({ title, lines, format, from, to }: { title: string; lines
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlotT | undefined>(undefined);
   const key = lines.map((l) => l.label).join('|');
+  // The newest data: uPlot arrives later than the first data may, and must start from that, not from the first render's.
+  const latest = useRef({ lines, from, to });
+  latest.current = { lines, from, to };
 
   useEffect(() => {
     let gone = false;
     void loadUplot().then((uPlot) => {
       if (gone || !box.current) return;
+      const { lines, from, to } = latest.current;
       const width = Math.max(240, box.current.clientWidth);
       plot.current = new uPlot(
         {
@@ -43,7 +47,7 @@ export function Chart({ title, lines, format, from, to }: { title: string; lines
           height: 180,
           legend: { show: false },
           cursor: { show: false },
-          scales: { x: { time: true, range: () => [from, to] } },
+          scales: { x: { time: true, range: () => [latest.current.from, latest.current.to] } },
           axes: [
             { stroke: css('--muted'), grid: { stroke: css('--line') }, ticks: { stroke: css('--line') } },
             { stroke: css('--muted'), grid: { stroke: css('--line') }, ticks: { stroke: css('--line') }, size: 70, values: (_u, vals) => vals.map((v) => format(v)) },
@@ -69,7 +73,6 @@ export function Chart({ title, lines, format, from, to }: { title: string; lines
 
   useEffect(() => {
     if (!plot.current || !box.current) return;
-    plot.current.setScale('x', { min: from, max: to });
     plot.current.setData(aligned(lines), true);
     box.current.dataset.drawn = String(lines.reduce((n, l) => n + l.points.length, 0));
   }, [lines, from, to]);
