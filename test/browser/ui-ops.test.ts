@@ -15,6 +15,7 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,9 +28,21 @@ import { launchChromium } from './console-page.ts';
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const ISO = 'uop-small.iso';
 const ISO_CANCEL = 'uop-cancel.iso';
+const ISO_FETCHED = 'uop-fetched.iso';
 const BRIDGE = 'uop-br0';
 
+/** Serious and critical axe-core findings, in the light and the dark colour scheme. */
 async function axeProblems(page: Page): Promise<string[]> {
+  const found: string[] = [];
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    found.push(...(await axeOnce(page)).map((f) => `${colorScheme}: ${f}`));
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  return found;
+}
+
+async function axeOnce(page: Page): Promise<string[]> {
   await page.evaluate(axeSource);
   const found = (await page.evaluate(async () => {
     const r = await (window as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run();
@@ -65,6 +78,9 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
   let enrolNode: LabNode;
   let netNode: LabNode;
   let savedKeys: string | undefined;
+  let http: Server | undefined;
+  let base = '';
+  const fetched = randomBytes(256 * 1024);
   const work = mkdtempSync(join(tmpdir(), 'uop-files-'));
   const row = (name: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: new RegExp(`^${name}\\b`) }) });
   const isoDir = '/var/lib/oms-node/isos';
@@ -81,6 +97,13 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     netNode = light.find((n) => n.name === 'omsnode15') ?? light.find((n) => n !== enrolNode) ?? e.lab.nodes[1];
     savedKeys = readFileSync(enrolNode.authorizedKeysFile!, 'utf8');
     await enroll(e, [full, netNode]);
+    // What the node fetches from a URL: served on the lab's own network.
+    http = createServer((req, res) => {
+      if (req.url === `/${ISO_FETCHED}`) res.writeHead(200, { 'Content-Length': String(fetched.length) }).end(fetched);
+      else res.writeHead(404).end('not here');
+    });
+    await new Promise<void>((r) => http!.listen(0, e.lab.hostAddress ?? '10.213.7.1', r));
+    base = `http://${e.lab.hostAddress ?? '10.213.7.1'}:${(http.address() as { port: number }).port}`;
     profile = mkdtempSync(join(tmpdir(), 'uop-chromium-'));
     ctx = await launchChromium(profile);
     page = await ctx.newPage();
@@ -92,7 +115,8 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     if (profile) rmSync(profile, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
     if (enrolNode && savedKeys !== undefined) writeFileSync(enrolNode.authorizedKeysFile!, savedKeys);
-    if (full) await nodeExec(full, ['rm', '-f', join(isoDir, ISO), join(isoDir, ISO_CANCEL)]).catch(() => undefined);
+    http?.close();
+    if (full) await nodeExec(full, ['rm', '-f', join(isoDir, ISO), join(isoDir, ISO_CANCEL), join(isoDir, ISO_FETCHED)]).catch(() => undefined);
     if (netNode) await nodeExec(netNode, ['ip', 'link', 'del', BRIDGE]).catch(() => undefined);
     await e?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -226,6 +250,22 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
       const ls = await nodeExec(full, ['ls', '-a', isoDir]);
       return !ls.stdout.includes(ISO_CANCEL) && !/\.oms-upload-.*\.part/.test(ls.stdout);
     }, 20_000);
+  });
+
+  it('has the node fetch an ISO from a URL; a failed fetch is shown in words', async () => {
+    const form = page.getByRole('form', { name: 'Fetch an ISO image from a URL' });
+    await form.getByLabel('URL').fill(`${base}/missing.iso`);
+    await form.getByLabel('Name on the node').fill('uop-missing.iso');
+    await form.getByRole('button', { name: 'Fetch' }).click();
+    await form.getByRole('alert').filter({ hasText: /^IsoFetchError: .*404/ }).waitFor({ timeout: 30_000 });
+    await form.getByLabel('URL').fill(`${base}/${ISO_FETCHED}`);
+    await form.getByLabel('Name on the node').fill('');
+    await form.getByRole('button', { name: 'Fetch' }).click();
+    await form.getByRole('status').filter({ hasText: `${full.name} fetched ${ISO_FETCHED} (256 KiB).` }).waitFor({ timeout: 30_000 });
+    await page.getByRole('table', { name: `ISO images on ${full.name}` }).getByRole('rowheader', { name: ISO_FETCHED }).waitFor({ timeout: 20_000 });
+    const sum = await nodeExec(full, ['sha256sum', join(isoDir, ISO_FETCHED)]);
+    expect(sum.stdout.split(' ')[0]).to.equal(createHash('sha256').update(fetched).digest('hex'));
+    expect((await nodeExec(full, ['ls', isoDir])).stdout).to.not.include('uop-missing.iso');
   });
 
   it("shows the gateway's SSH-path refusal plainly and changes nothing; a bridge is deleted only after confirmation", async () => {
