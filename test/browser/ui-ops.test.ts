@@ -81,6 +81,7 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
   let http: Server | undefined;
   let base = '';
   const fetched = randomBytes(256 * 1024);
+  const csp: string[] = [];
   const work = mkdtempSync(join(tmpdir(), 'uop-files-'));
   const row = (name: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: new RegExp(`^${name}\\b`) }) });
   const isoDir = '/var/lib/oms-node/isos';
@@ -106,7 +107,13 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     base = `http://${e.lab.hostAddress ?? '10.213.7.1'}:${(http.address() as { port: number }).port}`;
     profile = mkdtempSync(join(tmpdir(), 'uop-chromium-'));
     ctx = await launchChromium(profile);
+    await ctx.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (ev) => console.error(`Content-Security-Policy violation: ${ev.violatedDirective} ${ev.blockedURI}`));
+    });
     page = await ctx.newPage();
+    page.on('console', (m) => {
+      if (/Content[- ]Security[- ]Policy/i.test(m.text())) csp.push(m.text());
+    });
     cdp = await ctx.newCDPSession(page);
   });
 
@@ -118,6 +125,7 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     http?.close();
     if (full) await nodeExec(full, ['rm', '-f', join(isoDir, ISO), join(isoDir, ISO_CANCEL), join(isoDir, ISO_FETCHED)]).catch(() => undefined);
     if (netNode) await nodeExec(netNode, ['ip', 'link', 'del', BRIDGE]).catch(() => undefined);
+    if (netNode) await nodeExec(netNode, ['ip', 'route', 'del', '198.51.100.0/24']).catch(() => undefined);
     await e?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
@@ -301,6 +309,24 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     await until('the bridge leaves the list', async () => (await bridges.getByRole('rowheader', { name: BRIDGE }).count()) === 0 || (await bridges.count()) === 0, 20_000);
   });
 
+  it('adds a static route from the form and deletes it after confirmation, on the node itself', async () => {
+    const onNode = async () => (await nodeExec(netNode, ['ip', 'route', 'show', '198.51.100.0/24'])).stdout.trim();
+    expect(await onNode()).to.equal('');
+    const form = page.getByRole('form', { name: 'Add a static route' });
+    await form.getByLabel('Destination network').fill('198.51.100.0');
+    await form.getByLabel('Netmask').fill('255.255.255.0');
+    await form.getByLabel('Gateway').fill(e.lab.hostAddress ?? '10.213.7.1');
+    await form.getByLabel('Interface').selectOption('eth0');
+    await form.getByRole('button', { name: 'Add route' }).click();
+    const routes = page.getByRole('table', { name: `IPv4 routes of ${netNode.name}` });
+    await routes.getByRole('rowheader', { name: '198.51.100.0/24' }).waitFor({ timeout: 20_000 });
+    expect(await onNode()).to.match(/^198\.51\.100\.0\/24 via \S+ dev eth0/);
+    await routes.getByRole('button', { name: 'Delete route 198.51.100.0/24 on eth0' }).click();
+    await page.getByRole('dialog', { name: 'Delete this route?' }).getByRole('button', { name: 'Delete route' }).click();
+    await until('the route leaves the list', async () => (await routes.getByRole('rowheader', { name: '198.51.100.0/24' }).count()) === 0, 20_000);
+    expect(await onNode()).to.equal('');
+  });
+
   it('the node view draws charts from the stats history and refreshes them live', async () => {
     await page.goto(`${e.gw.url}/#/fleet`);
     await row(full.name).getByRole('link', { name: full.name }).click();
@@ -348,5 +374,9 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     expect(text).to.include(`uop-${full.hostname}-done`);
     await page.getByRole('button', { name: 'Close terminal' }).click();
     expect(await frameEl.count()).to.equal(0);
+  });
+
+  it('no Content-Security-Policy violation was reported on these screens (uPlot, the embedded terminal)', () => {
+    expect(csp).to.deep.equal([]);
   });
 });
