@@ -239,6 +239,16 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     expect(sum.stdout.split(' ')[0]).to.equal(createHash('sha256').update(body).digest('hex'));
   });
 
+  it('an upload the gateway refuses says why and what to do', async () => {
+    const form = page.getByRole('form', { name: 'Upload an ISO image' });
+    await form.getByLabel('ISO file').setInputFiles(join(work, ISO));
+    await form.getByLabel('Name on the node').fill(ISO);
+    await form.getByRole('button', { name: 'Upload', exact: true }).click();
+    const alert = form.getByRole('alert');
+    await alert.filter({ hasText: /failed/ }).waitFor({ timeout: 20_000 });
+    expect(await alert.textContent()).to.match(new RegExp(`^Upload of ${ISO} failed after .*: IsoImageExistsError: ISO image ${ISO} already exists on node ${full.name}\\. Nothing was sent to ${full.name}: choose another name, or delete the image there first`));
+  });
+
   it('a cancelled upload says so and how to go on; nothing is left on the node', async () => {
     const file = join(work, ISO_CANCEL);
     writeFileSync(file, randomBytes(8 * 1024 * 1024));

@@ -83,7 +83,10 @@ function UploadForm({ node }: { node: string }) {
         const u = e instanceof UploadError ? e : new UploadError(errorText(e), undefined, 0);
         const where = `after ${bytes(u.sent)} of ${bytes(f.size)}`;
         // The route keeps nothing of an unfinished upload (the temp file goes), so the way on is to send it again.
-        const resume = `Nothing of it was kept on ${node}; the name ${image} is free again. To resume, choose the file again and press Upload: it starts over from the beginning.`;
+        const resume =
+          u.omsName === 'IsoImageExistsError'
+            ? `Nothing was sent to ${node}: choose another name, or delete the image there first, then press Upload again.`
+            : `Nothing of it was kept on ${node}; the name ${image} is free again. To resume, choose the file again and press Upload: it starts over from the beginning.`;
         if (u.cancelled) setError(`Upload of ${image} cancelled ${where}. ${resume}`);
         else setError(`Upload of ${image} failed ${where}: ${u.message}. ${resume}`);
       },

@@ -6,6 +6,7 @@
  * an abort, an idle client or a failure removes the temp file, so a retry starts afresh under
  * the same name.
  */
+import { errorCodes } from '@oms/client/browser';
 import { sessionToken } from '../lib/session.ts';
 
 export interface Uploaded {
@@ -52,10 +53,12 @@ export function uploadIso(node: string, image: string, file: Blob, onProgress: (
         return reject(new UploadError(`The gateway answered HTTP ${xhr.status} without an explanation`, undefined, sent));
       }
       if (body?.error) {
-        // Application errors carry the OMS name first ("UploadIdleError: ..."), as every OMS wire format does.
-        const message = body.error.message ?? `HTTP ${xhr.status}`;
-        const name = /^([A-Z][A-Za-z]+(Error|Denied|Mismatch|Exists))\b/.exec(message)?.[1];
-        return reject(new UploadError(message, name, sent));
+        // The route answers in the qooxdoo shape {origin, code, message}: the code names the OMS
+        // error (application errors also put the name first in the message; server errors do not).
+        const name = nameOfCode(body.error.code);
+        let message = body.error.message ?? `HTTP ${xhr.status}`;
+        if (name && message.startsWith(`${name}: `)) message = message.slice(name.length + 2);
+        return reject(new UploadError(name ? `${name}: ${message}` : message, name, sent));
       }
       resolve(body?.result?.result?.result ?? { name: image, size: file.size });
     };
@@ -65,3 +68,5 @@ export function uploadIso(node: string, image: string, file: Blob, onProgress: (
   });
   return { done, cancel: () => xhr.abort() };
 }
+
+const nameOfCode = (code: number | undefined): string | undefined => (code === undefined ? undefined : Object.entries(errorCodes).find(([, c]) => c === code)?.[0]);
