@@ -30,6 +30,8 @@ const ISO = 'uop-small.iso';
 const ISO_CANCEL = 'uop-cancel.iso';
 const ISO_FETCHED = 'uop-fetched.iso';
 const BRIDGE = 'uop-br0';
+const DISK = 'uop-disk1.qcow2';
+const LV = 'uop-lv1';
 
 /** Serious and critical axe-core findings, in the light and the dark colour scheme. */
 async function axeProblems(page: Page): Promise<string[]> {
@@ -123,6 +125,8 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     rmSync(work, { recursive: true, force: true });
     if (enrolNode && savedKeys !== undefined) writeFileSync(enrolNode.authorizedKeysFile!, savedKeys);
     http?.close();
+    if (full) await nodeExec(full, ['rm', '-f', join('/var/lib/oms-node/images', DISK)]).catch(() => undefined);
+    if (full?.lvm) await nodeExec(full, ['lvremove', '--driverloaded', 'n', '-f', `${full.lvm.vg}/${LV}`]).catch(() => undefined);
     if (full) await nodeExec(full, ['rm', '-f', join(isoDir, ISO), join(isoDir, ISO_CANCEL), join(isoDir, ISO_FETCHED)]).catch(() => undefined);
     if (netNode) await nodeExec(netNode, ['ip', 'link', 'del', BRIDGE]).catch(() => undefined);
     if (netNode) await nodeExec(netNode, ['ip', 'route', 'del', '198.51.100.0/24']).catch(() => undefined);
@@ -284,6 +288,36 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     const sum = await nodeExec(full, ['sha256sum', join(isoDir, ISO_FETCHED)]);
     expect(sum.stdout.split(' ')[0]).to.equal(createHash('sha256').update(fetched).digest('hex'));
     expect((await nodeExec(full, ['ls', isoDir])).stdout).to.not.include('uop-missing.iso');
+  });
+
+  it('creates and deletes a disk image and a logical volume, each deletion after confirmation, seen on the node', async () => {
+    const imagesDir = '/var/lib/oms-node/images';
+    const vg = full.lvm?.vg;
+    const images = page.getByRole('list', { name: `Disk images on ${full.name}` });
+    const img = page.getByRole('form', { name: 'Create a disk image' });
+    await img.getByLabel('Image name').fill(DISK);
+    await img.getByLabel('Size (MB)').fill('8');
+    await img.getByRole('button', { name: 'Create image' }).click();
+    await images.getByText(DISK, { exact: true }).waitFor({ timeout: 20_000 });
+    expect((await nodeExec(full, ['ls', imagesDir])).stdout.split('\n')).to.include(DISK);
+    await images.getByRole('button', { name: `Delete ${DISK}` }).click();
+    await page.getByRole('dialog', { name: `Delete ${DISK}?` }).getByRole('button', { name: `Delete ${DISK}` }).click();
+    await until('the image leaves the list', async () => (await page.getByText(DISK, { exact: true }).count()) === 0, 20_000);
+    expect((await nodeExec(full, ['ls', imagesDir])).stdout.split('\n')).to.not.include(DISK);
+    if (!vg) return;
+    const lvs = async () => (await nodeExec(full, ['lvs', '--driverloaded', 'n', '--noheadings', '-o', 'lv_name', vg])).stdout.split(/\s+/).filter(Boolean);
+    const lv = page.getByRole('form', { name: 'Create a logical volume' });
+    await lv.getByLabel('Volume group').selectOption(vg);
+    await lv.getByLabel('Volume name').fill(LV);
+    await lv.getByLabel('Size (MB)').fill('8');
+    await lv.getByRole('button', { name: 'Create volume' }).click();
+    const table = page.getByRole('table', { name: `Logical volumes on ${full.name}` });
+    await table.getByRole('rowheader', { name: LV }).waitFor({ timeout: 20_000 });
+    expect(await lvs()).to.include(LV);
+    await table.getByRole('button', { name: `Remove ${vg}/${LV}` }).click();
+    await page.getByRole('dialog', { name: `Remove ${vg}/${LV}?` }).getByRole('button', { name: `Remove ${vg}/${LV}` }).click();
+    await until('the volume leaves the list', async () => (await page.getByRole('rowheader', { name: LV }).count()) === 0, 20_000);
+    expect(await lvs()).to.not.include(LV);
   });
 
   it("shows the gateway's SSH-path refusal plainly and changes nothing; a bridge is deleted only after confirmation", async () => {
