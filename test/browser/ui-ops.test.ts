@@ -151,6 +151,23 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     expect(await axeProblems(page)).to.deep.equal([]);
   });
 
+  it('an operator without node.admin is told enrolling needs it, with no error', async () => {
+    await e.ok('userservices', 'add_user', [e.sid, 0, 'uop-operator', 'uop-operator-pw-1', [{ path: `/nodes/${full.name}`, role: 'Operator' }]]);
+    const other = await ctx.newPage();
+    try {
+      await other.goto(`${e.gw.url}/`);
+      await other.getByLabel('User').fill('uop-operator');
+      await other.getByLabel('Password').fill('uop-operator-pw-1');
+      await other.getByRole('button', { name: 'Log in' }).click();
+      await other.getByRole('heading', { name: 'Fleet' }).waitFor();
+      await other.getByText('Enrolling and removing nodes needs the node.admin privilege on /nodes.').waitFor({ timeout: 20_000 });
+      expect(await other.getByRole('form', { name: 'Request a node' }).count()).to.equal(0);
+      expect(await other.getByRole('alert').filter({ hasText: /\S/ }).count()).to.equal(0);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('enrols a node: the offered fingerprint is the one the node prints with the command shown, and signed it is connected', async () => {
     expect(await row(enrolNode.name).count()).to.equal(0);
     const form = page.getByRole('form', { name: 'Request a node' });

@@ -125,6 +125,13 @@ export function Enrol() {
     });
 
   const rows = requests.rows.value;
+  if (requests.denied.value)
+    return (
+      <section class="panel enrol" aria-labelledby="enrol-title">
+        <h2 id="enrol-title">Enrol a node</h2>
+        <p class="muted">Enrolling and removing nodes needs the node.admin privilege on /nodes.</p>
+      </section>
+    );
   return (
     <section class="panel enrol" aria-labelledby="enrol-title">
       <h2 id="enrol-title">Enrol a node</h2>

@@ -5,7 +5,7 @@
  */
 import { signal } from '@preact/signals';
 import type { OmsEvent } from '@oms/client/browser';
-import { errorText, oms } from '../lib/client.ts';
+import { errorText, isOmsError, oms } from '../lib/client.ts';
 import type { EventSink } from '../lib/live.ts';
 import { lostSession } from '../lib/session.ts';
 
@@ -26,6 +26,8 @@ const RELISTING = new Set(['requested', 'request-removed', 'enrolled', 'removed'
 export class RequestsStore implements EventSink {
   readonly rows = signal<Request[]>([]);
   readonly error = signal<string | undefined>(undefined);
+  /** The user may not enrol nodes (no node.admin on /nodes): the panel says so instead of failing. */
+  readonly denied = signal(false);
   #timer: ReturnType<typeof setTimeout> | undefined;
   #listing = 0;
 
@@ -36,8 +38,11 @@ export class RequestsStore implements EventSink {
       if (mine !== this.#listing) return;
       this.rows.value = rows;
       this.error.value = undefined;
+      this.denied.value = false;
     } catch (e) {
-      if (!lostSession(e)) this.error.value = errorText(e);
+      if (lostSession(e)) return;
+      if (isOmsError(e, 'PermissionDenied')) this.denied.value = true;
+      else this.error.value = errorText(e);
     }
   }
 
