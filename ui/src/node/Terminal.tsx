@@ -11,10 +11,8 @@ export function Terminal({ node }: { node: string }) {
   const [url, setUrl] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
-  const close = () => {
-    setUrl(undefined);
-    void oms.sshservices.remove_session_ssh_connections().catch(() => undefined);
-  };
+  const close = () => setUrl(undefined);
+  // When the frame goes (closed, or the view left), its connection goes too; the page in it disconnects.
   useEffect(() => () => void (url && oms.sshservices.remove_session_ssh_connections().catch(() => undefined)), [url]);
   const open = async () => {
     setBusy(true);
