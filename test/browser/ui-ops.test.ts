@@ -433,8 +433,12 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
       return t.includes(`uop-${full.hostname}-done`) ? t : undefined;
     }, 20_000);
     expect(text).to.include(`uop-${full.hostname}-done`);
+    const sid = await page.evaluate(() => sessionStorage.getItem('oms.session'));
+    const open = async () => (await e.call('sshservices', 'list_session_ssh_connections', [sid, 0])).result.result as { host: string }[];
+    expect((await open()).map((c) => c.host)).to.deep.equal([full.name]);
     await page.getByRole('button', { name: 'Close terminal' }).click();
     expect(await frameEl.count()).to.equal(0);
+    await until("the session's SSH connection is removed", async () => (await open()).length === 0, 10_000);
   });
 
   it('no Content-Security-Policy violation was reported on these screens (uPlot, the embedded terminal)', () => {
