@@ -32,6 +32,7 @@ const ISO_FETCHED = 'uop-fetched.iso';
 const BRIDGE = 'uop-br0';
 const DISK = 'uop-disk1.qcow2';
 const LV = 'uop-lv1';
+const NET = 'uop-net1';
 
 /** Serious and critical axe-core findings, in the light and the dark colour scheme. */
 async function axeProblems(page: Page): Promise<string[]> {
@@ -125,6 +126,7 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     rmSync(work, { recursive: true, force: true });
     if (enrolNode && savedKeys !== undefined) writeFileSync(enrolNode.authorizedKeysFile!, savedKeys);
     http?.close();
+    if (full) await nodeExec(full, ['sh', '-c', 'virsh -c qemu:///system net-destroy "$1"; virsh -c qemu:///system net-undefine "$1"', 'sh', NET]).catch(() => undefined);
     if (full) await nodeExec(full, ['rm', '-f', join('/var/lib/oms-node/images', DISK)]).catch(() => undefined);
     if (full?.lvm) await nodeExec(full, ['lvremove', '--driverloaded', 'n', '-f', `${full.lvm.vg}/${LV}`]).catch(() => undefined);
     if (full) await nodeExec(full, ['rm', '-f', join(isoDir, ISO), join(isoDir, ISO_CANCEL), join(isoDir, ISO_FETCHED)]).catch(() => undefined);
@@ -386,6 +388,26 @@ describe('web console in a browser: fleet enrolment, storage, network, node view
     await page.getByRole('dialog', { name: 'Delete this route?' }).getByRole('button', { name: 'Delete route' }).click();
     await until('the route leaves the list', async () => (await routes.getByRole('rowheader', { name: '198.51.100.0/24' }).count()) === 0, 20_000);
     expect(await onNode()).to.equal('');
+  });
+
+  it('adds a bridged libvirt network and deletes it after confirmation, seen with virsh on the node', async () => {
+    const virshNets = async () => (await nodeExec(full, ['virsh', '-c', 'qemu:///system', 'net-list', '--all', '--name'])).stdout.split('\n').map((l) => l.trim());
+    const bridge = (await e.ok('netinterfaceservices', 'list_bridges', [e.sid, 0, full.name])).result[0]?.bridge as string | undefined;
+    if (!bridge) return; // a node without a bridge: nothing to join
+    await page.goto(`${e.gw.url}/#/network/${full.name}`);
+    await page.getByRole('heading', { name: `Network of ${full.name}` }).waitFor();
+    const form = page.getByRole('form', { name: 'Add a libvirt network' });
+    await form.getByLabel('Network name').fill(NET);
+    await form.getByLabel('Mode').selectOption('bridge');
+    await form.getByLabel('Bridge', { exact: true }).fill(bridge);
+    await form.getByRole('button', { name: 'Add network' }).click();
+    const nets = page.getByRole('table', { name: `libvirt networks of ${full.name}` });
+    await nets.getByRole('rowheader', { name: NET }).waitFor({ timeout: 20_000 });
+    expect(await virshNets()).to.include(NET);
+    await nets.getByRole('button', { name: `Delete network ${NET}` }).click();
+    await page.getByRole('dialog', { name: `Delete the libvirt network ${NET}?` }).getByRole('button', { name: `Delete ${NET}` }).click();
+    await until('the network leaves the list', async () => (await nets.getByRole('rowheader', { name: NET }).count()) === 0, 20_000);
+    expect(await virshNets()).to.not.include(NET);
   });
 
   it('the node view draws charts from the stats history and refreshes them live', async () => {
