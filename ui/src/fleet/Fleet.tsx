@@ -2,7 +2,12 @@
 import type { Signal } from '@preact/signals';
 import { bytes, clock, percent } from '../lib/format.ts';
 import { href, route } from '../lib/router.ts';
+import { nodeHref } from '../lib/node-pick.tsx';
+import { Enrol } from './Enrol.tsx';
+import { NodeActions } from './NodeActions.tsx';
 import { fleet, type Count, type NodeRow } from './store.ts';
+import '../lib/ops.css';
+import './fleet-ops.css';
 
 const count = (c: Count | null | undefined) => (c === undefined ? '…' : c === null ? 'n/a' : `${c.total} (${c.running} running)`);
 
@@ -25,7 +30,9 @@ function Row({ row }: { row: Signal<NodeRow> }) {
   return (
     <tr data-status={r.status}>
       <th scope="row">
-        <span class="node-name">{r.name}</span>
+        <a class="node-name" href={nodeHref('node', r.name)}>
+          {r.name}
+        </a>
         {r.address ? <span class="sub">{r.address}</span> : null}
       </th>
       <td>
@@ -45,6 +52,9 @@ function Row({ row }: { row: Signal<NodeRow> }) {
         </ul>
       </td>
       <td>{r.readAt ? clock(r.readAt) : '—'}</td>
+      <td>
+        <NodeActions name={r.name} />
+      </td>
     </tr>
   );
 }
@@ -87,6 +97,7 @@ export function Fleet() {
                   <th scope="col">Containers</th>
                   <th scope="col">Tags</th>
                   <th scope="col">Figures read</th>
+                  <th scope="col">Actions</th>
                 </tr>
               </thead>
               <tbody>
@@ -96,9 +107,10 @@ export function Fleet() {
               </tbody>
             </table>
           </div>
-          {rows.length === 0 ? <p>No nodes{tag ? ' with this tag' : ''}. Nodes are enrolled with funcservices.add_request and sign_requests.</p> : null}
+          {rows.length === 0 ? <p>No nodes{tag ? ' with this tag' : ''}. Enrol one below.</p> : null}
         </>
       )}
+      <Enrol />
     </section>
   );
 }

@@ -13,6 +13,9 @@ export type Session = { phase: 'checking' } | { phase: 'out'; notice?: string } 
 
 export const session = signal<Session>({ phase: 'checking' });
 
+/** The session id as the client sends it, for the few requests outside JSON-RPC (the ISO upload route). */
+export const sessionToken = (): string | undefined => sessionStorage.getItem(KEY) ?? undefined;
+
 /** At page load: a session kept by this tab (a reload) is checked with the gateway. */
 export async function resume(): Promise<void> {
   const sid = sessionStorage.getItem(KEY);

@@ -5,6 +5,9 @@
  */
 import type { JSX } from 'preact';
 import { Fleet } from '../fleet/Fleet.tsx';
+import { Network } from '../network/Network.tsx';
+import { NodeView } from '../node/NodeView.tsx';
+import { Storage } from '../storage/Storage.tsx';
 
 export interface Screen {
   id: string;
@@ -14,4 +17,7 @@ export interface Screen {
 
 export const screens: Screen[] = [
   { id: 'fleet', label: 'Fleet', view: Fleet },
+  { id: 'storage', label: 'Storage', view: Storage },
+  { id: 'network', label: 'Network', view: Network },
+  { id: 'node', label: 'Node', view: NodeView },
 ];
