@@ -5,6 +5,7 @@
  */
 import type { JSX } from 'preact';
 import { Fleet } from '../fleet/Fleet.tsx';
+import { Guests } from '../guests/Guests.tsx';
 
 export interface Screen {
   id: string;
@@ -14,4 +15,5 @@ export interface Screen {
 
 export const screens: Screen[] = [
   { id: 'fleet', label: 'Fleet', view: Fleet },
+  { id: 'guests', label: 'Guests', view: Guests },
 ];
