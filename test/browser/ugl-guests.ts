@@ -20,7 +20,12 @@ function mine(names: readonly string[]): void {
 }
 
 async function run(lab: Lab, node: LabNode, argv: string[], what: string): Promise<string> {
-  const r = await ssh(lab, node, argv);
+  let r = await ssh(lab, node, argv);
+  // 255: ssh itself failed (another engineer's test may stop a node's sshd for a moment).
+  for (let i = 0; i < 10 && r.code === 255 && /connect to host|Connection (refused|reset|closed)/.test(r.stderr); i++) {
+    await new Promise((res) => setTimeout(res, 1000));
+    r = await ssh(lab, node, argv);
+  }
   if (r.code !== 0) throw new Error(`${what} on ${node.name}: ${r.stderr.trim() || `exit ${r.code}`}`);
   return r.stdout;
 }
