@@ -18,7 +18,11 @@ import { buildUi } from '../../ui/build.ts';
 import { ADMIN_PASSWORD, enroll, startEnv, type Env } from '../integration/fixture.ts';
 import type { LabNode } from '../lab/index.ts';
 import { launchChromium } from './console-page.ts';
+import { ssh } from './lab-guests.ts';
 import { defineMany, domstate, removeUgl, virshOn } from './ugl-guests.ts';
+
+/** LXC containers are numbered: this test's own number. */
+const CT = '85150';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -69,6 +73,9 @@ describe('web console in a browser: the Guests screen', function () {
     await virshOn(e.lab, n1, 'start', 'ugl-a1');
     await virshOn(e.lab, n2, 'start', 'ugl-b1');
     await virshOn(e.lab, n3, 'start', 'ugl-c1');
+    await ssh(e.lab, n3, ['lxc-destroy', '-n', CT, '-f']);
+    const made = await ssh(e.lab, n3, ['lxc-create', '-t', 'busybox', '-n', CT]);
+    if (made.code !== 0) throw new Error(`lxc-create ${CT}: ${made.stderr}`);
     profile = mkdtempSync(join(tmpdir(), 'ugl-chromium-'));
     ctx = await launchChromium(profile);
     await ctx.addInitScript(() => {
@@ -81,6 +88,7 @@ describe('web console in a browser: the Guests screen', function () {
     await ctx?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
     if (e) for (const n of [n1, n2, n3]) await removeUgl(e.lab, n).catch(() => undefined);
+    if (e) await ssh(e.lab, n3, ['lxc-destroy', '-n', CT, '-f']).catch(() => undefined);
     await e?.stop();
   });
   afterEach(async function () {
@@ -104,6 +112,23 @@ describe('web console in a browser: the Guests screen', function () {
       expect(cells.slice(1, 6), name).to.deep.equal(['kvm', node.name, name === 'ugl-b2' ? 'stopped' : 'running', '1', '32 MiB']);
     }
     await page.getByRole('status').filter({ hasText: /^Live$/ }).waitFor({ timeout: 20_000 });
+  });
+
+  it('lists containers too (type container); lxc-start and lxc-stop by hand: the row follows', async () => {
+    await filterBox().fill(`type:container ${CT}`);
+    const r = page.getByRole('row').filter({ hasText: CT });
+    await r.waitFor({ timeout: 30_000 });
+    const cells = (await r.getByRole('cell').allTextContents()).map((s) => s.trim());
+    expect(cells.slice(1, 4)).to.deep.equal(['container', n3.name, 'stopped']);
+    await mark();
+    const started = await ssh(e.lab, n3, ['lxc-start', '-n', CT]);
+    expect(started.code, started.stderr).to.equal(0);
+    await expectText(r.locator('td.g-state'), /^running$/, 20_000);
+    const stopped = await ssh(e.lab, n3, ['lxc-stop', '-n', CT, '-k']);
+    expect(stopped.code, stopped.stderr).to.equal(0);
+    await expectText(r.locator('td.g-state'), /^stopped$/, 20_000);
+    expect(await marked(), 'same page, no reload').to.equal(1);
+    await filterBox().fill('');
   });
 
   it('a guest defined by hand on a node appears without a reload, and goes when undefined', async () => {

@@ -1,8 +1,9 @@
 /**
  * Every KVM guest and container of the nodes the user may see, live. One signal per row, so an
  * event re-renders that row only; `keys` changes only when guests come or go. A node is read with
- * four calls (kvmservices and ovzservices list_vms_status for state, vCPUs and memory, their
- * list_vms for tags, names and IPs), each node on its own, so a slow node holds up only its rows.
+ * kvmservices and ovzservices list_vms_status (state, vCPUs, memory) and their list_vms (tags,
+ * names, IPs), each node on its own, so a slow node holds up only its rows. Not
+ * kvmplusovzservices.list_vms: it runs one `virsh dominfo` per guest, seconds for a few hundred.
  *
  * Events: a `kvm` or `container` event patches its row's state at once from the event's own
  * `state` (no round trip before the row changes), and re-reads that node's guests (or
@@ -110,8 +111,10 @@ export class GuestsStore implements EventSink {
         const [status, listed] = await Promise.all([read(() => oms.kvmservices.list_vms_status(node)), read(() => oms.kvmservices.list_vms(node))]);
         rows = kvmRows(node, status, listed);
       } else {
-        const [status, listed] = await Promise.all([read(() => oms.ovzservices.list_vms_status(node)), read(() => oms.ovzservices.list_vms(node))]);
-        rows = containerRows(node, status, listed);
+        // Most nodes have no containers: their names, IPs and tags are asked for only when there are some.
+        const status = await read(() => oms.ovzservices.list_vms_status(node));
+        const none = Object.keys((Array.isArray(status) ? status[0] : status) ?? {}).length === 0;
+        rows = containerRows(node, status, none ? [] : await read(() => oms.ovzservices.list_vms(node)));
       }
     } catch (e) {
       if (lostSession(e)) return;
