@@ -241,6 +241,22 @@ describe('web console in a browser: the Guests screen', function () {
     expect(await domstate(e.lab, n2, 'ugl-b2')).to.equal('shut off');
   });
 
+  it('is usable at phone width: no page-wide sideways scroll, the actions and filter in view, the table scrolls in its own box', async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    try {
+      await filterBox().fill('ugl-');
+      await row('ugl-a1').waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), 'page width').to.be.at.most(390);
+      for (const el of [filterBox(), page.getByRole('button', { name: 'Force stop' }), row('ugl-a1').getByRole('checkbox')]) {
+        const box = (await el.boundingBox())!;
+        expect(box.x + box.width, 'inside the screen').to.be.at.most(390);
+      }
+      if (process.env.UGL_SHOT) await page.screenshot({ path: process.env.UGL_SHOT });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
   it('axe-core finds no serious or critical violation on the guests screen (light and dark)', async () => {
     expect(await axeProblems(page)).to.deep.equal([]);
     await page.emulateMedia({ colorScheme: 'dark' });
