@@ -188,7 +188,10 @@ function Table({ keys, sort }: { keys: string[]; sort: Signal<Sort> }) {
                 type="checkbox"
                 aria-label="Select all shown guests"
                 checked={keys.length > 0 && shown === keys.length}
-                onChange={(e) => bulk.set(e.currentTarget.checked ? new Set([...selected, ...keys]) : [...selected].filter((k) => !keys.includes(k)))}
+                onChange={(e) => {
+                  const shownNow = new Set(keys);
+                  bulk.set(e.currentTarget.checked ? new Set([...selected, ...keys]) : [...selected].filter((k) => !shownNow.has(k)));
+                }}
               />
             </td>
             {COLUMNS.map((c) => (
@@ -222,7 +225,8 @@ function Table({ keys, sort }: { keys: string[]; sort: Signal<Sort> }) {
 function BulkBar({ keys }: { keys: string[] }) {
   const sel = bulk.selected.value;
   const rows = [...sel].map((k) => guests.row(k)?.peek()).filter((r): r is GuestRow => !!r);
-  const hidden = rows.filter((r) => !keys.includes(r.key)).length;
+  const shownNow = new Set(keys);
+  const hidden = rows.filter((r) => !shownNow.has(r.key)).length;
   const runs = bulk.runs.value;
   return (
     <div class="g-bulk" role="toolbar" aria-label="Actions on the selected guests">

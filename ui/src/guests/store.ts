@@ -56,8 +56,7 @@ export class GuestsStore implements EventSink {
 
   readonly #rows = new Map<string, Signal<GuestRow>>();
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
-  /** Per `node/kind`: the number of the latest read begun, of the latest applied, and of the last event patch. */
-  readonly #begun = new Map<string, number>();
+  /** Per `node/kind`: the number of the latest read applied, and of the last event patch (numbers from #counter). */
   readonly #applied = new Map<string, number>();
   readonly #patchedAt = new Map<string, number>();
   #counter = 0;
@@ -103,7 +102,6 @@ export class GuestsStore implements EventSink {
   async #read(node: string, kind: Kind): Promise<void> {
     const k = `${node}/${kind}`;
     const gen = ++this.#counter;
-    this.#begun.set(k, gen);
     let rows: GuestRow[];
     let problem: string | undefined;
     try {
@@ -205,7 +203,6 @@ export class GuestsStore implements EventSink {
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     this.#rows.clear();
-    this.#begun.clear();
     this.#applied.clear();
     this.#patchedAt.clear();
     this.keys.value = [];
