@@ -38,7 +38,7 @@ const sectionsFor = (quick: boolean): Section<Ctx>[] => [
   { name: 'fanout', title: 'fan-out (one command on every node)', run: (c) => benchFanout(c.lab, c.out, c.opts) },
   { name: 'events', title: 'live events (virsh start -> /ws; 1,000 subscribers)', run: (c) => benchEvents(c.lab, c.out, c.opts) },
   { name: 'health', title: 'health monitor (gateway CPU per node per sample; 500 nodes at 10 s extrapolated)', run: (c) => benchHealth(c.lab, c.out, c.opts) },
-  { name: 'ui', title: 'web console (initial load)', run: (c) => benchUi(c.out) },
+  { name: 'ui', title: 'web console (initial load; guest list with 1,000 guests; virsh start -> row)', run: (c) => benchUi(c.lab, c.out, c.opts) },
   { name: 'load', title: `load (200 clients, ${quick ? 8 : 60} s)`, run: (c) => benchLoad(c.lab, c.out, quick ? 8_000 : 60_000) },
 ];
 

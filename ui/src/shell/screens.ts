@@ -5,6 +5,7 @@
  */
 import type { JSX } from 'preact';
 import { Fleet } from '../fleet/Fleet.tsx';
+import { Guests } from '../guests/Guests.tsx';
 import { Network } from '../network/Network.tsx';
 import { NodeView } from '../node/NodeView.tsx';
 import { Storage } from '../storage/Storage.tsx';
@@ -17,6 +18,7 @@ export interface Screen {
 
 export const screens: Screen[] = [
   { id: 'fleet', label: 'Fleet', view: Fleet },
+  { id: 'guests', label: 'Guests', view: Guests },
   { id: 'storage', label: 'Storage', view: Storage },
   { id: 'network', label: 'Network', view: Network },
   { id: 'node', label: 'Node', view: NodeView },
