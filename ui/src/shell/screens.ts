@@ -4,6 +4,7 @@
  * in a folder named after it (ui/src/<id>/), with its own CSS imported by its view.
  */
 import type { JSX } from 'preact';
+import { Admin } from '../admin/Admin.tsx';
 import { Fleet } from '../fleet/Fleet.tsx';
 
 export interface Screen {
@@ -14,4 +15,5 @@ export interface Screen {
 
 export const screens: Screen[] = [
   { id: 'fleet', label: 'Fleet', view: Fleet },
+  { id: 'admin', label: 'Administration', view: Admin },
 ];
