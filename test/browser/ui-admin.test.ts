@@ -279,6 +279,13 @@ describe('web console in a browser: administration, command palette, phone width
     const fleetNow = await overflow();
     expect(fleetNow.scrollWidth, JSON.stringify(fleetNow)).to.be.at.most(fleetNow.width);
     expect(fleetNow.wide).to.deep.equal([]);
+    // The wide table scrolls inside its own region, the node's name kept in view while it does.
+    const region = p.getByRole('region', { name: 'Nodes table' });
+    await region.evaluate((el) => (el.scrollLeft = el.scrollWidth));
+    expect(await region.evaluate((el) => el.scrollLeft), 'the table is wider than the screen').to.be.greaterThan(100);
+    const name = (await row(p, nodes()[0].name).getByRole('rowheader').boundingBox())!;
+    expect(name.x, 'node name in view after scrolling').to.be.at.least(0);
+    expect(name.x + name.width).to.be.at.most(390);
     // Every navigation link lies inside the screen and works by touch.
     const links = p.getByRole('navigation', { name: 'Main' }).getByRole('link');
     expect(await links.count()).to.be.greaterThan(1);
