@@ -236,6 +236,7 @@ describe('web console in a browser: administration, command palette, phone width
     await option.waitFor();
     expect(await option.getAttribute('aria-selected')).to.equal('true');
     expect(await box.getAttribute('aria-activedescendant')).to.equal(await option.getAttribute('id'));
+    expect(await axeProblems(page), 'axe with the palette open').to.deep.equal([]);
     await page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'detached' });
     expect(new URL(page.url()).hash).to.equal(`#/node/${granted()}`);
@@ -246,8 +247,14 @@ describe('web console in a browser: administration, command palette, phone width
     await opener.focus();
     await page.keyboard.press('Control+k');
     await dialog.waitFor();
-    await page.keyboard.type('administration');
-    await dialog.getByRole('option', { name: /^Screen\s*Administration$/ }).waitFor();
+    await page.keyboard.type('omsnode');
+    await dialog.getByRole('option', { name: new RegExp(`^Node\\s*${nodes()[0].name}$`) }).waitFor();
+    const options = dialog.getByRole('option');
+    expect(await options.first().getAttribute('aria-selected')).to.equal('true');
+    await page.keyboard.press('ArrowDown');
+    expect(await options.nth(1).getAttribute('aria-selected'), 'ArrowDown moves to the next match').to.equal('true');
+    await page.keyboard.press('ArrowUp');
+    expect(await options.first().getAttribute('aria-selected')).to.equal('true');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     expect(await opener.evaluate((el) => el === document.activeElement), 'focus back on the opener').to.equal(true);
