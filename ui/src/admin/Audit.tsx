@@ -111,11 +111,11 @@ export function Audit() {
               <tbody>
                 {rows.map((r) => (
                   <tr key={r.requestId + r.at}>
-                    <td>{new Date(r.at).toLocaleString()}</td>
+                    <th scope="row">{new Date(r.at).toLocaleString()}</th>
                     <td>{r.user ?? '—'}</td>
-                    <th scope="row">
+                    <td>
                       {r.service}.{r.method}
-                    </th>
+                    </td>
                     <td>{r.target ?? '—'}</td>
                     <td class={r.outcome === 'ok' ? '' : 'status-bad'}>{r.outcome}</td>
                     <td>{r.remote ?? '—'}</td>

@@ -129,7 +129,7 @@ export function Palette() {
   return (
     <>
       <button type="button" class="pal-open" aria-haspopup="dialog" aria-keyshortcuts="/ Control+K" onClick={show}>
-        Jump to… <kbd aria-hidden="true">/</kbd>
+        <span class="pal-text">Jump to…</span> <kbd aria-hidden="true">/</kbd>
       </button>
       {open ? <Dialog close={close} /> : null}
     </>
