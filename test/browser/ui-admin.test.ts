@@ -3,10 +3,11 @@
  * (Debian's /usr/bin/chromium) against the real gateway process and the lab's three full nodes,
  * found by roles, labels and visible text: a user created with a grant on one node sees only that
  * node when they log in; an API token is shown once, works from the typed client and stops working
- * when revoked; the audit log's filters; the palette jumps to a node; nothing is wider than a
+ * when revoked; the audit log's filters; the palette jumps to a node and to a guest; nothing is wider than a
  * 390 px screen; axe-core on every admin tab, light and dark.
  *
- * Users and tokens made here carry the prefix `uad-` and are deleted by the tests themselves.
+ * Users, tokens and the one guest (defined, never started, on the third node) made here carry the
+ * prefix `uad-` and are deleted by the tests themselves.
  */
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -18,10 +19,12 @@ import { buildUi } from '../../ui/build.ts';
 import { connect, isOmsError } from '../../clients/typescript/src/index.ts';
 import { ADMIN_PASSWORD, enroll, startEnv, type Env } from '../integration/fixture.ts';
 import { launchChromium } from './console-page.ts';
+import { guestXml, ssh } from './lab-guests.ts';
 
 const USER = 'uad-op';
 const USER_PASSWORD = 'uad-op-password-7319';
 const TOKEN = 'uad-tok';
+const GUEST = 'uad-g1';
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Serious and critical axe-core findings on the page as it is now. */
@@ -81,6 +84,7 @@ describe('web console in a browser: administration, command palette, phone width
     if (e) {
       await e.call('userservices', 'delete_user', [e.sid, 0, USER]).catch(() => undefined);
       await e.call('userservices', 'revoke_api_token', [e.sid, 0, TOKEN]).catch(() => undefined);
+      await ssh(e.lab, e.lab.nodes[2], ['virsh', '-c', 'qemu:///system', 'undefine', GUEST]).catch(() => undefined);
     }
     await ctx?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
@@ -241,6 +245,21 @@ describe('web console in a browser: administration, command palette, phone width
     await page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'detached' });
     expect(new URL(page.url()).hash).to.equal(`#/node/${granted()}`);
+
+    // A guest defined by hand on a node a moment ago is found too, and leads to its view.
+    const def = await ssh(e.lab, nodes()[2], ['virsh', '-c', 'qemu:///system', 'define', '/dev/stdin'], guestXml(GUEST));
+    expect(def.code, def.stderr).to.equal(0);
+    await page.goto(`${e.gw.url}/#/fleet`);
+    await page.locator('main').focus();
+    await page.keyboard.press('/');
+    await dialog.waitFor();
+    await page.keyboard.type(GUEST.slice(2));
+    const guest = dialog.getByRole('option', { name: new RegExp(`^Guest\\s*${GUEST}\\s*on ${nodes()[2].name}$`) });
+    await guest.waitFor({ timeout: 30_000 });
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+    expect(new URL(page.url()).hash).to.equal(`#/guest/${nodes()[2].name}/${GUEST}`);
+    await ssh(e.lab, nodes()[2], ['virsh', '-c', 'qemu:///system', 'undefine', GUEST]);
 
     // Ctrl-K opens it too; arrow keys move; Escape closes and gives focus back.
     await page.goto(`${e.gw.url}/#/fleet`);

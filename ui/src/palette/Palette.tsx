@@ -5,7 +5,8 @@
  * pattern), so a screen reader hears the active option as it moves.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { fixedItems, loadGuests, match, type Item } from './items.ts';
+import { listen } from '../lib/live.ts';
+import { fixedItems, guestEvents, loadGuests, match, type Item } from './items.ts';
 import './palette.css';
 
 const typing = (el: Element | null) => !!el && (el.matches('input, textarea, select, [contenteditable=""], [contenteditable="true"]') || !!el.closest('[role="dialog"]'));
@@ -109,6 +110,9 @@ export function Palette() {
     setOpen(false);
     (back.current as HTMLElement | null)?.focus?.();
   };
+
+  // While logged in: a guest list kept from an earlier opening is dropped when guests change.
+  useEffect(() => listen(guestEvents), []);
 
   useEffect(() => {
     const onKey = (ev: KeyboardEvent) => {

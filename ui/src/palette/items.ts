@@ -5,6 +5,7 @@
  */
 import { fleet } from '../fleet/store.ts';
 import { oms } from '../lib/client.ts';
+import type { EventSink } from '../lib/live.ts';
 import { href } from '../lib/router.ts';
 import { logout } from '../lib/session.ts';
 import { screens } from '../shell/screens.ts';
@@ -42,10 +43,28 @@ function namesOf(result: unknown): string[] {
 }
 
 /**
+ * The last complete guest list, reused by a palette opened again soon after (this tab only), and
+ * forgotten as soon as an event says a guest or container changed anywhere (or a node came or went).
+ */
+let recent: { at: number; items: Item[] } | undefined;
+const REUSE_MS = 30_000;
+
+export const guestEvents: EventSink = {
+  relist: () => void (recent = undefined),
+  apply: (ev) => {
+    if (ev.type === 'kvm' || ev.type === 'container' || ev.type === 'node') recent = undefined;
+  },
+};
+
+/**
  * Every node's guests and containers, node by node as they answer (`add` is called for each);
- * a node that cannot answer (unreachable, no permission) simply adds nothing.
+ * a node that cannot answer (unreachable, no permission) simply adds nothing. A list completed
+ * less than 30 s ago is given at once instead of asking every node again.
  */
 export async function loadGuests(add: (items: Item[]) => void, signal: AbortSignal): Promise<void> {
+  if (recent && Date.now() - recent.at < REUSE_MS) return add(recent.items);
+  const all: Item[] = [];
+  const keep = (items: Item[]) => (all.push(...items), add(items));
   await Promise.all(
     fleet.names.value.map(async (node) => {
       const guest = (name: string, kind: 'Guest' | 'Container'): Item => ({
@@ -58,9 +77,10 @@ export async function loadGuests(add: (items: Item[]) => void, signal: AbortSign
       const [vms, cts] = await Promise.allSettled([oms.kvmservices.list_vms_status(node, { signal }), oms.ovzservices.list_vms_status(node, { signal })]);
       if (signal.aborted) return;
       const found = [...(vms.status === 'fulfilled' ? namesOf(vms.value).map((n) => guest(n, 'Guest')) : []), ...(cts.status === 'fulfilled' ? namesOf(cts.value).map((n) => guest(n, 'Container')) : [])];
-      if (found.length) add(found);
+      if (found.length) keep(found);
     }),
   );
+  if (!signal.aborted) recent = { at: Date.now(), items: all };
 }
 
 /** The items matching `text`, best first, at most `max`. */
