@@ -15,6 +15,8 @@ const password = z.string().min(1).max(1024);
 const roleName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'not a valid role name');
 const groupName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/, 'not a valid group name');
 const subjectType = z.enum(['user', 'group']);
+/** An audited method as `service.method` or a bare method name (the audit stores canonical service names). */
+const auditMethod = z.string().regex(/^(?:[a-z][a-z0-9_-]{0,63}\.)?[A-Za-z][A-Za-z0-9_]{0,63}$/, 'not a method name (service.method or method)');
 const tokenName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'not a valid token name');
 
 /**
@@ -267,14 +269,18 @@ export const userservices = service({
     }),
     method({
       name: 'list_audit',
-      description: 'The newest audit rows (every call that changed something), optionally for one user.',
+      description:
+        'The newest audit rows (every call that changed something), optionally for one user, one method (`service.method` or a bare method name) and a time range (`since`/`until`, milliseconds since the epoch, inclusive).',
       auth: 'session',
       permission: { privilege: 'audit.view', path: () => '/' },
       params: [
         { name: 'limit', schema: z.number().int().min(1).max(10000), optional: true },
         { name: 'username', schema: userName, optional: true },
+        { name: 'method', schema: auditMethod, optional: true },
+        { name: 'since', schema: z.number().int().min(0), optional: true },
+        { name: 'until', schema: z.number().int().min(0), optional: true },
       ] as const,
-      run: (ctx, { limit, username }) => ctx.app.audit.list({ limit: limit ?? 100, user: username }),
+      run: (ctx, { limit, username, method: m, since, until }) => ctx.app.audit.list({ limit: limit ?? 100, user: username, method: m, since, until }),
     }),
   ],
 });

@@ -4,6 +4,7 @@ import { Login } from './login/Login.tsx';
 import { resume, session } from './lib/session.ts';
 import { Shell } from './shell/Shell.tsx';
 import './styles.css';
+import './narrow.css';
 
 function App() {
   const s = session.value;

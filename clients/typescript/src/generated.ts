@@ -378,9 +378,9 @@ export interface UserservicesApi {
    */
   revoke_api_token(name: string, options?: CallOptions): Promise<unknown>;
   /**
-   * The newest audit rows (every call that changed something), optionally for one user.
+   * The newest audit rows (every call that changed something), optionally for one user, one method (`service.method` or a bare method name) and a time range (`since`/`until`, milliseconds since the epoch, inclusive).
    */
-  list_audit(limit?: number, username?: string, options?: CallOptions): Promise<unknown>;
+  list_audit(limit?: number, username?: string, method?: string, since?: number, until?: number, options?: CallOptions): Promise<unknown>;
 }
 
 export interface TasksApi {
@@ -1165,7 +1165,7 @@ export const services = {
       create_api_token: { params: ["name"], auth: 'session', envelope: 'oms', node: false, task: false },
       list_api_tokens: { params: [], auth: 'session', envelope: 'oms', node: false, task: false },
       revoke_api_token: { params: ["name"], auth: 'session', envelope: 'oms', node: false, task: false },
-      list_audit: { params: ["limit", "username"], auth: 'session', envelope: 'oms', node: false, task: false },
+      list_audit: { params: ["limit", "username", "method", "since", "until"], auth: 'session', envelope: 'oms', node: false, task: false },
     },
   },
   tasks: {

@@ -400,7 +400,7 @@ export const methods: MethodTable = {
   "task": false
  },
  "userservices.list_audit": {
-  "summary": "The newest audit rows (every call that changed something), optionally for one user",
+  "summary": "The newest audit rows (every call that changed something), optionally for one user, one method (`service.method` or a bare method name) and a time range (`since`/`until`, milliseconds since the epoch, inclusive)",
   "params": [
    {
     "name": "limit",
@@ -418,6 +418,32 @@ export const methods: MethodTable = {
      "type": "string",
      "maxLength": 32,
      "pattern": "^[a-z_][a-z0-9_.-]{0,31}$"
+    }
+   },
+   {
+    "name": "method",
+    "required": false,
+    "schema": {
+     "type": "string",
+     "pattern": "^(?:[a-z][a-z0-9_-]{0,63}\\.)?[A-Za-z][A-Za-z0-9_]{0,63}$"
+    }
+   },
+   {
+    "name": "since",
+    "required": false,
+    "schema": {
+     "type": "integer",
+     "minimum": 0,
+     "maximum": 9007199254740991
+    }
+   },
+   {
+    "name": "until",
+    "required": false,
+    "schema": {
+     "type": "integer",
+     "minimum": 0,
+     "maximum": 9007199254740991
     }
    }
   ],

@@ -8,6 +8,7 @@ import { clock } from '../lib/format.ts';
 import { follow, link, listen } from '../lib/live.ts';
 import { href, route } from '../lib/router.ts';
 import { logout, session } from '../lib/session.ts';
+import { Palette } from '../palette/Palette.tsx';
 import { screens } from './screens.ts';
 
 function LiveIndicator() {
@@ -60,6 +61,7 @@ export function Shell() {
             ))}
           </ul>
         </nav>
+        <Palette />
         <LiveIndicator />
         <span class="user">{s.phase === 'in' ? s.user : ''}</span>
         <button type="button" onClick={() => void logout()}>

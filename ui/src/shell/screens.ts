@@ -4,6 +4,7 @@
  * in a folder named after it (ui/src/<id>/), with its own CSS imported by its view.
  */
 import type { JSX } from 'preact';
+import { Admin } from '../admin/Admin.tsx';
 import { Fleet } from '../fleet/Fleet.tsx';
 import { Guests } from '../guests/Guests.tsx';
 import { Network } from '../network/Network.tsx';
@@ -22,4 +23,5 @@ export const screens: Screen[] = [
   { id: 'storage', label: 'Storage', view: Storage },
   { id: 'network', label: 'Network', view: Network },
   { id: 'node', label: 'Node', view: NodeView },
+  { id: 'admin', label: 'Administration', view: Admin },
 ];
