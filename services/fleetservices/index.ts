@@ -110,7 +110,7 @@ export const fleetservices = service({
       params: [
         selectorParam,
         { name: 'method', schema: z.string().max(128).regex(/^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$/, 'not service.method'), description: 'service.method, e.g. statsservices.get_stats' },
-        { name: 'params', schema: z.record(z.string().max(64), z.unknown()), optional: true, description: 'the method\'s own params by name, without the node and guest ones' },
+        { name: 'params', schema: z.record(z.string().max(64), z.unknown()).nullable(), optional: true, description: 'the method\'s own params by name, without the node and guest ones (null: none)' },
         optionsParam,
       ] as const,
       async run(ctx, { selector, method: dotted, params, options: o }) {
@@ -146,8 +146,9 @@ export const fleetservices = service({
       mutates: true,
       lock: { none: 'each guest is held by its own call, as a direct call does' },
       result: runResult,
-      params: [selectorParam, { name: 'action', schema: z.enum(ACTIONS as [Action, ...Action[]]) }, { name: 'value', schema: z.union([z.string().max(64), z.boolean()]), optional: true, description: 'set_autostart: yes/no; tag: the tag' }, optionsParam] as const,
-      async run(ctx, { selector, action, value, options: o }) {
+      params: [selectorParam, { name: 'action', schema: z.enum(ACTIONS as [Action, ...Action[]]) }, { name: 'value', schema: z.union([z.string().max(64), z.boolean()]).nullable(), optional: true, description: 'set_autostart: yes/no; tag: the tag; null for the others' }, optionsParam] as const,
+      async run(ctx, { selector, action, value: given, options: o }) {
+        const value = given ?? undefined;
         let v: unknown;
         if (action === 'set_autostart') {
           const r = onOff.safeParse(value);

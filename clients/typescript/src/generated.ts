@@ -1065,28 +1065,28 @@ export interface FleetservicesApi {
      *
      * @param selector which nodes or guests: "all", node names, tag:T, pool:P, state:S, type:kvm|ct, name:GLOB, text in a name, -TERM to exclude (a line, or a list of terms)
      * @param method service.method, e.g. statsservices.get_stats
-     * @param params the method's own params by name, without the node and guest ones
+     * @param params the method's own params by name, without the node and guest ones (null: none)
      * @param options {concurrency (default 16, at most 64), wait (answer with the summary once done)}
      */
-    (selector: string | string[], method: string, params?: Record<string, unknown>, options?: { concurrency?: number; wait?: boolean }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
+    (selector: string | string[], method: string, params?: Record<string, unknown> | null, options?: { concurrency?: number; wait?: boolean }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
     /**
      * Starts fleetservices.call and follows its task to the end (progress through callOptions.onProgress); rejects with the task's error.
      */
-    wait(selector: string | string[], method: string, params?: Record<string, unknown>, options?: { concurrency?: number; wait?: boolean }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
+    wait(selector: string | string[], method: string, params?: Record<string, unknown> | null, options?: { concurrency?: number; wait?: boolean }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
   };
   bulk: {
     /**
      * A guest action on every KVM guest and container the selector matches, as a task (kind fleet.bulk), each guest through the method a direct call uses, under that guest's own lock: start, shutdown (KVM: ACPI, shutdown_vm's own task; containers: stop_vm), force_stop (KVM stop_vm, containers force_stop_vm), pause, resume, set_autostart (value: yes/no; containers: onboot), tag (value: a tag name, added). Results stream, cancel and summary as fleetservices.call. Returns {task_id, total, targets}, and summary with options.wait.
      *
      * @param selector which nodes or guests: "all", node names, tag:T, pool:P, state:S, type:kvm|ct, name:GLOB, text in a name, -TERM to exclude (a line, or a list of terms)
-     * @param value set_autostart: yes/no; tag: the tag
+     * @param value set_autostart: yes/no; tag: the tag; null for the others
      * @param options {concurrency (default 16, at most 64), wait (answer with the summary once done)}
      */
-    (selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: string | boolean, options?: { concurrency?: number; wait?: boolean }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
+    (selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: (string | boolean) | null, options?: { concurrency?: number; wait?: boolean }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
     /**
      * Starts fleetservices.bulk and follows its task to the end (progress through callOptions.onProgress); rejects with the task's error.
      */
-    wait(selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: string | boolean, options?: { concurrency?: number; wait?: boolean }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
+    wait(selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: (string | boolean) | null, options?: { concurrency?: number; wait?: boolean }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
   };
   /**
    * KVM guests and containers the selector matches, across nodes, that the caller may see (a pool grant alone shows exactly the pool's guests): [{node, type (kvm, ct), id, name, state, tags, pools}], and unlisted [{node, error}] for nodes that could not be listed. FleetNoMatchError when none.

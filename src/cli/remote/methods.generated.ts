@@ -5321,12 +5321,19 @@ export const methods: MethodTable = {
     "name": "params",
     "required": false,
     "schema": {
-     "type": "object",
-     "propertyNames": {
-      "type": "string",
-      "maxLength": 64
-     },
-     "additionalProperties": {}
+     "anyOf": [
+      {
+       "type": "object",
+       "propertyNames": {
+        "type": "string",
+        "maxLength": 64
+       },
+       "additionalProperties": {}
+      },
+      {
+       "type": "null"
+      }
+     ]
     }
    },
    {
@@ -5395,11 +5402,18 @@ export const methods: MethodTable = {
     "schema": {
      "anyOf": [
       {
-       "type": "string",
-       "maxLength": 64
+       "anyOf": [
+        {
+         "type": "string",
+         "maxLength": 64
+        },
+        {
+         "type": "boolean"
+        }
+       ]
       },
       {
-       "type": "boolean"
+       "type": "null"
       }
      ]
     }
