@@ -47,7 +47,8 @@ describe('fleet calls on the lab (fleetservices.call)', function () {
     await e?.stop();
   });
 
-  it('over all nodes: every node answers from itself, results stream into the task log, progress N of N', async () => {
+  it('over all nodes: every node answers from itself, results stream into the task log and task events, progress N of N', async () => {
+    const since = (await e.ok('events', 'poll', [e.sid, 0, null, 0, { types: ['task'] }])).next_since;
     const run = await e.ok('fleetservices', 'call', [e.sid, 0, 'all', 'netinterfaceservices.list_interfaces', {}, { wait: true }]);
     expect(run.total).to.equal(nodes.length);
     expect(run.targets).to.have.members(nodes.map((n) => n.name));
@@ -63,6 +64,18 @@ describe('fleet calls on the lab (fleetservices.call)', function () {
     const log = await logOf(e, run.task_id);
     expect(log.filter((l) => /^\[\d+\/\d+\] ok /.test(l))).to.have.length(nodes.length);
     expect(log.at(-1)).to.equal(`done: ${nodes.length} ok, 0 failed`);
+    // The same lines reached subscribers as task events, one per target as it answered.
+    const events: any[] = [];
+    for (let after = since; ; ) {
+      const page = await e.ok('events', 'poll', [e.sid, 0, after, 0, { types: ['task'] }]);
+      events.push(...page.events);
+      if (page.events.length === 0 || after === page.next_since) break;
+      after = page.next_since;
+    }
+    const mine = events.filter((ev) => ev.target === run.task_id);
+    expect(mine.filter((ev) => ev.action === 'log' && /^\[\d+\/\d+\] ok /.test(ev.data.line))).to.have.length(nodes.length);
+    expect(mine.filter((ev) => ev.action === 'progress').map((ev) => ev.data.progress.done).at(-1)).to.equal(nodes.length);
+    expect(mine.at(-1)).to.deep.include({ action: 'finished' });
   });
 
   it('over a tag: exactly the tagged nodes', async () => {
