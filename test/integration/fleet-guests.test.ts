@@ -1,6 +1,7 @@
 /**
  * Bulk guest actions and resource pools on the lab (fleetservices.bulk, list_guests, pools):
- * KVM guests named `flt-` on two nodes, their states read with virsh on the nodes themselves.
+ * KVM guests named `flt-` on two nodes and a container (id 9650, host name flt-c1.oms.test),
+ * their states read with virsh and lxc-info on the nodes themselves.
  */
 import { expect } from 'chai';
 import { nodeExec, type LabNode } from '../lab/index.ts';
@@ -11,6 +12,16 @@ const POOL2 = 'flt-pool2';
 const USER = 'fltpool';
 const USER_PW = 'flt-pool-user-password-1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const CT = '9650';
+const CT_NAME = 'flt-c1.oms.test';
+const lxcState = async (node: LabNode, id: string) => {
+  const r = await nodeExec(node, ['lxc-info', '-n', id, '-s', '-H']);
+  return r.code === 0 ? r.stdout.trim() : 'MISSING';
+};
+async function removeCt(node: LabNode): Promise<void> {
+  await nodeExec(node, ['lxc-stop', '-n', CT, '-k']);
+  await nodeExec(node, ['lxc-destroy', '-n', CT]);
+}
 
 const virsh = (node: LabNode, ...args: string[]) => nodeExec(node, ['virsh', '-c', 'qemu:///system', ...args]);
 const domstate = async (node: LabNode, vm: string) => (await virsh(node, 'domstate', vm)).stdout.trim();
@@ -47,19 +58,27 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
       await remove(n, g);
       await define(n, g);
     }
+    await removeCt(n2);
+    const dep = await e.ok('ovzservices', 'deploy_template_for_vm', [e.sid, 0, n2.name, 'ovzt-busybox', CT_NAME, { vm_id: CT, memory: '64', vcpu: '1', disk: '64' }]);
+    expect(dep.result).to.deep.equal({});
   });
   after(async () => {
     for (const [g, n] of Object.entries(guests ?? {})) await remove(n, g);
+    if (n2) await removeCt(n2);
     await e?.stop();
   });
 
   it('bulk start over a selector: every matching guest runs, seen with virsh on its node', async () => {
     const run = await e.ok('fleetservices', 'bulk', [e.sid, 0, 'name:flt-*', 'start', null, { wait: true }]);
-    expect(run.targets).to.have.members(['omsnode1/flt-a1', 'omsnode1/flt-a2', 'omsnode2/flt-b1', 'omsnode2/flt-x1'].map((t) => t.replace('omsnode1', n1.name).replace('omsnode2', n2.name)));
-    expect(run.summary).to.deep.include({ total: 4, ok: 4, failed: 0 });
+    expect(run.targets).to.have.members([`${n1.name}/flt-a1`, `${n1.name}/flt-a2`, `${n2.name}/flt-b1`, `${n2.name}/flt-x1`, `${n2.name}/${CT}`]);
+    expect(run.summary, JSON.stringify(run.summary.results)).to.deep.include({ total: 5, ok: 5, failed: 0 });
+    expect(run.summary.results.find((r: any) => r.guest === CT)).to.include({ kind: 'ct', ok: true });
     for (const [g, n] of Object.entries(guests)) expect(await domstate(n, g), g).to.equal('running');
+    expect(await lxcState(n2, CT)).to.equal('RUNNING');
     const listed = await e.ok('fleetservices', 'list_guests', [e.sid, 0, 'name:flt-* state:running']);
-    expect(listed.guests.map((g: any) => `${g.node}/${g.id}/${g.type}`)).to.have.members(Object.entries(guests).map(([g, n]) => `${n.name}/${g}/kvm`));
+    expect(listed.guests.map((g: any) => `${g.node}/${g.id}/${g.type}`)).to.have.members([...Object.entries(guests).map(([g, n]) => `${n.name}/${g}/kvm`), `${n2.name}/${CT}/ct`]);
+    const cts = await e.ok('fleetservices', 'list_guests', [e.sid, 0, 'name:flt-* type:ct']);
+    expect(cts.guests.map((g: any) => [g.id, g.name])).to.deep.equal([[CT, CT_NAME]]);
   });
 
   it('bulk force stop: each guest under its own lock, one held elsewhere fails alone (TaskConflictError), the others stop', async () => {
@@ -68,17 +87,18 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
     expect(held.task_id, 'the shutdown task runs').to.be.a('string');
     try {
       const run = await e.ok('fleetservices', 'bulk', [e.sid, 0, ['name:flt-*'], 'force_stop', null, { wait: true, concurrency: 2 }]);
-      expect(run.summary).to.deep.include({ total: 4, ok: 3, failed: 1 });
+      expect(run.summary).to.deep.include({ total: 5, ok: 4, failed: 1 });
       const x1 = run.summary.results.find((r: any) => r.guest === 'flt-x1');
       expect(x1.error.name).to.equal('TaskConflictError');
       expect(x1.error.message).to.contain(held.task_id);
       for (const g of ['flt-a1', 'flt-a2', 'flt-b1']) expect(await domstate(guests[g], g), g).to.equal('shut off');
+      expect(await lxcState(n2, CT)).to.equal('STOPPED');
       expect(await domstate(n2, 'flt-x1')).to.equal('running');
     } finally {
       await e.ok('tasks', 'cancel_task', [e.sid, 0, held.task_id]);
     }
     for (let i = 0; i < 50 && (await e.ok('tasks', 'task_status', [e.sid, 0, held.task_id])).state === 'running'; i++) await sleep(100);
-    const again = await e.ok('fleetservices', 'bulk', [e.sid, 0, 'flt-x1', 'force_stop', null, { wait: true }]);
+    const again = await e.ok('fleetservices', 'bulk', [e.sid, 0, 'flt-x1 type:kvm', 'force_stop', null, { wait: true }]);
     expect(again.summary).to.deep.include({ total: 1, ok: 1 });
     expect(await domstate(n2, 'flt-x1')).to.equal('shut off');
   });
@@ -88,7 +108,8 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
     expect(tagged.summary, JSON.stringify(tagged.summary.results)).to.deep.include({ total: 2, ok: 2 });
     expect((await e.ok('fleetservices', 'list_guests', [e.sid, 0, 'tag:flt-tagged'])).guests.map((g: any) => g.id)).to.have.members(['flt-a1', 'flt-a2']);
     const auto = await e.ok('fleetservices', 'bulk', [e.sid, 0, 'node:' + n2.name + ' name:flt-*', 'set_autostart', 'yes', { wait: true }]);
-    expect(auto.summary, JSON.stringify(auto.summary.results)).to.deep.include({ total: 2, ok: 2 });
+    expect(auto.summary, JSON.stringify(auto.summary.results)).to.deep.include({ total: 3, ok: 3 });
+    expect((await nodeExec(n2, ['cat', `/var/lib/lxc/${CT}/config`])).stdout).to.match(/^lxc\.start\.auto\s*=\s*1$/m);
     for (const g of ['flt-b1', 'flt-x1']) expect((await virsh(n2, 'dominfo', g)).stdout).to.match(/Autostart:\s+enable/);
     expect((await virsh(n1, 'dominfo', 'flt-a1')).stdout).to.match(/Autostart:\s+disable/);
     const bad = await e.call('fleetservices', 'bulk', [e.sid, 0, 'name:flt-*', 'set_autostart']);
@@ -100,8 +121,9 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
     const added = await e.ok('fleetservices', 'add_pool_members', [e.sid, 0, POOL, [
       { kind: 'kvm', node: n1.name, guest: 'flt-a1' },
       { kind: 'kvm', node: n2.name, guest: 'flt-b1' },
+      { kind: 'ct', node: n2.name, guest: CT },
     ]]);
-    expect(added).to.deep.equal({ added: 2, moved: [] });
+    expect(added).to.deep.equal({ added: 3, moved: [] });
     await e.ok('userservices', 'add_user', [e.sid, 0, USER, USER_PW, [{ path: `/pools/${POOL}`, role: 'VMUser' }]]);
     userSid = (await e.call('authservices', 'authenticate', [USER, USER_PW])).result.result;
 
@@ -110,6 +132,7 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
     expect(seen.guests.map((g: any) => [g.node, g.id, g.pools])).to.have.deep.members([
       [n1.name, 'flt-a1', [POOL]],
       [n2.name, 'flt-b1', [POOL]],
+      [n2.name, CT, [POOL]],
     ]);
     const adminView = (await e.ok('kvmplusovzservices', 'list_vms', [e.sid, 0, n1.name])).result;
     expect(adminView.find((g: any) => g.name === 'flt-a1').pools).to.deep.equal([POOL]);
@@ -124,9 +147,10 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
 
     // A bulk start over everything the user can see: the pool's two guests, on two nodes, nothing else.
     const run = (await asUser('fleetservices', 'bulk', ['all', 'start', null, { wait: true }])).result.result;
-    expect(run.targets).to.have.members([`${n1.name}/flt-a1`, `${n2.name}/flt-b1`]);
-    expect(run.summary).to.deep.include({ ok: 2, failed: 0 });
+    expect(run.targets).to.have.members([`${n1.name}/flt-a1`, `${n2.name}/flt-b1`, `${n2.name}/${CT}`]);
+    expect(run.summary).to.deep.include({ ok: 3, failed: 0 });
     expect(await domstate(n2, 'flt-b1')).to.equal('running');
+    expect(await lxcState(n2, CT)).to.equal('RUNNING');
     expect(await domstate(n1, 'flt-a2')).to.equal('shut off');
     expect(await domstate(n2, 'flt-x1')).to.equal('shut off');
 
@@ -159,7 +183,7 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
     expect(notEmpty.error).to.include({ code: 1112 });
     const ghost = await e.call('fleetservices', 'add_pool_members', [e.sid, 0, POOL, [{ kind: 'kvm', node: n1.name, guest: 'flt-nobody' }]]);
     expect(ghost.error).to.include({ code: 1113 });
-    await e.ok('fleetservices', 'remove_pool_members', [e.sid, 0, POOL, [{ kind: 'kvm', node: n2.name, guest: 'flt-b1' }]]);
+    await e.ok('fleetservices', 'remove_pool_members', [e.sid, 0, POOL, [{ kind: 'kvm', node: n2.name, guest: 'flt-b1' }, { kind: 'ct', node: n2.name, guest: CT }]]);
     await e.ok('fleetservices', 'remove_pool_members', [e.sid, 0, POOL2, move]);
     await e.ok('fleetservices', 'delete_pool', [e.sid, 0, POOL]);
     await e.ok('fleetservices', 'delete_pool', [e.sid, 0, POOL2]);
