@@ -13,10 +13,10 @@ import { failureOf } from './targets.ts';
 import { runBounded, type Failure, type Outcome } from './runner.ts';
 
 /** Calls `service.method` with named params as the caller; the inner result (no envelope, no `{client}`). */
-export async function invoke(ctx: CallContext, dotted: string, params: Record<string, unknown>): Promise<unknown> {
+export async function invoke(ctx: CallContext, dotted: string, params: Record<string, unknown>, lockWait?: number): Promise<unknown> {
   // No signal: a fleet call outlives the request that started it (the task goes on), and a call
   // under way is left to finish rather than cut on the node.
-  const out = await call(ctx.app, { dotted, params, bearer: ctx.secret, remote: ctx.remote, transport: 'internal' });
+  const out = await call(ctx.app, { dotted, params, bearer: ctx.secret, remote: ctx.remote, transport: 'internal', lockWait });
   if (out.service.envelope !== 'oms') return out.value;
   const inner = (out.value as { result: unknown }).result;
   return out.method.node ? (inner as { result: unknown }).result : inner;
@@ -85,7 +85,7 @@ export async function runFleet(
   ctx: CallContext,
   kind: string,
   targets: readonly FleetTarget[],
-  opts: { concurrency: number; wait: boolean; unlisted?: { node: string; error: Failure }[]; what: string },
+  opts: { concurrency: number; wait: boolean; lockWait?: number; unlisted?: { node: string; error: Failure }[]; what: string },
 ): Promise<FleetRun> {
   const total = targets.length;
   const task = ctx.startTask({ kind }, async (t) => {
@@ -95,7 +95,7 @@ export async function runFleet(
     const report = await runBounded(targets, {
       concurrency: opts.concurrency,
       signal: t.signal,
-      work: (x) => invoke(ctx, x.method, x.params),
+      work: (x) => invoke(ctx, x.method, x.params, opts.lockWait),
       failure: failureOf(ctx),
       onOutcome(o, done) {
         t.log(o.ok ? `[${done}/${total}] ok ${o.target.label} ${brief(o.result)}` : `[${done}/${total}] failed ${o.target.label} ${o.error!.name}(${o.error!.code}): ${o.error!.message}`);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { method, service } from '../../src/rpc/declare.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import { oms } from '../../src/rpc/errors.ts';
-import { tagName } from '../../src/rpc/fields.ts';
+import { lockWait, tagName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import { onOff } from '../kvmservices/settings.ts';
 import { containers, kvmGuests } from '../kvmplusovzservices/index.ts';
@@ -32,10 +32,17 @@ const options = z
     concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional(),
     /** Answer once the task ended, with its summary. */
     wait: z.boolean().optional(),
+    /** Seconds each target call may wait for its guest when another call holds it (as OMS-Lock-Wait); default 0: refused at once. */
+    lock_wait: lockWait.optional(),
   })
   .strict();
 
-const optionsParam = { name: 'options', schema: options, optional: true, description: '{concurrency (default 16, at most 64), wait (answer with the summary once done)}' } as const;
+const optionsParam = {
+  name: 'options',
+  schema: options,
+  optional: true,
+  description: '{concurrency (default 16, at most 64), wait (answer with the summary once done), lock_wait (seconds each call may wait for a held guest, default 0)}',
+} as const;
 
 /** Params naming the guest in the methods a fleet call can run per guest, and the guest kinds they take. */
 const GUEST_PARAMS: Readonly<Record<string, readonly GuestType[]>> = { kvm_vm_name: ['kvm'], container_id: ['ct'], vm_name: ['kvm', 'ct'] };
@@ -131,11 +138,11 @@ export const fleetservices = service({
           const types = svc.guests ? [svc.guests] : GUEST_PARAMS[guestParam];
           const { guests, unlisted } = await selectGuests(ctx, sel, types);
           const targets: FleetTarget[] = guests.map((g) => ({ label: label(g.node, g.id), node: g.node, kind: g.type, guest: g.id, method: full, params: { ...own, [nodeParam]: g.node, [guestParam]: g.id } }));
-          return runFleet(ctx, 'fleet.call', targets, { concurrency, wait: o?.wait ?? false, unlisted, what: full });
+          return runFleet(ctx, 'fleet.call', targets, { concurrency, wait: o?.wait ?? false, lockWait: o?.lock_wait, unlisted, what: full });
         }
         assertNodeSelector(sel);
         const targets: FleetTarget[] = selectNodes(ctx, sel).map((n) => ({ label: n, node: n, method: full, params: { ...own, [nodeParam]: n } }));
-        return runFleet(ctx, 'fleet.call', targets, { concurrency, wait: o?.wait ?? false, what: full });
+        return runFleet(ctx, 'fleet.call', targets, { concurrency, wait: o?.wait ?? false, lockWait: o?.lock_wait, what: full });
       },
     }),
     method({
@@ -162,7 +169,7 @@ export const fleetservices = service({
         const sel = parseSelector(selector);
         const { guests, unlisted } = await selectGuests(ctx, sel);
         const targets: FleetTarget[] = guests.map((g) => ({ label: label(g.node, g.id), node: g.node, kind: g.type, guest: g.id, ...actionCall(action, g.type, g.node, g.id, v) }));
-        return runFleet(ctx, 'fleet.bulk', targets, { concurrency: o?.concurrency ?? DEFAULT_CONCURRENCY, wait: o?.wait ?? false, unlisted, what: `bulk ${action}` });
+        return runFleet(ctx, 'fleet.bulk', targets, { concurrency: o?.concurrency ?? DEFAULT_CONCURRENCY, wait: o?.wait ?? false, lockWait: o?.lock_wait, unlisted, what: `bulk ${action}` });
       },
     }),
     method({

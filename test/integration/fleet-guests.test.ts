@@ -85,6 +85,7 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
     // An ACPI shutdown of flt-x1 waits out its window (no OS hears the button), holding the guest.
     const held = (await e.ok('kvmservices', 'shutdown_vm', [e.sid, 0, n2.name, 'flt-x1', 120])).result;
     expect(held.task_id, 'the shutdown task runs').to.be.a('string');
+    let waiting: any;
     try {
       const run = await e.ok('fleetservices', 'bulk', [e.sid, 0, ['name:flt-*'], 'force_stop', null, { wait: true, concurrency: 2 }]);
       expect(run.summary).to.deep.include({ total: 5, ok: 4, failed: 1 });
@@ -94,12 +95,17 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
       for (const g of ['flt-a1', 'flt-a2', 'flt-b1']) expect(await domstate(guests[g], g), g).to.equal('shut off');
       expect(await lxcState(n2, CT)).to.equal('STOPPED');
       expect(await domstate(n2, 'flt-x1')).to.equal('running');
+      // With lock_wait the call on the held guest waits for it instead, and runs once it is free.
+      waiting = await e.ok('fleetservices', 'bulk', [e.sid, 0, 'flt-x1 type:kvm', 'force_stop', null, { lock_wait: 60 }]);
+      await sleep(1000);
+      expect((await e.ok('tasks', 'task_status', [e.sid, 0, waiting.task_id])).state).to.equal('running');
     } finally {
       await e.ok('tasks', 'cancel_task', [e.sid, 0, held.task_id]);
     }
-    for (let i = 0; i < 50 && (await e.ok('tasks', 'task_status', [e.sid, 0, held.task_id])).state === 'running'; i++) await sleep(100);
-    const again = await e.ok('fleetservices', 'bulk', [e.sid, 0, 'flt-x1 type:kvm', 'force_stop', null, { wait: true }]);
-    expect(again.summary).to.deep.include({ total: 1, ok: 1 });
+    let t: any;
+    for (let i = 0; i < 300 && (t = await e.ok('tasks', 'task_status', [e.sid, 0, waiting.task_id])).state === 'running'; i++) await sleep(100);
+    expect(t.state).to.equal('succeeded');
+    expect(t.result).to.deep.include({ total: 1, ok: 1 });
     expect(await domstate(n2, 'flt-x1')).to.equal('shut off');
   });
 

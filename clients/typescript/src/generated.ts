@@ -1066,13 +1066,13 @@ export interface FleetservicesApi {
      * @param selector which nodes or guests: "all", node names, tag:T, pool:P, state:S, type:kvm|ct, name:GLOB, text in a name, -TERM to exclude (a line, or a list of terms)
      * @param method service.method, e.g. statsservices.get_stats
      * @param params the method's own params by name, without the node and guest ones (null: none)
-     * @param options {concurrency (default 16, at most 64), wait (answer with the summary once done)}
+     * @param options {concurrency (default 16, at most 64), wait (answer with the summary once done), lock_wait (seconds each call may wait for a held guest, default 0)}
      */
-    (selector: string | string[], method: string, params?: Record<string, unknown> | null, options?: { concurrency?: number; wait?: boolean }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
+    (selector: string | string[], method: string, params?: Record<string, unknown> | null, options?: { concurrency?: number; wait?: boolean; lock_wait?: number | string }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
     /**
      * Starts fleetservices.call and follows its task to the end (progress through callOptions.onProgress); rejects with the task's error.
      */
-    wait(selector: string | string[], method: string, params?: Record<string, unknown> | null, options?: { concurrency?: number; wait?: boolean }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
+    wait(selector: string | string[], method: string, params?: Record<string, unknown> | null, options?: { concurrency?: number; wait?: boolean; lock_wait?: number | string }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
   };
   bulk: {
     /**
@@ -1080,13 +1080,13 @@ export interface FleetservicesApi {
      *
      * @param selector which nodes or guests: "all", node names, tag:T, pool:P, state:S, type:kvm|ct, name:GLOB, text in a name, -TERM to exclude (a line, or a list of terms)
      * @param value set_autostart: yes/no; tag: the tag; null for the others
-     * @param options {concurrency (default 16, at most 64), wait (answer with the summary once done)}
+     * @param options {concurrency (default 16, at most 64), wait (answer with the summary once done), lock_wait (seconds each call may wait for a held guest, default 0)}
      */
-    (selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: (string | boolean) | null, options?: { concurrency?: number; wait?: boolean }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
+    (selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: (string | boolean) | null, options?: { concurrency?: number; wait?: boolean; lock_wait?: number | string }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
     /**
      * Starts fleetservices.bulk and follows its task to the end (progress through callOptions.onProgress); rejects with the task's error.
      */
-    wait(selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: (string | boolean) | null, options?: { concurrency?: number; wait?: boolean }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
+    wait(selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: (string | boolean) | null, options?: { concurrency?: number; wait?: boolean; lock_wait?: number | string }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
   };
   /**
    * KVM guests and containers the selector matches, across nodes, that the caller may see (a pool grant alone shows exactly the pool's guests): [{node, type (kvm, ct), id, name, state, tags, pools}], and unlisted [{node, error}] for nodes that could not be listed. FleetNoMatchError when none.

@@ -5349,6 +5349,17 @@ export const methods: MethodTable = {
       },
       "wait": {
        "type": "boolean"
+      },
+      "lock_wait": {
+       "anyOf": [
+        {
+         "type": "number"
+        },
+        {
+         "type": "string",
+         "pattern": "^\\d{1,4}(\\.\\d{1,3})?$"
+        }
+       ]
       }
      },
      "additionalProperties": false
@@ -5431,6 +5442,17 @@ export const methods: MethodTable = {
       },
       "wait": {
        "type": "boolean"
+      },
+      "lock_wait": {
+       "anyOf": [
+        {
+         "type": "number"
+        },
+        {
+         "type": "string",
+         "pattern": "^\\d{1,4}(\\.\\d{1,3})?$"
+        }
+       ]
       }
      },
      "additionalProperties": false
