@@ -11,6 +11,7 @@ import type { CallContext } from '../../src/rpc/context.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import { failureOf } from './targets.ts';
 import { runBounded, type Failure, type Outcome } from './runner.ts';
+import { scrub } from './scrub.ts';
 
 /** Calls `service.method` with named params as the caller; the inner result (no envelope, no `{client}`). */
 export async function invoke(ctx: CallContext, dotted: string, params: Record<string, unknown>, lockWait?: number): Promise<unknown> {
@@ -95,7 +96,8 @@ export async function runFleet(
     const report = await runBounded(targets, {
       concurrency: opts.concurrency,
       signal: t.signal,
-      work: (x) => invoke(ctx, x.method, x.params, opts.lockWait),
+      // Only what may be kept goes on: the task's log and result outlive the answer.
+      work: async (x) => scrub(await invoke(ctx, x.method, x.params, opts.lockWait)),
       failure: failureOf(ctx),
       onOutcome(o, done) {
         t.log(o.ok ? `[${done}/${total}] ok ${o.target.label} ${brief(o.result)}` : `[${done}/${total}] failed ${o.target.label} ${o.error!.name}(${o.error!.code}): ${o.error!.message}`);

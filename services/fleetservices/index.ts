@@ -108,11 +108,13 @@ export const fleetservices = service({
     method({
       name: 'call',
       description:
-        'Runs one method (service.method, with its named params but the node and guest) on every node or guest the selector matches, as a task (kind fleet.call): a method with a guest param (kvm_vm_name, container_id, vm_name) runs per guest, else per node. Each call is the caller\'s own, checked, held and audited exactly as if made directly; at most options.concurrency (default 16) at once. Every result goes to the task log as it arrives ("[n/N] ok node {...}" or "[n/N] failed node ErrorName(code): message"), progress counts targets done; the task result is the summary {total, ok, failed, not_started, results: [{target, node, ok, result | error {name, code, message}, ms}], skipped, unlisted}. One target failing never fails the others; tasks.cancel_task starts nothing new, running calls finish. A selector matching nothing: FleetNoMatchError. Returns {task_id, total, targets}, and summary with options.wait.',
+        'Runs one method (service.method, with its named params but the node and guest) on every node or guest the selector matches, as a task (kind fleet.call): a method with a guest param (kvm_vm_name, container_id, vm_name) runs per guest, else per node. Each call is the caller\'s own, checked, held and audited exactly as if made directly; at most options.concurrency (default 16) at once. Every result goes to the task log as it arrives ("[n/N] ok node {...}" or "[n/N] failed node ErrorName(code): message"), progress counts targets done; the task result is the summary (secret-named fields of answers redacted) {total, ok, failed, not_started, results: [{target, node, ok, result | error {name, code, message}, ms}], skipped, unlisted}. One target failing never fails the others; tasks.cancel_task starts nothing new, running calls finish. A selector matching nothing: FleetNoMatchError. Returns {task_id, total, targets}, and summary with options.wait.',
       auth: 'session',
       permission: 'authenticated',
       mutates: true,
       lock: { none: 'each target call holds its own guest, as a direct call does' },
+      // The target method's own params may hold its secrets (a settings dictionary with a password).
+      secretParams: ['params'],
       result: runResult,
       params: [
         selectorParam,
