@@ -6,7 +6,6 @@ export const fleetErrors = {
   // A selector that matches nothing is refused, so a typo never reads as "done on every target".
   FleetNoMatchError: spec(1101, 'Selector {selector} matches no {targets}'),
   FleetMethodError: spec(1102, '{method} cannot be run over {targets}: {reason}'),
-  FleetNotStartedError: spec(1103, 'Not started: the fleet task was cancelled before {target}'),
   UnknownPoolError: spec(1110, 'Unknown pool: {pool}'),
   PoolExistsError: spec(1111, 'Pool already exists: {pool}'),
   PoolNotEmptyError: spec(1112, 'Pool {pool} still has {count} member(s); remove them first'),
