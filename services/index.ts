@@ -16,6 +16,7 @@ import { netinterfaceservices } from './netinterfaceservices/index.ts';
 import { lvmservices } from './lvmservices/index.ts';
 import { isoservices } from './isoservices/index.ts';
 import { events } from './events/index.ts';
+import { fleetservices } from './fleetservices/index.ts';
 import { qooxdooTest } from './qooxdoo-test/index.ts';
 
 export function allServices(config: Pick<Config, 'qooxdooTestService'>): ServiceDecl[] {
@@ -35,6 +36,7 @@ export function allServices(config: Pick<Config, 'qooxdooTestService'>): Service
     lvmservices,
     isoservices,
     events,
+    fleetservices,
     ...(config.qooxdooTestService ? [qooxdooTest] : []),
   ];
 }

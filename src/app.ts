@@ -21,6 +21,7 @@ import { allServices } from '../services/index.ts';
 import type { AppServices, ServiceDecl } from './rpc/declare.ts';
 import { NodeStore } from './fleet/nodes.ts';
 import { TagStore } from './fleet/tags.ts';
+import { PoolStore } from './fleet/pools.ts';
 import { NodeAccess } from './fleet/access.ts';
 import { NodePool } from './nodes/pool.ts';
 import { loadOrCreateGatewayKey, type GatewayKey } from './nodes/keys.ts';
@@ -116,6 +117,7 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     consoleSpots: new ConsoleSpots(),
     nodes,
     tags: new TagStore(db),
+    pools: new PoolStore(db),
     access,
     gatewayKey: { publicKey: key.publicKey },
     tasks: new Tasks(db, log.child({ part: 'tasks' }), (row) => events.emit('task', row), locks, bus),

@@ -8,6 +8,7 @@ import { nodeName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
 import { isOmsError } from '../../src/rpc/errors.ts';
+import { poolList } from '../../src/fleet/pools.ts';
 import { driverFor } from '../ovzservices/ct.ts';
 import { rows } from '../ovzservices/listing.ts';
 import { dominfoMany, virshListAll } from './commands.ts';
@@ -18,7 +19,8 @@ const DEFAULT_URI = 'qemu:///system';
 /** libvirt's state words mapped to the OMS ones (list_vms_status uses running/shutdown/paused). */
 const kvmState = (s: string): string => (s === 'shut off' ? 'shutdown' : s === 'in shutdown' ? 'running' : s);
 
-async function kvmGuests(ctx: CallContext, node: string) {
+/** A node's KVM guests the caller may see (also the fleet's guest listing, services/fleetservices). */
+export async function kvmGuests(ctx: CallContext, node: string) {
   const n = ctx.node(node);
   const uri = n.settings.libvirtUri ?? DEFAULT_URI;
   const listed = await n.exec(virshListAll(uri), { okExitCodes: [0, 127] });
@@ -29,6 +31,7 @@ async function kvmGuests(ctx: CallContext, node: string) {
     .filter((name) => ctx.can('vm.view', paths.vm(node, name)));
   if (names.length === 0) return [];
   const infos = parseDominfoMany((await n.exec(dominfoMany(uri, names))).stdout);
+  const pools = ctx.app.pools.ofNode(node);
   return infos.map((d) => ({
     id: d.name,
     name: d.name,
@@ -41,10 +44,12 @@ async function kvmGuests(ctx: CallContext, node: string) {
     cpu_time: String(Math.round(d.cpuTimeS * 1e9)),
     onboot: d.autostart ? 'yes' : 'no',
     tags: ctx.app.tags.ofVm(node, d.name),
+    pools: poolList(pools, 'kvm', d.name),
   }));
 }
 
-async function containers(ctx: CallContext, node: string) {
+/** A node's containers the caller may see; none on a node without LXC. */
+export async function containers(ctx: CallContext, node: string) {
   let list: Awaited<ReturnType<typeof rows>>;
   try {
     list = await rows(ctx, driverFor(ctx, node), node);
@@ -53,6 +58,7 @@ async function containers(ctx: CallContext, node: string) {
     if (isOmsError(e) && e.omsName === 'OpenVZNotCapable') return [];
     throw e;
   }
+  const pools = ctx.app.pools.ofNode(node);
   return list.map((r) => ({
     id: r.info.id,
     name: r.config.name,
@@ -66,6 +72,7 @@ async function containers(ctx: CallContext, node: string) {
     onboot: r.config.onboot ? 'yes' : 'no',
     ip_address: r.config.ip_address ?? '',
     tags: ctx.app.tags.ofVm(node, r.info.id),
+    pools: poolList(pools, 'ct', r.info.id),
   }));
 }
 
@@ -78,7 +85,7 @@ export const kvmplusovzservices = service({
     method({
       name: 'list_vms',
       description:
-        "A node's KVM guests and containers: id, name, type (kvm, openvz), state (running, shutdown, paused), status (1 running), vcpu, memory in use and max_memory (KiB), cpu_time (ns), onboot, tags; containers also ip_address.",
+        "A node's KVM guests and containers: id, name, type (kvm, openvz), state (running, shutdown, paused), status (1 running), vcpu, memory in use and max_memory (KiB), cpu_time (ns), onboot, tags, pools (the resource pool it is in, as a list: [] or one); containers also ip_address.",
       auth: 'session',
       permission: { privilege: 'node.view', path: (p) => paths.node(p.server_hostname) },
       cacheable: true,

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { method, type MethodDecl } from '../../src/rpc/declare.ts';
 import { oms } from '../../src/rpc/errors.ts';
 import type { CallContext } from '../../src/rpc/context.ts';
+import { poolList } from '../../src/fleet/pools.ts';
 import * as cmd from './commands.ts';
 import { canSeeVm, domState, inactiveDomain, isStopped, lockVm, lockVmUntil, nodeInfo, onNode, onVm, serverParam, sleep, vmParam } from './common.ts';
 import { kvmNode, taskNode, virshRead, virshRun, type KvmNode } from './node.ts';
@@ -120,7 +121,7 @@ const power = (name: string, verb: cmd.PowerVerb, description: string): MethodDe
 export const vmMethods: MethodDecl[] = [
   method({
     name: 'list_vms',
-    description: `KVM guests of a node: status 1 (running or paused) or 0, tags, and the stats named in further params (${listStats.join(', ')}).`,
+    description: `KVM guests of a node: status 1 (running or paused) or 0, tags, pools (its resource pool as a list: [] or one), and the stats named in further params (${listStats.join(', ')}).`,
     auth: 'session',
     permission: onNode('vm.view'),
     cacheable: true,
@@ -131,11 +132,13 @@ export const vmMethods: MethodDecl[] = [
       const wanted = [...new Set(stats)];
       const full = wanted.includes('df') || wanted.includes('network');
       const all = parseDomstats(await virshRead(n, full ? cmd.DOMSTATS_FULL : cmd.DOMSTATS_ALL));
+      const pools = ctx.app.pools.ofNode(server_hostname);
       return [...all]
         .filter(([name]) => canSeeVm(ctx, server_hostname, name))
         .map(([name, f]) => ({
           status: isActiveState(f['state.state']) ? 1 : 0,
           tags: ctx.app.tags.ofVm(server_hostname, name).map((t) => t.tag),
+          pools: poolList(pools, 'kvm', name),
           stats: statsOf(f, wanted),
           name,
           id: name,

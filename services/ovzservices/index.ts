@@ -81,7 +81,7 @@ export const ovzservices = service({
   methods: [
     method({
       name: 'list_vms',
-      description: `Containers of a node: id, name (host name), status (1 running, 0 not), tags, network (ip on eth0) and, for each of ${STAT_NAMES.join(', ')} given as further params, stats (memory and df in KiB; cpu as percent of the container's CPUs over 1 s).`,
+      description: `Containers of a node: id, name (host name), status (1 running, 0 not), tags, pools (its resource pool as a list: [] or one), network (ip on eth0) and, for each of ${STAT_NAMES.join(', ')} given as further params, stats (memory and df in KiB; cpu as percent of the container's CPUs over 1 s).`,
       auth: 'session',
       permission: onNode('node.view'),
       cacheable: true,

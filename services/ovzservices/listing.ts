@@ -4,6 +4,7 @@ import { paths } from '../../src/auth/permissions.ts';
 import { parseConfig, type CtConfig } from './config.ts';
 import type { ContainerDriver, CtInfo } from './driver.ts';
 import { omsState } from './ct.ts';
+import { poolList } from '../../src/fleet/pools.ts';
 
 export const STAT_NAMES = ['cpu', 'memory', 'df'] as const;
 export type StatName = (typeof STAT_NAMES)[number];
@@ -47,6 +48,7 @@ export async function listVms(ctx: CallContext, d: ContainerDriver, node: string
     }));
   }
   const disk = want.has('df') ? await Promise.all(list.map((r) => d.diskUsageMiB(r.info.id))) : [];
+  const pools = ctx.app.pools.ofNode(node);
   return list.map((r, i) => {
     const s: Record<string, unknown> = {};
     if (want.has('memory')) {
@@ -59,6 +61,7 @@ export async function listVms(ctx: CallContext, d: ContainerDriver, node: string
     return {
       status: r.info.state === 'running' ? 1 : 0,
       tags: ctx.app.tags.ofVm(node, r.info.id),
+      pools: poolList(pools, 'ct', r.info.id),
       stats: s,
       network: { ip: r.config.ip_address ?? '', name: 'eth0' },
       name: r.config.name,

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { method, service } from '../../src/rpc/declare.ts';
 import { oms } from '../../src/rpc/errors.ts';
-import { containerId, userName, nodeName, vmName } from '../../src/rpc/fields.ts';
+import { containerId, poolName, userName, nodeName, vmName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import { digest, newApiToken } from '../../src/auth/tokens.ts';
 import { nowSeconds } from '../../src/db/database.ts';
@@ -20,11 +20,14 @@ const auditMethod = z.string().regex(/^(?:[a-z][a-z0-9_-]{0,63}\.)?[A-Za-z][A-Za
 const tokenName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'not a valid token name');
 
 /**
- * ACL paths: `/`, `/access`, `/nodes`, `/nodes/{node}`, `/nodes/{node}/vms/{vm}`; names checked by
- * their field types. A guest is a KVM guest's name or a container's numeric id.
+ * ACL paths: `/`, `/access`, `/nodes`, `/nodes/{node}`, `/nodes/{node}/vms/{vm}`, `/pools`,
+ * `/pools/{pool}` (reaching every member of the pool); names checked by their field types. A
+ * guest is a KVM guest's name or a container's numeric id.
  */
 const aclPath = z.string().max(400).refine((p) => {
-  if (p === '/' || p === '/access' || p === '/nodes') return true;
+  if (p === '/' || p === '/access' || p === '/nodes' || p === '/pools') return true;
+  const pool = /^\/pools\/([^/]+)$/.exec(p);
+  if (pool) return poolName.safeParse(pool[1]).success;
   const m = /^\/nodes\/([^/]+)(?:\/vms\/([^/]+))?$/.exec(p);
   return !!m && nodeName.safeParse(m[1]).success && (m[2] === undefined || vmName.safeParse(m[2]).success || containerId.safeParse(m[2]).success);
 }, 'not a valid permission path');

@@ -7,6 +7,13 @@
  * any grant for the user decides, user grants shadowing group grants at the same level. So
  * `NoAccess` on `/nodes/n1` takes away what `/` gave, and a grant on a VM works under a node
  * where the user has nothing.
+ *
+ * Resource pools (migration 0009): a guest in pool P is also reached by grants on `/pools/P`. For
+ * a guest's path the pool is one level of its own, between the guest and its node: a grant on
+ * the guest itself still decides first, and a pool grant decides before the node's or `/`'s (so a
+ * user with VMUser on `/pools/web` and nothing else can see and start exactly that pool's guests).
+ * Paths do not carry the guest's kind; a KVM guest and a container of the same name on one node
+ * share a path, here as everywhere else.
  */
 import type { Db } from '../db/database.ts';
 
@@ -34,7 +41,11 @@ export const paths = {
   node: (node: string) => `/nodes/${node}`,
   vm: (node: string, vm: string) => `/nodes/${node}/vms/${vm}`,
   users: '/access',
+  pools: '/pools',
+  pool: (pool: string) => `/pools/${pool}`,
 };
+
+const GUEST_PATH = /^\/nodes\/([^/]+)\/vms\/([^/]+)$/;
 
 export function ancestors(path: string): string[] {
   const parts = path.split('/').filter(Boolean);
@@ -53,12 +64,32 @@ interface Grant {
 
 /** A user's grants, fetched once; answers any number of checks (e.g. one per listed guest). */
 export class UserPermissions {
-  constructor(private readonly grants: readonly Grant[]) {}
+  /** Whether any grant is on a pool: only then is a guest's pool looked up (most users have none). */
+  private readonly poolGrants: boolean;
+
+  constructor(
+    private readonly grants: readonly Grant[],
+    /** The pools holding the guest of a node (paths do not say the kind, so up to one per kind). */
+    private readonly poolsOf: (node: string, guest: string) => readonly string[] = () => [],
+  ) {
+    this.poolGrants = grants.some((g) => g.path.startsWith('/pools/'));
+  }
+
+  /** The levels a path's privileges are looked for at, most specific first; see the module comment for pools. */
+  private levels(path: string): string[][] {
+    const levels = ancestors(path).map((p) => [p]);
+    const m = this.poolGrants ? GUEST_PATH.exec(path) : null;
+    if (m) {
+      const pools = this.poolsOf(m[1], m[2]).map(paths.pool);
+      if (pools.length) levels.splice(1, 0, pools);
+    }
+    return levels;
+  }
 
   /** The privileges held on a path. */
   effective(path: string): Set<Privilege> {
-    for (const level of ancestors(path)) {
-      const here = this.grants.filter((g) => g.path === level && (g.propagate || level === path));
+    for (const level of this.levels(path)) {
+      const here = this.grants.filter((g) => level.includes(g.path) && (g.propagate || g.path === path));
       if (here.length === 0) continue;
       const users = here.filter((g) => g.subject_type === 'user');
       const deciding = users.length ? users : here;
@@ -76,8 +107,10 @@ export class UserPermissions {
 
 export class Permissions {
   private readonly grantsQuery;
+  private readonly poolsQuery;
 
   constructor(db: Db) {
+    this.poolsQuery = db.prepare('SELECT DISTINCT pool FROM pool_members WHERE node = ? AND guest = ?').pluck();
     this.grantsQuery = db.prepare(
       `SELECT a.path, a.subject_type, r.privileges, a.propagate FROM acl a JOIN roles r ON r.name = a.role
        WHERE (a.subject_type = 'user' AND a.subject = ?)
@@ -87,7 +120,7 @@ export class Permissions {
 
   /** A snapshot of the user's grants for the checks of one call. */
   forUser(userId: number, userName: string): UserPermissions {
-    return new UserPermissions(this.grantsQuery.all(userName, userId) as Grant[]);
+    return new UserPermissions(this.grantsQuery.all(userName, userId) as Grant[], (node, guest) => this.poolsQuery.all(node, guest) as string[]);
   }
 
   effective(userId: number, userName: string, path: string): Set<Privilege> {

@@ -22,6 +22,7 @@ import type { Users } from '../auth/users.ts';
 import type { NodeAccess, NodeHandle } from '../fleet/access.ts';
 import type { NodeStore } from '../fleet/nodes.ts';
 import type { TagStore } from '../fleet/tags.ts';
+import type { PoolStore } from '../fleet/pools.ts';
 import type { GatewayKey } from '../nodes/keys.ts';
 import type { TaskHandle, TaskScope, Tasks } from '../tasks/tasks.ts';
 import type { GuestKind, GuestLocks, GuestRef } from '../locks/guest-locks.ts';
@@ -89,6 +90,8 @@ export interface AppServices {
   readonly audit: AuditLog;
   readonly nodes: NodeStore;
   readonly tags: TagStore;
+  /** Resource pools of guests (src/fleet/pools.ts); their grants reach members through `permissions`. */
+  readonly pools: PoolStore;
   /** The only way services reach nodes. */
   readonly access: NodeAccess;
   /** Long operations; a 'task' event is emitted on every change. */

@@ -17,6 +17,7 @@ import { consoleErrors } from './errors-console.ts';
 import { ovzErrors } from './errors-ovz.ts';
 import { hostErrors } from './errors-host.ts';
 import { eventErrors } from './errors-events.ts';
+import { fleetErrors } from './errors-fleet.ts';
 
 const general = {
   // qooxdoo server errors (origin 1), codes fixed by the qooxdoo RPC backend contract.
@@ -87,7 +88,7 @@ const general = {
   QooxdooTestError: spec(900, '{reason}'),
 } as const satisfies Record<string, ErrorSpec>;
 
-export const catalogue = { ...general, ...kvmErrors, ...consoleErrors, ...ovzErrors, ...hostErrors, ...eventErrors } as const;
+export const catalogue = { ...general, ...kvmErrors, ...consoleErrors, ...ovzErrors, ...hostErrors, ...eventErrors, ...fleetErrors } as const;
 
 // Blocks live in their own files; a name or code used twice would make errors ambiguous on the wire.
 {
@@ -98,6 +99,7 @@ export const catalogue = { ...general, ...kvmErrors, ...consoleErrors, ...ovzErr
     ['errors-ovz.ts', ovzErrors],
     ['errors-host.ts', hostErrors],
     ['errors-events.ts', eventErrors],
+    ['errors-fleet.ts', fleetErrors],
   ];
   const names = new Map<string, string>();
   const codes = new Map<string, string>();

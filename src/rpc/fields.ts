@@ -51,6 +51,9 @@ export const userName = named(/^[a-z_][a-z0-9_.-]{0,31}$/, 32, 'user name');
 /** Tag names: printable words, no control characters. */
 export const tagName = named(/^[A-Za-z0-9][A-Za-z0-9 _.:+-]{0,63}$/, 64, 'tag name');
 
+/** Resource pool names (fleetservices): one path segment of `/pools/{pool}`, no spaces or colons (selectors read `pool:NAME`). */
+export const poolName = named(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 64, 'pool name').refine((s) => !s.includes('..'), 'not a valid pool name');
+
 /** The OMS `cache_timeout` positional parameter: seconds, 0 = fresh. Strings from query URLs are accepted. */
 export const cacheTimeout = z.coerce.number().int().min(0).max(86400);
 

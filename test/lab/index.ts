@@ -1,5 +1,5 @@
 // OMS test lab, for tests: bring the lab up and down, run commands inside a node, and inject
-// faults (sshd killed, host key changed). See README.md beside this file.
+// faults (sshd killed, host key changed, link cut). See README.md beside this file.
 //
 // Everything here needs root (as lab.sh does). Only Node 20 built-ins are used.
 
@@ -196,6 +196,33 @@ export async function killSshd(node: LabNode | string): Promise<void> {
 /** (Re)starts the node's sshd, with the same host key; resolves once it answers. */
 export async function startSshd(node: LabNode | string): Promise<void> {
   await runLab(['sshd-start', nodeName(node)]);
+}
+
+/** The host end of node omsnodeI's veth on the lab bridge (lab.sh: VETH_PREFIX + index). */
+function vethOf(node: LabNode | string): string {
+  const m = /^omsnode([1-9][0-9]{0,2})$/.exec(nodeName(node));
+  if (!m) throw new Error(`not a lab node name: ${nodeName(node)}`);
+  return `omslabv${m[1]}`;
+}
+
+function ipLink(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile('ip', ['link', 'set', ...args], (error, _stdout, stderr) => (error ? reject(new Error(`ip link set ${args.join(' ')}: ${stderr}`)) : resolve())),
+  );
+}
+
+/**
+ * Cuts the node's link to the lab bridge (its veth's host end down): packets to and from it are
+ * lost, open connections hang rather than close, as a pulled cable or a dead switch port does.
+ * The node itself keeps running. Undo with restoreLink.
+ */
+export async function cutLink(node: LabNode | string): Promise<void> {
+  await ipLink([vethOf(node), 'down']);
+}
+
+/** Puts the node's link back (and on the lab bridge, where the veth stays while down). */
+export async function restoreLink(node: LabNode | string): Promise<void> {
+  await ipLink([vethOf(node), 'up']);
 }
 
 /** Gives the node a new host key and restarts its sshd; resolves with the updated node. */

@@ -32,6 +32,13 @@ const freeText: Record<string, string> = {
   'tagservices.edit_freeform_tag_name.old_tag_name': tagsStayInTheDatabase,
   'tagservices.edit_freeform_tag_name.new_tag_name': tagsStayInTheDatabase,
   'isoservices.upload_image.data_base64': 'file content (base64), written over SFTP, never part of a command or path',
+  // A selector is a small query language (`*`, `-rf`, `a b` are valid ones); its terms are checked
+  // (names and globs of [A-Za-z0-9_.+*?-], tags, pools) and matched inside the gateway against the
+  // names it listed, never passed to a node.
+  'fleetservices.call.selector': 'a fleet selector is matched in the gateway, never sent to a node',
+  'fleetservices.bulk.selector': 'a fleet selector is matched in the gateway, never sent to a node',
+  'fleetservices.list_guests.selector': 'a fleet selector is matched in the gateway, never sent to a node',
+  'fleetservices.create_pool.description': 'a pool description lives in SQLite only and never reaches a node',
   'kvmservices.create_vm_from_location.cmdline': 'a kernel command line is free text (spaces, quotes, =); printable ASCII only, written into the domain XML by the serializer, never part of a command or path',
 };
 

@@ -85,6 +85,7 @@ describe('permissions on every method', function () {
       }
     };
 
+    const PERM_GUEST = 'permfleet-g1';
     let nobody: string; // no grant anywhere
     let auditor: string; // Auditor on /: node.view, vm.view, audit.view; no vm.state, vm.console, node.admin
     let nodeAdmin: string; // Administrator on one node only
@@ -174,6 +175,63 @@ describe('permissions on every method', function () {
         expect((await rpc('events.unsubscribe', ['F'.repeat(40), 0])).name).to.equal('AuthError');
         expect((await rpc('events.unsubscribe', [nobody, 0])).name).to.equal('EventTransportError');
       },
+      // Fleet calls run each target call as the caller: a node or guest the caller may not see is not
+      // selected, one they see without the method's privilege is refused per target, nothing done.
+      'fleetservices.call': async () => {
+        const call = (sid: string) => rpc('fleetservices.call', [sid, 0, 'all', 'tagservices.add_node_tag', { tag: 'permfleet' }, { wait: true }]);
+        expect((await call(nobody)).name).to.equal('FleetNoMatchError');
+        const refused = (await call(auditor)).result;
+        expect(refused.targets).to.include.members([node, other]);
+        expect(refused.summary.ok).to.equal(0);
+        expect(new Set(refused.summary.results.map((r: any) => r.error.name))).to.deep.equal(new Set(['PermissionDenied']));
+        expect((await rpc('tagservices.list_node_tags', [e.sid, 0, other])).result.map((t: any) => t.tag)).to.not.include('permfleet');
+        const served = (await call(nodeAdmin)).result;
+        expect(served.targets).to.deep.equal([node]);
+        expect(served.summary).to.include({ ok: 1, failed: 0 });
+        expect((await rpc('tagservices.list_node_tags', [e.sid, 0, node])).result.map((t: any) => t.tag)).to.include('permfleet');
+        expect((await rpc('tagservices.list_node_tags', [e.sid, 0, other])).result.map((t: any) => t.tag)).to.not.include('permfleet');
+        await rpc('tagservices.remove_node_tag', [e.sid, 0, node, 'permfleet']);
+      },
+      'fleetservices.bulk': async () => {
+        const bulk = (sid: string) => rpc('fleetservices.bulk', [sid, 0, `name:${PERM_GUEST}`, 'tag', 'permfleet', { wait: true }]);
+        const tags = async () => (await rpc('tagservices.list_vm_tags', [e.sid, 0, node, PERM_GUEST])).result.map((t: any) => t.tag);
+        expect((await bulk(nobody)).name).to.equal('FleetNoMatchError');
+        const refused = (await bulk(auditor)).result.summary;
+        expect(refused).to.include({ total: 1, ok: 0, failed: 1 });
+        expect(refused.results[0].error.name).to.equal('PermissionDenied');
+        expect(await tags()).to.deep.equal([]);
+        expect((await bulk(nodeAdmin)).result.summary).to.include({ total: 1, ok: 1 });
+        expect(await tags()).to.deep.equal(['permfleet']);
+        await rpc('tagservices.remove_vm_tag', [e.sid, 0, node, PERM_GUEST, 'permfleet']);
+      },
+      'fleetservices.list_guests': async () => {
+        expect((await rpc('fleetservices.list_guests', [nobody, 0, `name:${PERM_GUEST}`])).name).to.equal('FleetNoMatchError');
+        expect((await rpc('fleetservices.list_guests', [auditor, 0, `name:${PERM_GUEST}`])).result.guests.map((g: any) => [g.node, g.id])).to.deep.equal([[node, PERM_GUEST]]);
+      },
+      'fleetservices.placement': async () => {
+        // Only nodes where the caller may create count: none for nobody, the one node for its administrator.
+        const none = await rpc('fleetservices.placement', [nobody, 0, 'kvm']);
+        expect(none.name).to.equal('PlacementError');
+        expect(none.message).to.contain('no node the caller may create on');
+        const mine = await rpc('fleetservices.placement', [nodeAdmin, 0, 'kvm']);
+        if (mine.name) {
+          expect(mine.name).to.equal('PlacementError');
+          expect(mine.message).to.contain(node).and.not.contain(other);
+        } else {
+          expect(mine.result.node).to.equal(node);
+          expect(mine.result.ranking.map((r: any) => r.node)).to.deep.equal([node]);
+          expect(mine.result.excluded).to.deep.equal([]);
+        }
+      },
+      'fleetservices.list_pools': async () => {
+        await e.ok('fleetservices', 'create_pool', [e.sid, 0, 'permpool']);
+        await e.ok('fleetservices', 'add_pool_members', [e.sid, 0, 'permpool', [{ kind: 'kvm', node, guest: PERM_GUEST }]]);
+        expect((await rpc('fleetservices.list_pools', [nobody, 0])).result).to.deep.equal([]);
+        const seen = (await rpc('fleetservices.list_pools', [auditor, 0])).result.find((p: any) => p.name === 'permpool');
+        expect(seen.members).to.deep.equal([{ kind: 'kvm', node, guest: PERM_GUEST }]);
+        await e.ok('fleetservices', 'remove_pool_members', [e.sid, 0, 'permpool', [{ kind: 'kvm', node, guest: PERM_GUEST }]]);
+        await e.ok('fleetservices', 'delete_pool', [e.sid, 0, 'permpool']);
+      },
       // tasks.* and the console session methods are exercised together below (they need a task, tunnels).
       'tasks.list_tasks': async () => {},
       'tasks.task_status': async () => {},
@@ -193,9 +251,20 @@ describe('permissions on every method', function () {
       const nodes = e.lab.nodes.filter((n) => n.libvirt);
       node = nodes[0].name;
       other = nodes[1].name;
+      // A defined (never started) guest for the fleet rules.
+      await nodeExec(nodes[0], ['virsh', '-c', 'qemu:///system', 'undefine', PERM_GUEST]);
+      const def = await nodeExec(nodes[0], ['sh', '-c', 'f=$(mktemp) && cat > "$f" && virsh -c qemu:///system define "$f"; rc=$?; rm -f "$f"; exit $rc'], {
+        input: `<domain type='kvm'><name>${PERM_GUEST}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>`,
+      });
+      expect(def.code, def.stderr).to.equal(0);
       nobody = await login('permnobody');
       auditor = await login('permauditor', [{ path: '/', role: 'Auditor' }]);
       nodeAdmin = await login('permnodeadmin', [{ path: `/nodes/${node}`, role: 'Administrator' }]);
+    });
+
+    after(async () => {
+      const first = e?.lab.nodes.find((n) => n.libvirt);
+      if (first) await nodeExec(first, ['virsh', '-c', 'qemu:///system', 'undefine', PERM_GUEST]);
     });
 
     it('every method without a declared privilege has a rule here (read from the declarations)', () => {

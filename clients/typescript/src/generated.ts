@@ -142,6 +142,15 @@ export const errorNames = [
   "UnknownEventTypeError",
   "UnknownEventNodeError",
   "EventTransportError",
+  "FleetSelectorError",
+  "FleetNoMatchError",
+  "FleetMethodError",
+  "UnknownPoolError",
+  "PoolExistsError",
+  "PoolNotEmptyError",
+  "UnknownGuestError",
+  "NotPoolMemberError",
+  "PlacementError",
 ] as const;
 export type OmsErrorName = (typeof errorNames)[number];
 /** The catalogue's stable code of each error name. */
@@ -284,6 +293,15 @@ export const errorCodes: Readonly<Record<OmsErrorName, number>> = {
   UnknownEventTypeError: 1000,
   UnknownEventNodeError: 1001,
   EventTransportError: 1002,
+  FleetSelectorError: 1100,
+  FleetNoMatchError: 1101,
+  FleetMethodError: 1102,
+  UnknownPoolError: 1110,
+  PoolExistsError: 1111,
+  PoolNotEmptyError: 1112,
+  UnknownGuestError: 1113,
+  NotPoolMemberError: 1114,
+  PlacementError: 1120,
 };
 
 export interface RpcApi {
@@ -489,7 +507,7 @@ export interface StatsservicesApi {
 
 export interface KvmservicesApi {
   /**
-   * KVM guests of a node: status 1 (running or paused) or 0, tags, and the stats named in further params (cpu, memory, df, network).
+   * KVM guests of a node: status 1 (running or paused) or 0, tags, pools (its resource pool as a list: [] or one), and the stats named in further params (cpu, memory, df, network).
    */
   list_vms(server_hostname: string, stats?: ("cpu" | "memory" | "df" | "network")[], options?: CallOptions): Promise<unknown>;
   /**
@@ -806,7 +824,7 @@ export interface SshservicesApi {
 
 export interface OvzservicesApi {
   /**
-   * Containers of a node: id, name (host name), status (1 running, 0 not), tags, network (ip on eth0) and, for each of cpu, memory, df given as further params, stats (memory and df in KiB; cpu as percent of the container's CPUs over 1 s).
+   * Containers of a node: id, name (host name), status (1 running, 0 not), tags, pools (its resource pool as a list: [] or one), network (ip on eth0) and, for each of cpu, memory, df given as further params, stats (memory and df in KiB; cpu as percent of the container's CPUs over 1 s).
    */
   list_vms(server_hostname: string, stats?: ("cpu" | "memory" | "df")[], options?: CallOptions): Promise<unknown>;
   /**
@@ -873,7 +891,7 @@ export interface OvzservicesApi {
 
 export interface KvmplusovzservicesApi {
   /**
-   * A node's KVM guests and containers: id, name, type (kvm, openvz), state (running, shutdown, paused), status (1 running), vcpu, memory in use and max_memory (KiB), cpu_time (ns), onboot, tags; containers also ip_address.
+   * A node's KVM guests and containers: id, name, type (kvm, openvz), state (running, shutdown, paused), status (1 running), vcpu, memory in use and max_memory (KiB), cpu_time (ns), onboot, tags, pools (the resource pool it is in, as a list: [] or one); containers also ip_address.
    */
   list_vms(server_hostname: string, options?: CallOptions): Promise<unknown>;
 }
@@ -1038,6 +1056,72 @@ export interface EventsApi {
   poll(since: number | null, timeout_seconds: number, filter?: { types?: string[]; nodes?: string[] }, options?: CallOptions): Promise<unknown>;
 }
 
+export interface FleetservicesApi {
+  call: {
+    /**
+     * Runs one method (service.method, with its named params but the node and guest) on every node or guest the selector matches, as a task (kind fleet.call): a method with a guest param (kvm_vm_name, container_id, vm_name) runs per guest, else per node. Each call is the caller's own, checked, held and audited exactly as if made directly; at most options.concurrency (default 16) at once. Every result goes to the task log as it arrives ("[n/N] ok node {...}" or "[n/N] failed node ErrorName(code): message"), progress counts targets done; the task result is the summary (secret-named fields of answers redacted) {total, ok, failed, not_started, results: [{target, node, ok, result | error {name, code, message}, ms}], skipped, unlisted}. One target failing never fails the others; tasks.cancel_task starts nothing new, running calls finish. A selector matching nothing: FleetNoMatchError. Returns {task_id, total, targets}, and summary with options.wait.
+     *
+     * @param selector which nodes or guests: "all", node names, tag:T, pool:P, state:S, type:kvm|ct, name:GLOB, text in a name, -TERM to exclude (a line, or a list of terms)
+     * @param method service.method, e.g. statsservices.get_stats
+     * @param params the method's own params by name, without the node and guest ones (null: none)
+     * @param options {concurrency (default 16, at most 64), wait (answer with the summary once done), lock_wait (seconds each call may wait for a held guest, default 0)}
+     */
+    (selector: string | string[], method: string, params?: Record<string, unknown> | null, options?: { concurrency?: number; wait?: boolean; lock_wait?: number | string }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
+    /**
+     * Starts fleetservices.call and follows its task to the end (progress through callOptions.onProgress); rejects with the task's error.
+     */
+    wait(selector: string | string[], method: string, params?: Record<string, unknown> | null, options?: { concurrency?: number; wait?: boolean; lock_wait?: number | string }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
+  };
+  bulk: {
+    /**
+     * A guest action on every KVM guest and container the selector matches, as a task (kind fleet.bulk), each guest through the method a direct call uses, under that guest's own lock: start, shutdown (KVM: ACPI, shutdown_vm's own task; containers: stop_vm), force_stop (KVM stop_vm, containers force_stop_vm), pause, resume, set_autostart (value: yes/no; containers: onboot), tag (value: a tag name, added). Results stream, cancel and summary as fleetservices.call. Returns {task_id, total, targets}, and summary with options.wait.
+     *
+     * @param selector which nodes or guests: "all", node names, tag:T, pool:P, state:S, type:kvm|ct, name:GLOB, text in a name, -TERM to exclude (a line, or a list of terms)
+     * @param value set_autostart: yes/no; tag: the tag; null for the others
+     * @param options {concurrency (default 16, at most 64), wait (answer with the summary once done), lock_wait (seconds each call may wait for a held guest, default 0)}
+     */
+    (selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: (string | boolean) | null, options?: { concurrency?: number; wait?: boolean; lock_wait?: number | string }, callOptions?: CallOptions): Promise<{ task_id: string; total: number; targets: string[]; summary?: unknown }>;
+    /**
+     * Starts fleetservices.bulk and follows its task to the end (progress through callOptions.onProgress); rejects with the task's error.
+     */
+    wait(selector: string | string[], action: "start" | "shutdown" | "force_stop" | "pause" | "resume" | "set_autostart" | "tag", value?: (string | boolean) | null, options?: { concurrency?: number; wait?: boolean; lock_wait?: number | string }, callOptions?: WaitOptions): Promise<TaskOutcome<{ task_id: string; total: number; targets: string[]; summary?: unknown }>>;
+  };
+  /**
+   * KVM guests and containers the selector matches, across nodes, that the caller may see (a pool grant alone shows exactly the pool's guests): [{node, type (kvm, ct), id, name, state, tags, pools}], and unlisted [{node, error}] for nodes that could not be listed. FleetNoMatchError when none.
+   *
+   * @param selector which nodes or guests: "all", node names, tag:T, pool:P, state:S, type:kvm|ct, name:GLOB, text in a name, -TERM to exclude (a line, or a list of terms)
+   */
+  list_guests(selector: string | string[], options?: CallOptions): Promise<unknown>;
+  /**
+   * Where a new guest (kind kvm) or container (ct) would go when no node is named: among signed nodes where the caller has vm.create and the kind can run, the one with the most free memory and idle CPU in the health monitor's latest sample (score 0.6 × memory free % + 0.4 × CPU idle %; a sample older than three monitor intervals, at least 30 s, does not count). options.avoid: guest names or container ids whose nodes are left out (CloudSigma's avoid); options.tag: only nodes with that tag. Returns {node, reason, ranking [{node, memory_free, cpu_idle, score}], excluded [{node, why}]}, and logs the choice; PlacementError when no node is left, with why for each.
+   */
+  placement(kind: "kvm" | "ct", options?: { avoid?: string[]; tag?: string }, callOptions?: CallOptions): Promise<unknown>;
+  /**
+   * Creates a resource pool: a named set of KVM guests and containers across nodes. Grants on /pools/{pool} then apply to every member. 0.
+   */
+  create_pool(pool: string, description?: string, options?: CallOptions): Promise<unknown>;
+  /**
+   * Deletes an empty resource pool (PoolNotEmptyError while it has members: its grants would silently stop reaching them). Grants on its path stay until revoked. 0.
+   */
+  delete_pool(pool: string, options?: CallOptions): Promise<unknown>;
+  /**
+   * Resource pools the caller may view (vm.view on /pools/{pool}, or on a member): name, description, created_at, created_by, members [{kind, node, guest}] (those the caller may see).
+   */
+  list_pools(options?: CallOptions): Promise<unknown>;
+  /**
+   * One resource pool: name, description, created_at, created_by, members [{kind, node, guest}] the caller may see.
+   */
+  get_pool(pool: string, options?: CallOptions): Promise<unknown>;
+  /**
+   * Puts guests into a pool: members [{kind: kvm|ct, node, guest}] (a KVM guest by name, a container by id). A guest is in one pool at most: one in another pool moves, which needs vm.config on that pool too; every member also needs vm.config on the guest as it is now. All or none: the first refusal (PermissionDenied, UnknownGuestError, UnknownNodeError) changes nothing. Returns {added, moved: [{kind, node, guest, from}]}.
+   */
+  add_pool_members(pool: string, members: { kind: "kvm"; node: string; guest: string } | { kind: "ct"; node: string; guest: number | string }[], options?: CallOptions): Promise<unknown>;
+  /**
+   * Takes guests out of a pool: members [{kind, node, guest}]; NotPoolMemberError for one that is not in it (nothing changed then). 0.
+   */
+  remove_pool_members(pool: string, members: { kind: "kvm"; node: string; guest: string } | { kind: "ct"; node: string; guest: number | string }[], options?: CallOptions): Promise<unknown>;
+}
+
 /** Every service by its name and its aliases (`client.api`). */
 export interface OmsServices {
   readonly rpc: RpcApi;
@@ -1082,6 +1166,8 @@ export interface OmsServices {
   readonly ISOService: IsoservicesApi;
   readonly events: EventsApi;
   readonly eventservices: EventsApi;
+  readonly fleetservices: FleetservicesApi;
+  readonly fleet: FleetservicesApi;
 }
 
 /** The services on the client itself (`client.kvmservices`), but those whose name the client uses. */
@@ -1127,6 +1213,8 @@ export interface OmsApi {
   readonly iso: IsoservicesApi;
   readonly ISOService: IsoservicesApi;
   readonly eventservices: EventsApi;
+  readonly fleetservices: FleetservicesApi;
+  readonly fleet: FleetservicesApi;
 }
 
 /** How each method is called: param names in OMS order, session, envelope, node wrapping, task. */
@@ -1363,6 +1451,21 @@ export const services = {
       subscribe: { params: ["types", "nodes", "since"], auth: 'session', envelope: 'oms', node: false, task: false },
       unsubscribe: { params: [], auth: 'session', envelope: 'oms', node: false, task: false },
       poll: { params: ["since", "timeout_seconds", "filter"], auth: 'session', envelope: 'oms', node: false, task: false },
+    },
+  },
+  fleetservices: {
+    aliases: ["fleet"],
+    methods: {
+      call: { params: ["selector", "method", "params", "options"], auth: 'session', envelope: 'oms', node: false, task: true },
+      bulk: { params: ["selector", "action", "value", "options"], auth: 'session', envelope: 'oms', node: false, task: true },
+      list_guests: { params: ["selector"], auth: 'session', envelope: 'oms', node: false, task: false },
+      placement: { params: ["kind", "options"], auth: 'session', envelope: 'oms', node: false, task: false },
+      create_pool: { params: ["pool", "description"], auth: 'session', envelope: 'oms', node: false, task: false },
+      delete_pool: { params: ["pool"], auth: 'session', envelope: 'oms', node: false, task: false },
+      list_pools: { params: [], auth: 'session', envelope: 'oms', node: false, task: false },
+      get_pool: { params: ["pool"], auth: 'session', envelope: 'oms', node: false, task: false },
+      add_pool_members: { params: ["pool", "members"], auth: 'session', envelope: 'oms', node: false, task: false },
+      remove_pool_members: { params: ["pool", "members"], auth: 'session', envelope: 'oms', node: false, task: false },
     },
   },
 } as const satisfies Record<string, ServiceMeta>;

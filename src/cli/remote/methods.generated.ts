@@ -1253,7 +1253,7 @@ export const methods: MethodTable = {
   "task": false
  },
  "kvmservices.list_vms": {
-  "summary": "KVM guests of a node: status 1 (running or paused) or 0, tags, and the stats named in further params (cpu, memory, df, network)",
+  "summary": "KVM guests of a node: status 1 (running or paused) or 0, tags, pools (its resource pool as a list: [] or one), and the stats named in further params (cpu, memory, df, network)",
   "params": [
    {
     "name": "server_hostname",
@@ -3711,7 +3711,7 @@ export const methods: MethodTable = {
   "task": false
  },
  "ovzservices.list_vms": {
-  "summary": "Containers of a node: id, name (host name), status (1 running, 0 not), tags, network (ip on eth0) and, for each of cpu, memory, df given as further params, stats (memory and df in KiB; cpu as percent of the container's CPUs over 1 s)",
+  "summary": "Containers of a node: id, name (host name), status (1 running, 0 not), tags, pools (its resource pool as a list: [] or one), network (ip on eth0) and, for each of cpu, memory, df given as further params, stats (memory and df in KiB; cpu as percent of the container's CPUs over 1 s)",
   "params": [
    {
     "name": "server_hostname",
@@ -4291,7 +4291,7 @@ export const methods: MethodTable = {
   "task": false
  },
  "kvmplusovzservices.list_vms": {
-  "summary": "A node's KVM guests and containers: id, name, type (kvm, openvz), state (running, shutdown, paused), status (1 running), vcpu, memory in use and max_memory (KiB), cpu_time (ns), onboot, tags; containers also ip_address",
+  "summary": "A node's KVM guests and containers: id, name, type (kvm, openvz), state (running, shutdown, paused), status (1 running), vcpu, memory in use and max_memory (KiB), cpu_time (ns), onboot, tags, pools (the resource pool it is in, as a list: [] or one); containers also ip_address",
   "params": [
    {
     "name": "server_hostname",
@@ -5310,6 +5310,482 @@ export const methods: MethodTable = {
    }
   ],
   "task": false
+ },
+ "fleetservices.call": {
+  "summary": "Runs one method (service.method, with its named params but the node and guest) on every node or guest the selector matches, as a task (kind fleet.call): a method with a guest param (kvm_vm_name, container_id, vm_name) runs per guest, else per node",
+  "params": [
+   {
+    "name": "selector",
+    "required": true,
+    "schema": {
+     "anyOf": [
+      {
+       "type": "string",
+       "maxLength": 4000
+      },
+      {
+       "maxItems": 64,
+       "type": "array",
+       "items": {
+        "type": "string",
+        "maxLength": 128
+       }
+      }
+     ]
+    }
+   },
+   {
+    "name": "method",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 128,
+     "pattern": "^[A-Za-z][A-Za-z0-9_]*\\.[A-Za-z_][A-Za-z0-9_]*$"
+    }
+   },
+   {
+    "name": "params",
+    "required": false,
+    "schema": {
+     "anyOf": [
+      {
+       "type": "object",
+       "propertyNames": {
+        "type": "string",
+        "maxLength": 64
+       },
+       "additionalProperties": {}
+      },
+      {
+       "type": "null"
+      }
+     ]
+    }
+   },
+   {
+    "name": "options",
+    "required": false,
+    "schema": {
+     "type": "object",
+     "properties": {
+      "concurrency": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 64
+      },
+      "wait": {
+       "type": "boolean"
+      },
+      "lock_wait": {
+       "anyOf": [
+        {
+         "type": "number"
+        },
+        {
+         "type": "string",
+         "pattern": "^\\d{1,4}(\\.\\d{1,3})?$"
+        }
+       ]
+      }
+     },
+     "additionalProperties": false
+    }
+   }
+  ],
+  "task": true
+ },
+ "fleetservices.bulk": {
+  "summary": "A guest action on every KVM guest and container the selector matches, as a task (kind fleet.bulk), each guest through the method a direct call uses, under that guest's own lock: start, shutdown (KVM: ACPI, shutdown_vm's own task; containers: stop_vm), force_stop (KVM stop_vm, containers force_stop_vm), pause, resume, set_autostart (value: yes/no; containers: onboot), tag (value: a tag name, added)",
+  "params": [
+   {
+    "name": "selector",
+    "required": true,
+    "schema": {
+     "anyOf": [
+      {
+       "type": "string",
+       "maxLength": 4000
+      },
+      {
+       "maxItems": 64,
+       "type": "array",
+       "items": {
+        "type": "string",
+        "maxLength": 128
+       }
+      }
+     ]
+    }
+   },
+   {
+    "name": "action",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "enum": [
+      "start",
+      "shutdown",
+      "force_stop",
+      "pause",
+      "resume",
+      "set_autostart",
+      "tag"
+     ]
+    }
+   },
+   {
+    "name": "value",
+    "required": false,
+    "schema": {
+     "anyOf": [
+      {
+       "anyOf": [
+        {
+         "type": "string",
+         "maxLength": 64
+        },
+        {
+         "type": "boolean"
+        }
+       ]
+      },
+      {
+       "type": "null"
+      }
+     ]
+    }
+   },
+   {
+    "name": "options",
+    "required": false,
+    "schema": {
+     "type": "object",
+     "properties": {
+      "concurrency": {
+       "type": "integer",
+       "minimum": 1,
+       "maximum": 64
+      },
+      "wait": {
+       "type": "boolean"
+      },
+      "lock_wait": {
+       "anyOf": [
+        {
+         "type": "number"
+        },
+        {
+         "type": "string",
+         "pattern": "^\\d{1,4}(\\.\\d{1,3})?$"
+        }
+       ]
+      }
+     },
+     "additionalProperties": false
+    }
+   }
+  ],
+  "task": true
+ },
+ "fleetservices.list_guests": {
+  "summary": "KVM guests and containers the selector matches, across nodes, that the caller may see (a pool grant alone shows exactly the pool's guests): [{node, type (kvm, ct), id, name, state, tags, pools}], and unlisted [{node, error}] for nodes that could not be listed",
+  "params": [
+   {
+    "name": "selector",
+    "required": true,
+    "schema": {
+     "anyOf": [
+      {
+       "type": "string",
+       "maxLength": 4000
+      },
+      {
+       "maxItems": 64,
+       "type": "array",
+       "items": {
+        "type": "string",
+        "maxLength": 128
+       }
+      }
+     ]
+    }
+   }
+  ],
+  "task": false
+ },
+ "fleetservices.placement": {
+  "summary": "Where a new guest (kind kvm) or container (ct) would go when no node is named: among signed nodes where the caller has vm.create and the kind can run, the one with the most free memory and idle CPU in the health monitor's latest sample (score 0.6 × memory free % + 0.4 × CPU idle %; a sample older than three monitor intervals, at least 30 s, does not count)",
+  "params": [
+   {
+    "name": "kind",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "enum": [
+      "kvm",
+      "ct"
+     ]
+    }
+   },
+   {
+    "name": "options",
+    "required": false,
+    "schema": {
+     "type": "object",
+     "properties": {
+      "avoid": {
+       "maxItems": 100,
+       "type": "array",
+       "items": {
+        "type": "string",
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+       }
+      },
+      "tag": {
+       "type": "string",
+       "maxLength": 64,
+       "pattern": "^[A-Za-z0-9][A-Za-z0-9 _.:+-]{0,63}$"
+      }
+     },
+     "additionalProperties": false
+    }
+   }
+  ],
+  "task": false
+ },
+ "fleetservices.create_pool": {
+  "summary": "Creates a resource pool: a named set of KVM guests and containers across nodes",
+  "params": [
+   {
+    "name": "pool",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 64,
+     "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+    }
+   },
+   {
+    "name": "description",
+    "required": false,
+    "schema": {
+     "type": "string",
+     "maxLength": 1024,
+     "pattern": "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f]*$"
+    }
+   }
+  ],
+  "task": false
+ },
+ "fleetservices.delete_pool": {
+  "summary": "Deletes an empty resource pool (PoolNotEmptyError while it has members: its grants would silently stop reaching them)",
+  "params": [
+   {
+    "name": "pool",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 64,
+     "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+    }
+   }
+  ],
+  "task": false
+ },
+ "fleetservices.list_pools": {
+  "summary": "Resource pools the caller may view (vm.view on /pools/{pool}, or on a member): name, description, created_at, created_by, members [{kind, node, guest}] (those the caller may see)",
+  "params": [],
+  "task": false
+ },
+ "fleetservices.get_pool": {
+  "summary": "One resource pool: name, description, created_at, created_by, members [{kind, node, guest}] the caller may see",
+  "params": [
+   {
+    "name": "pool",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 64,
+     "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+    }
+   }
+  ],
+  "task": false
+ },
+ "fleetservices.add_pool_members": {
+  "summary": "Puts guests into a pool: members [{kind: kvm|ct, node, guest}] (a KVM guest by name, a container by id)",
+  "params": [
+   {
+    "name": "pool",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 64,
+     "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+    }
+   },
+   {
+    "name": "members",
+    "required": true,
+    "schema": {
+     "minItems": 1,
+     "maxItems": 500,
+     "type": "array",
+     "items": {
+      "oneOf": [
+       {
+        "type": "object",
+        "properties": {
+         "kind": {
+          "type": "string",
+          "const": "kvm"
+         },
+         "node": {
+          "type": "string",
+          "maxLength": 253,
+          "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+         },
+         "guest": {
+          "type": "string",
+          "maxLength": 64,
+          "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
+         }
+        },
+        "required": [
+         "kind",
+         "node",
+         "guest"
+        ],
+        "additionalProperties": false
+       },
+       {
+        "type": "object",
+        "properties": {
+         "kind": {
+          "type": "string",
+          "const": "ct"
+         },
+         "node": {
+          "type": "string",
+          "maxLength": 253,
+          "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+         },
+         "guest": {
+          "anyOf": [
+           {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 2147483647
+           },
+           {
+            "type": "string",
+            "maxLength": 10,
+            "pattern": "^[1-9][0-9]{2,9}$"
+           }
+          ]
+         }
+        },
+        "required": [
+         "kind",
+         "node",
+         "guest"
+        ],
+        "additionalProperties": false
+       }
+      ]
+     }
+    }
+   }
+  ],
+  "task": false
+ },
+ "fleetservices.remove_pool_members": {
+  "summary": "Takes guests out of a pool: members [{kind, node, guest}]; NotPoolMemberError for one that is not in it (nothing changed then)",
+  "params": [
+   {
+    "name": "pool",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 64,
+     "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+    }
+   },
+   {
+    "name": "members",
+    "required": true,
+    "schema": {
+     "minItems": 1,
+     "maxItems": 500,
+     "type": "array",
+     "items": {
+      "oneOf": [
+       {
+        "type": "object",
+        "properties": {
+         "kind": {
+          "type": "string",
+          "const": "kvm"
+         },
+         "node": {
+          "type": "string",
+          "maxLength": 253,
+          "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+         },
+         "guest": {
+          "type": "string",
+          "maxLength": 64,
+          "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
+         }
+        },
+        "required": [
+         "kind",
+         "node",
+         "guest"
+        ],
+        "additionalProperties": false
+       },
+       {
+        "type": "object",
+        "properties": {
+         "kind": {
+          "type": "string",
+          "const": "ct"
+         },
+         "node": {
+          "type": "string",
+          "maxLength": 253,
+          "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+         },
+         "guest": {
+          "anyOf": [
+           {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 2147483647
+           },
+           {
+            "type": "string",
+            "maxLength": 10,
+            "pattern": "^[1-9][0-9]{2,9}$"
+           }
+          ]
+         }
+        },
+        "required": [
+         "kind",
+         "node",
+         "guest"
+        ],
+        "additionalProperties": false
+       }
+      ]
+     }
+    }
+   }
+  ],
+  "task": false
  }
 };
 
@@ -5340,7 +5816,8 @@ export const serviceAliases: Readonly<Record<string, string>> = {
  "LVMService": "lvmservices",
  "iso": "isoservices",
  "ISOService": "isoservices",
- "eventservices": "events"
+ "eventservices": "events",
+ "fleet": "fleetservices"
 };
 
 export const routes: Readonly<Record<string, { method: string; path: string; params: string[] }>> = {
