@@ -36,6 +36,9 @@ import { liveMigrate, liveReadiness, targetRoute, type LiveRoute } from './migra
 /** How long a running guest gets to answer the ACPI power button before an offline move gives up (it keeps running). */
 export const SHUTDOWN_WINDOW_S = 120;
 const ACPI_REPEAT_MS = 5000;
+/** How long a rollback keeps trying a node that does not answer, and how often. */
+export const ROLLBACK_RETRY_MS = 120_000;
+const ROLLBACK_RETRY_EVERY_MS = 2000;
 /** A disk copy's budget: a floor, then one second per 4 MiB (the relay moves far faster); cancel stops it any time. */
 export const copyTimeoutMs = (bytes: number): number => 300_000 + Math.ceil(bytes / (4 * 1024 * 1024)) * 1000;
 
@@ -220,12 +223,25 @@ async function relayDisk(src: KvmNode, dst: KvmNode, k: { target: string; path: 
 export async function rollback(ctx: CallContext, w: Where, done: { made: string[]; defined: boolean; wasRunning: boolean }, t: TaskHandle): Promise<void> {
   const dst = freeNode(ctx, w.target);
   const src = freeNode(ctx, w.source);
+  // A node that dropped off (the usual reason a move fails mid-way) is waited for: the target is
+  // not left holding half a guest because it was away for a few seconds.
+  const until = Date.now() + ROLLBACK_RETRY_MS;
   const attempt = async (what: string, step: () => Promise<unknown>) => {
-    try {
-      await step();
-    } catch (e) {
-      t.log(`rollback: ${what} failed: ${e instanceof Error ? e.message : 'error'}`);
-      ctx.log.error({ vm: w.vm, node: w.target, error: isOmsError(e) ? e.omsName : 'error' }, `migration rollback: ${what} failed`);
+    for (let waited = false; ; waited = true) {
+      try {
+        await step();
+        if (waited) t.log(`rollback: ${what} done once the node answered again`);
+        return;
+      } catch (e) {
+        if (unreachable(e) && Date.now() < until) {
+          if (!waited) t.log(`rollback: ${what}: ${e.message}; trying again while it is away`);
+          await sleep(ROLLBACK_RETRY_EVERY_MS);
+          continue;
+        }
+        t.log(`rollback: ${what} failed: ${e instanceof Error ? e.message : 'error'}`);
+        ctx.log.error({ vm: w.vm, node: w.target, error: isOmsError(e) ? e.omsName : 'error' }, `migration rollback: ${what} failed`);
+        return;
+      }
     }
   };
   if (done.defined) {
