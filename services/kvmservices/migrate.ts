@@ -27,7 +27,7 @@ import * as cmd from './commands.ts';
 import * as mc from './migrate-commands.ts';
 import { domState, isStopped, mustNotExist, sleep } from './common.ts';
 import { readDomain } from './domain.ts';
-import { kvmNodeOf, taskNode, test, virshRun, exec, type KvmNode } from './node.ts';
+import { exec, kvmNodeOf, storageRun, taskNode, test, virshRun, type KvmNode } from './node.ts';
 import { parseDominfo, virshMessage } from './parse.ts';
 import { parseAvail, parseSha256, parseSize, planMove, spaceNeeded } from './migrate-parse.ts';
 import { formatBytes } from './progress.ts';
@@ -91,13 +91,13 @@ export async function survey(src: KvmNode, dst: KvmNode, w: Where, live: LiveRou
     }
   });
   const disks: Survey['disks'] = [];
-  for (const k of plan.disks) disks.push({ ...k, bytes: parseSize((await exec(src, mc.fileSize(k.path))).stdout) });
+  for (const k of plan.disks) disks.push({ ...k, bytes: parseSize((await storageRun(src, mc.fileSize(k.path))).stdout) });
   await onTarget(w, async () => {
     for (const k of disks) if (await test(dst, mc.exists(k.path))) throw taken(`disk file ${k.path}`);
     for (const p of plan.shared) if (!(await test(dst, mc.exists(p)))) throw notCapable(`its shared medium ${p} is not on ${w.target}`);
     for (const [dir, need] of spaceNeeded(disks)) {
       if (!(await test(dst, mc.isDir(dir)))) throw notCapable(`the directory ${dir} of its disks does not exist on ${w.target}`);
-      const free = parseAvail((await exec(dst, mc.freeBytes(dir))).stdout);
+      const free = parseAvail((await storageRun(dst, mc.freeBytes(dir))).stdout);
       if (free < need) throw oms('MigrationSpaceError', { vm: w.vm, node: w.target, source: w.source, dir, free: formatBytes(free), need: formatBytes(need) });
     }
     if (live) await liveReadiness(src, dst, w, state, live);
@@ -215,7 +215,7 @@ async function relayDisk(src: KvmNode, dst: KvmNode, k: { target: string; path: 
   ]);
   if (results.some((r) => r.status === 'rejected')) throw first;
   if (moved !== k.bytes) throw new MigrationStep(`disk ${k.target}: ${moved} bytes came from ${src.name}, ${k.bytes} expected (did it change?)`);
-  const there = parseSha256((await exec(dst, mc.sha256(k.path))).stdout);
+  const there = parseSha256((await storageRun(dst, mc.sha256(k.path))).stdout);
   if (there !== hash.digest('hex')) throw new MigrationStep(`the copy of disk ${k.target} on ${dst.name} differs from what left ${src.name}`);
 }
 
