@@ -16,6 +16,7 @@ import { netInstallMethods } from './netinstall.ts';
 import { driveMethods } from './drive-methods.ts';
 import { createMethods } from './create-methods.ts';
 import { metaMethods } from './meta-methods.ts';
+import { migrateMethods } from './migrate-methods.ts';
 import { kvmEventWatcher } from './events.ts';
 
 export const kvmservices = service({
@@ -24,6 +25,6 @@ export const kvmservices = service({
   description: 'KVMService: KVM guests on nodes through libvirt (virsh).',
   envelope: 'oms',
   guests: 'kvm',
-  methods: [...vmMethods, ...stateMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods, ...driveMethods, ...createMethods, ...metaMethods],
+  methods: [...vmMethods, ...stateMethods, ...imageMethods, ...templateMethods, ...manageMethods, ...networkMethods, ...netInstallMethods, ...runtimeMethods, ...snapshotMethods, ...vncMethods, ...driveMethods, ...createMethods, ...metaMethods, ...migrateMethods],
   watchers: [kvmEventWatcher],
 });

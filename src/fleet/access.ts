@@ -6,7 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import type { Argv, Command } from '../nodes/command.ts';
-import type { NodePool, ConverseOptions, ExecOptions, ExecResult, FollowOptions, NodeTarget, ShellOptions, OpenOptions } from '../nodes/pool.ts';
+import type { NodePool, UnixListener, ConverseOptions, ExecOptions, ExecResult, FollowOptions, NodeTarget, ShellOptions, OpenOptions } from '../nodes/pool.ts';
 import type { ResidentSpec } from '../nodes/resident.ts';
 import type { NodeRecord, NodeSettings, NodeStore } from './nodes.ts';
 
@@ -15,6 +15,10 @@ export interface NodeHandle {
   readonly settings: NodeSettings;
   exec(cmd: Command, opts?: ExecOptions): Promise<ExecResult>;
   forwardOut(host: string, port: number, opts?: OpenOptions): Promise<Duplex>;
+  /** A stream to a Unix socket on the node (see NodePool.forwardOutUnix). */
+  forwardOutUnix(socketPath: string, opts?: OpenOptions): Promise<Duplex>;
+  /** A Unix socket on the node whose connections come to the gateway (see NodePool.listenUnix). */
+  listenUnix(socketPath: string, onConnection: (stream: Duplex) => void, opts?: OpenOptions & { onDown?: (reason: string) => void }): Promise<UnixListener>;
   shell(pty: ShellOptions, opts?: OpenOptions): Promise<ClientChannel>;
   sftp(opts?: OpenOptions): Promise<SFTPWrapper>;
   /** One request to a resident command on the node (fixed words only; see nodes/resident.ts). */
@@ -50,6 +54,8 @@ export class NodeAccess {
       settings: record.settings,
       exec: (cmd, opts) => this.pool.exec(target, cmd, withDefaults(opts)),
       forwardOut: (host, port, opts) => this.pool.forwardOut(target, host, port, withDefaults(opts)),
+      forwardOutUnix: (path, opts) => this.pool.forwardOutUnix(target, path, withDefaults(opts)),
+      listenUnix: (path, onConnection, opts) => this.pool.listenUnix(target, path, onConnection, withDefaults(opts)),
       shell: (pty, opts) => this.pool.shell(target, pty, withDefaults(opts)),
       sftp: (opts) => this.pool.sftp(target, withDefaults(opts)),
       converse: (spec, words, opts) => this.pool.converse(target, spec, words, withDefaults(opts)),

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
@@ -401,6 +401,47 @@ describe('nodes/pool against a real sshd', function () {
       });
       await omsRejection(p.forwardOut(node, '127.0.0.1', closed), 'FuncManError');
       expect(p.stats().channelsInUse).to.equal(0);
+    });
+
+    it('listens on a Unix socket on the node and hands its connections over; forwardOutUnix reaches a socket there (a live migration relay)', async () => {
+      const p = newPool();
+      const dir = mkdtempSync(join(tmpdir(), 'oms-unix-'));
+      const echoPath = join(dir, 'echo.sock');
+      const listenPath = join(dir, 'listen.sock');
+      const unixEcho = createServer((s) => s.pipe(s));
+      await new Promise<void>((r) => unixEcho.listen(echoPath, r));
+      try {
+        // What the gateway does for a migration: each connection to listenPath joined to echoPath.
+        const listener = await p.listenUnix(node, listenPath, (s) => {
+          s.on('error', () => {});
+          void p.forwardOutUnix(node, echoPath).then((d) => {
+            d.on('error', () => {});
+            s.pipe(d).pipe(s);
+          });
+        });
+        expect(p.stats().nodes[0]).to.deep.include({ channelsInUse: 0 });
+        // The node is this machine: a program on it connects to the socket sshd made.
+        const c = connect(listenPath);
+        const got = new Promise<string>((resolve) => {
+          let text = '';
+          c.on('data', (d: Buffer) => {
+            text += d.toString();
+            if (text.includes('\n')) resolve(text);
+          });
+        });
+        c.write('through the gateway\n');
+        expect(await got).to.equal('through the gateway\n');
+        c.destroy();
+        await listener.close();
+        // Nobody takes connections to it any more (sshd leaves the file; the caller removes it).
+        const refused = await new Promise<string>((resolve) => connect(listenPath).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')).on('connect', () => resolve('connected')));
+        expect(refused).to.equal('ECONNREFUSED');
+        await until('the forwards are closed', () => p.stats().nodes[0].forwardsOpen === 0);
+        expect(String(await rejection(p.listenUnix(node, 'relative.sock', () => {})))).to.match(/bad socket path/);
+      } finally {
+        unixEcho.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('opens an interactive pty shell', async () => {

@@ -180,6 +180,75 @@ export class NodePool {
   }
 
   /**
+   * Opens a connection from the node to a Unix socket on it (a direct-streamlocal channel, e.g.
+   * libvirtd's socket for a live migration's control connection). Counted as forwardOut is.
+   */
+  async forwardOutUnix(target: NodeTarget, socketPath: string, opts: OpenOptions = {}): Promise<Duplex> {
+    if (!isSocketPath(socketPath)) throw new Error('forwardOutUnix: bad socket path');
+    return this.#openChannel(target, opts, socketPath, (entry, signal) => this.#slotOn(entry, entry.forwards, signal), (link, cb) => link.client.openssh_forwardOutStreamLocal(socketPath, cb));
+  }
+
+  /**
+   * Asks the node's sshd to listen on a new Unix socket (streamlocal-forward) and hands every
+   * connection a program on the node makes to it to `onConnection`, as a stream the caller owns.
+   * Holds one forward slot until close(), which stops the listener (sshd leaves the socket file:
+   * the caller removes it). A dropped connection ends the listener; `onDown` is told.
+   */
+  async listenUnix(target: NodeTarget, socketPath: string, onConnection: (stream: Duplex) => void, opts: OpenOptions & { onDown?: (reason: string) => void } = {}): Promise<UnixListener> {
+    if (!isSocketPath(socketPath)) throw new Error('listenUnix: bad socket path');
+    const entry = this.#entry(target);
+    const timeoutMs = positive(opts.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs');
+    const deadline = new Deadline(timeoutMs, opts.signal, () => oms('FuncMethodTimeoutError', { node: target.name, seconds: timeoutMs / 1000 }));
+    try {
+      const { link, release } = await this.#slotOn(entry, entry.forwards, deadline.signal);
+      const client = link.client;
+      // Another listener on the same connection (another migration) takes its own socket's connections.
+      const onUnix = (info: { socketPath: string }, accept: () => Duplex): void => {
+        if (info.socketPath !== socketPath) return;
+        const stream = accept();
+        drainOnDestroy(stream);
+        onConnection(stream);
+      };
+      let closed = false;
+      const close = (): Promise<void> =>
+        new Promise((resolve) => {
+          if (closed) return resolve();
+          closed = true;
+          unwatch();
+          client.removeListener('unix connection', onUnix);
+          if (link.isDown) {
+            release();
+            return resolve();
+          }
+          client.openssh_unforwardInStreamLocal(socketPath, () => {
+            release();
+            resolve();
+          });
+        });
+      const unwatch = link.watch((reason) => {
+        void close();
+        opts.onDown?.(reason);
+      });
+      client.on('unix connection', onUnix);
+      try {
+        await untilAborted(
+          () => new Promise<void>((resolve, reject) => client.openssh_forwardInStreamLocal(socketPath, (err) => (err ? reject(link.isDown ? oms('NodeUnreachableError', { node: target.name, reason: link.downReason }) : channelRefused(target.name, `a listener on ${socketPath}`, err)) : resolve()))),
+          deadline.signal,
+        );
+      } catch (e) {
+        closed = true;
+        unwatch();
+        client.removeListener('unix connection', onUnix);
+        release();
+        throw e;
+      }
+      return { close };
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  /**
    * Interactive login shell with a pty (terminal and serial consoles). Shells are sessions that
    * stay open for hours, so they get connections of their own (up to maxChannelsPerNode shells
    * each, up to maxShellLinksPerNode connections) and never take a command slot.
@@ -521,6 +590,14 @@ function drainOnDestroy(ch: NodeJS.EventEmitter): void {
     return destroy(error);
   };
 }
+
+/** A listener made by listenUnix: close() stops it (idempotent). */
+export interface UnixListener {
+  close(): Promise<void>;
+}
+
+/** An absolute socket path of plain characters (it travels in an SSH request, not a shell line). */
+const isSocketPath = (p: string): boolean => typeof p === 'string' && /^\/[A-Za-z0-9._/-]{1,100}$/.test(p) && !p.includes('..');
 
 function channelRefused(node: string, what: string, err: Error | undefined): OmsError {
   const why = (err?.message ?? 'refused').replace(/^\(SSH\)\s*/, '').slice(0, 120);

@@ -39,4 +39,17 @@ export const kvmErrors = {
   // 580-589: drives by channel, media, firmware (drive-methods.ts, create-methods.ts).
   /** A drive channel (controller:unit of a bus) already holds a drive. */
   DriveChannelInUseError: spec(580, 'VM {vm} on {node}: {reason}'),
+  // 590-599: moving a guest between nodes (migrate_vm, services/kvmservices/migrate.ts).
+  /** The target node does not answer (link, sshd, libvirtd): nothing was changed anywhere. */
+  MigrationTargetUnreachableError: spec(590, 'VM {vm} cannot move to {node}: the node cannot be reached ({reason}); it stays on {source}'),
+  /** The target's directory for the disks has less free space than the disks' sizes. */
+  MigrationSpaceError: spec(591, 'VM {vm} cannot move to {node}: {dir} has {free} free, its disks need {need}; it stays on {source}'),
+  /** A guest of that name, or a file at one of its disk paths, is on the target already (never overwritten). */
+  MigrationNameTakenError: spec(592, 'VM {vm} cannot move to {node}: {what} already exists there; it stays on {source}'),
+  /** Live migration asked for, and one of the nodes or the guest cannot take part: the reason says which. */
+  LiveMigrationNotPossibleError: spec(593, 'VM {vm} cannot move live from {source} to {target}: {reason}'),
+  /** The guest cannot be moved at all as it is (same node, block disks, snapshots, UEFI variables, paused ...). */
+  MigrationNotCapableError: spec(594, 'VM {vm} cannot move from {source} to {target}: {reason}'),
+  /** A step failed after the move began; what was made on the target was removed, the guest is back as it was. */
+  MigrationError: spec(595, 'Migration of VM {vm} from {source} to {target} failed: {reason}; it stays on {source}, as it was'),
 } as const satisfies Record<string, ErrorSpec>;

@@ -48,7 +48,7 @@ describe('typed client generation (clients/typescript)', () => {
     const waits = [...text.matchAll(/\n {4}wait\(/g)].length;
     const tasks = [...text.matchAll(/task: true \}/g)].length;
     const named = [...text.matchAll(/Starts (\S+) and follows its task/g)].map((m) => m[1]).sort();
-    expect(named).to.deep.equal(['fleetservices.bulk', 'fleetservices.call', 'kvmservices.clone_vm', 'kvmservices.create_snapshot', 'kvmservices.delete_snapshot', 'kvmservices.revert_snapshot', 'kvmservices.shutdown_vm']);
+    expect(named).to.deep.equal(['fleetservices.bulk', 'fleetservices.call', 'kvmservices.clone_vm', 'kvmservices.create_snapshot', 'kvmservices.delete_snapshot', 'kvmservices.migrate_vm', 'kvmservices.revert_snapshot', 'kvmservices.shutdown_vm']);
     expect(waits).to.equal(named.length);
     expect(tasks).to.equal(named.length);
   });

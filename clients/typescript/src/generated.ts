@@ -79,6 +79,12 @@ export const errorNames = [
   "NetworkOverlapError",
   "NetworkInactiveError",
   "DriveChannelInUseError",
+  "MigrationTargetUnreachableError",
+  "MigrationSpaceError",
+  "MigrationNameTakenError",
+  "LiveMigrationNotPossibleError",
+  "MigrationNotCapableError",
+  "MigrationError",
   "VNCAreadySetUpError",
   "VNCAreadySetUpAnotherSessionError",
   "VNCRemoteSetUpError",
@@ -230,6 +236,12 @@ export const errorCodes: Readonly<Record<OmsErrorName, number>> = {
   NetworkOverlapError: 571,
   NetworkInactiveError: 572,
   DriveChannelInUseError: 580,
+  MigrationTargetUnreachableError: 590,
+  MigrationSpaceError: 591,
+  MigrationNameTakenError: 592,
+  LiveMigrationNotPossibleError: 593,
+  MigrationNotCapableError: 594,
+  MigrationError: 595,
   VNCAreadySetUpError: 600,
   VNCAreadySetUpAnotherSessionError: 601,
   VNCRemoteSetUpError: 602,
@@ -797,6 +809,16 @@ export interface KvmservicesApi {
    * A guest's meta ({key: value}, from its libvirt definition) and tags (from the gateway's tag store), as edit_vm sets them: {meta, tags}.
    */
   get_vm_meta(server_hostname: string, kvm_vm_name: string, options?: CallOptions): Promise<unknown>;
+  migrate_vm: {
+    /**
+     * Moves a KVM guest to another node (the container migrate_vm's shape: source node, guest, target node), as a task; answers {task_id} at once, the task's progress is bytes moved of the total. Offline (live left out or false): a running guest is shut down by ACPI (it must go down within 120 s, else ShutdownTimeoutError and it keeps running), each file disk streams through the gateway to the same path on the target (sha256 checked), the definition moves with autostart, the guest starts there if it ran, and only then is it undefined on the source and its disk files removed. Live (live true): libvirt's live migration with its disks copied while the guest runs (control connection relayed by the gateway, memory and disks node to node to the target's enrolled address); LiveMigrationNotPossibleError says why when it cannot be done. Any failure leaves the guest on the source as it was and removes what was made on the target (MigrationError). Refusals before anything changes: MigrationTargetUnreachableError, MigrationSpaceError, MigrationNameTakenError, MigrationNotCapableError. CD-ROMs and read-only disks are shared media that must be on the target already. The task's result: {name, node, live, state, disks, bytes, left_on_source}.
+     */
+    (server1_hostname: string, kvm_vm_name: string, server2_hostname: string, live?: boolean | ("0" | "1" | "yes" | "no" | "on" | "off" | "true" | "false" | ""), options?: CallOptions): Promise<{ task_id: string }>;
+    /**
+     * Starts kvmservices.migrate_vm and follows its task to the end (progress through options.onProgress); rejects with the task's error.
+     */
+    wait(server1_hostname: string, kvm_vm_name: string, server2_hostname: string, live?: boolean | ("0" | "1" | "yes" | "no" | "on" | "off" | "true" | "false" | ""), options?: WaitOptions): Promise<TaskOutcome<{ task_id: string }>>;
+  };
 }
 
 export interface SshservicesApi {
@@ -1363,6 +1385,7 @@ export const services = {
       create_vm: { params: ["server_hostname", "kvm_vm_name", "spec"], auth: 'session', envelope: 'oms', node: true, task: false },
       attach_medium: { params: ["server_hostname", "kvm_vm_name", "source_type", "source", "mode", "readonly"], auth: 'session', envelope: 'oms', node: true, task: false },
       get_vm_meta: { params: ["server_hostname", "kvm_vm_name"], auth: 'session', envelope: 'oms', node: true, task: false },
+      migrate_vm: { params: ["server1_hostname", "kvm_vm_name", "server2_hostname", "live"], auth: 'session', envelope: 'oms', node: true, task: true },
     },
   },
   sshservices: {

@@ -3655,6 +3655,64 @@ export const methods: MethodTable = {
   ],
   "task": false
  },
+ "kvmservices.migrate_vm": {
+  "summary": "Moves a KVM guest to another node (the container migrate_vm's shape: source node, guest, target node), as a task; answers {task_id} at once, the task's progress is bytes moved of the total",
+  "params": [
+   {
+    "name": "server1_hostname",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 253,
+     "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+    }
+   },
+   {
+    "name": "kvm_vm_name",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 64,
+     "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"
+    }
+   },
+   {
+    "name": "server2_hostname",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "maxLength": 253,
+     "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+    }
+   },
+   {
+    "name": "live",
+    "required": false,
+    "schema": {
+     "anyOf": [
+      {
+       "type": "boolean"
+      },
+      {
+       "type": "string",
+       "enum": [
+        "0",
+        "1",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "true",
+        "false",
+        ""
+       ]
+      }
+     ]
+    }
+   }
+  ],
+  "task": true
+ },
  "sshservices.set_up_ssh_connection": {
   "summary": "Sets up an SSH terminal connection to the node for this session and returns its port (a string, as in the OMS document), on which the gateway then serves the terminal page: open https://gateway:PORT/?SESSID=",
   "params": [
