@@ -8,6 +8,7 @@ import { clock } from '../lib/format.ts';
 import { follow, link, listen } from '../lib/live.ts';
 import { href, route } from '../lib/router.ts';
 import { logout, session } from '../lib/session.ts';
+import { TasksButton } from '../tasks/TasksPanel.tsx';
 import { screens } from './screens.ts';
 
 function LiveIndicator() {
@@ -51,7 +52,7 @@ export function Shell() {
         <span class="brand">OMS</span>
         <nav aria-label="Main">
           <ul>
-            {screens.map((x) => (
+            {screens.filter((x) => !x.hidden).map((x) => (
               <li key={x.id}>
                 <a href={href(x.id)} aria-current={x.id === current?.id ? 'page' : undefined}>
                   {x.label}
@@ -61,6 +62,7 @@ export function Shell() {
           </ul>
         </nav>
         <LiveIndicator />
+        <TasksButton />
         <span class="user">{s.phase === 'in' ? s.user : ''}</span>
         <button type="button" onClick={() => void logout()}>
           Log out
