@@ -45,7 +45,7 @@ const GUIDE: Record<string, { label: string; hint?: string; value?: string }> = 
   network: { label: 'Network', hint: "The guest's NIC: a libvirt network of the node, none, or the node's default." },
   disks: { label: 'Disks (GB)', hint: 'Sizes separated by commas, one qcow2 disk each (1 to 8 GB).', value: '1' },
   networks: { label: 'Networks', hint: 'libvirt networks or host bridges, separated by commas; one NIC each.' },
-  location: { label: 'Install tree', hint: 'http, https or ftp URL of the installer, or its directory inside the ISO directory.' },
+  location: { label: 'Install tree', hint: 'http, https or ftp URL of the install tree, or its absolute path on the node (inside the ISO directory).' },
   cmdline: { label: 'Kernel command line' },
   console: { label: 'Installer output on the serial console' },
 };
