@@ -152,6 +152,26 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     await page.getByRole('radio', { name: 'KVM guest from an ISO' }).check();
   });
 
+  it("the template form shows the template's own settings; a bad one is refused at its field and nothing is deployed", async () => {
+    await page.getByRole('radio', { name: 'KVM guest from a template' }).check();
+    await page.getByRole('radio', { name: new RegExp(`^${node.name}`) }).check();
+    const tpl = page.getByLabel('Template', { exact: true });
+    await tpl.locator('option', { hasText: 'lab-template' }).waitFor({ state: 'attached' });
+    await tpl.selectOption('lab-template');
+    await page.getByLabel('Guest name').fill('ugv-t1');
+    await page.getByRole('button', { name: "Show the template's settings" }).click();
+    const mem = page.getByLabel('memory', { exact: true });
+    await mem.waitFor();
+    expect(await mem.inputValue()).to.match(/^\d+$/);
+    expect(await axeProblems(page)).to.deep.equal([]);
+    await mem.fill('lots');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('alert').filter({ hasText: /^Nothing was created/ }).waitFor({ timeout: 60_000 });
+    expect(await mem.getAttribute('aria-invalid')).to.equal('true');
+    expect(await page.locator('#t-set-memory-err').textContent()).to.match(/\S/);
+    expect((await virsh(node, 'dominfo', 'ugv-t1')).code).to.not.equal(0);
+  });
+
   it('the ISO form, made from the declaration, shows the gateway\'s refusal at the field it names', async () => {
     await page.getByRole('radio', { name: 'KVM guest from an ISO' }).check();
     await page.getByRole('radio', { name: new RegExp(`^${node.name}`) }).check();
@@ -201,6 +221,17 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     await page.emulateMedia({ colorScheme: 'dark' });
     expect(await axeProblems(page)).to.deep.equal([]);
     await page.emulateMedia({ colorScheme: 'light' });
+    // At phone width the page does not scroll sideways and every action button is on screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(390);
+      for (const b of await actions.all()) {
+        const box = (await b.boundingBox())!;
+        expect(box.x + box.width, (await b.textContent()) ?? '').to.be.at.most(390);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 900 });
+    }
   });
 
   it("embeds the VNC console: the frame's noVNC canvas shows the guest's screen", async () => {
@@ -330,7 +361,11 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     const item = page.getByRole('complementary', { name: 'Tasks' }).getByRole('listitem', { name: `kvm.clone_vm ${VM} on ${node.name}` });
     await expectText(item.locator('.task-state'), /^succeeded$/, 60_000);
     await expectText(item.locator('.task-progress'), /^[\d.]+ MiB of [\d.]+ MiB, 100 %$/);
-    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    // Escape closes the panel and gives the focus back to its button.
+    await item.getByRole('button', { name: 'Show log' }).focus();
+    await page.keyboard.press('Escape');
+    expect(await page.getByRole('complementary', { name: 'Tasks' }).count()).to.equal(0);
+    expect(await page.evaluate(() => document.activeElement?.textContent)).to.match(/^Tasks/);
   });
 
   it('Delete asks first; confirmed, the guest is gone from the node and the view says so', async () => {

@@ -6,6 +6,7 @@
  */
 import { signal } from '@preact/signals';
 import type { OmsEvent, TaskRow } from '@oms/client/browser';
+import { isConnectionError } from '@oms/client/browser';
 import { errorText, oms } from '../lib/client.ts';
 import { lostSession } from '../lib/session.ts';
 
@@ -77,10 +78,18 @@ export class GuestStore {
     this.name = name;
   }
 
-  /** Reads into `into`, keeping the last value when a read fails. */
+  /**
+   * Reads into `into`, keeping the last value when a read fails. A read that did not reach the
+   * gateway is tried once more: these are all reads, and a browser does not retry a POST itself
+   * when the gateway has just closed the idle connection it reused ("Failed to fetch").
+   */
   async #read<T>(into: ReturnType<typeof part<T>>, work: () => Promise<T>): Promise<void> {
     try {
-      const value = await work();
+      const value = await work().catch(async (e) => {
+        if (!isConnectionError(e, 'unreachable') || this.#closed) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+        return work();
+      });
       if (!this.#closed) into.value = { value };
     } catch (e) {
       if (lostSession(e) || this.#closed) return;

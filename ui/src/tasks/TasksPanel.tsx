@@ -83,7 +83,14 @@ function TaskItem({ row }: { row: Signal<TaskRow> }) {
 function Panel({ onClose }: { onClose: () => void }) {
   const ids = tasks.ids.value;
   return (
-    <aside id="tasks-panel" class="tasks-panel" aria-labelledby="tasks-title">
+    <aside
+      id="tasks-panel"
+      class="tasks-panel"
+      aria-labelledby="tasks-title"
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') onClose();
+      }}
+    >
       <div class="tasks-top">
         <h2 id="tasks-title">Tasks</h2>
         <button type="button" onClick={onClose}>
@@ -122,7 +129,15 @@ export function TasksButton() {
       <button type="button" class="tasks-button" aria-expanded={open.value} aria-controls="tasks-panel" onClick={() => (open.value = !open.value)}>
         Tasks{running ? ` (${running} running)` : ''}
       </button>
-      {open.value ? <Panel onClose={() => (open.value = false)} /> : null}
+      {open.value ? (
+        <Panel
+          onClose={() => {
+            open.value = false;
+            // Back to the button that opened it, for a keyboard user.
+            document.querySelector<HTMLButtonElement>('.tasks-button')?.focus();
+          }}
+        />
+      ) : null}
     </>
   );
 }
