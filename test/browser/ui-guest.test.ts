@@ -368,6 +368,31 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     expect(await page.evaluate(() => document.activeElement?.textContent)).to.match(/^Tasks/);
   });
 
+  it('attaches and detaches a disk image and a NIC on the stopped guest; the definition on the node follows', async () => {
+    await e.ok('kvmservices', 'create_file_based_image', [e.sid, 0, node.name, 'ugv-d1.qcow2', 16]);
+    const disks = page.getByRole('region', { name: 'Disks' });
+    await disks.getByLabel('Disk image (images directory)').fill('ugv-d1.qcow2');
+    await disks.getByLabel('As device').fill('vdb');
+    await disks.getByRole('button', { name: 'Attach disk' }).click();
+    await disks.getByRole('rowheader', { name: 'vdb' }).waitFor();
+    expect((await virsh(node, 'domblklist', '--inactive', VM)).stdout).to.match(/vdb\s+\S*ugv-d1/);
+    await disks.getByRole('button', { name: 'Detach vdb' }).click();
+    await disks.getByRole('rowheader', { name: 'vdb' }).waitFor({ state: 'detached' });
+    expect((await virsh(node, 'domblklist', '--inactive', VM)).stdout).to.not.include('ugv-d1');
+
+    const nics = page.getByRole('region', { name: 'Network interfaces' });
+    await nics.getByLabel('Type').selectOption('network');
+    await nics.getByLabel('Network or bridge name').fill('default');
+    await nics.getByRole('button', { name: 'Attach NIC' }).click();
+    const detach = nics.getByRole('button', { name: /^Detach NIC 52:54:00:/ });
+    await detach.waitFor();
+    const mac = (await detach.getAttribute('aria-label'))!.replace('Detach NIC ', '');
+    expect((await virsh(node, 'domiflist', '--inactive', VM)).stdout).to.include(mac);
+    await detach.click();
+    await detach.waitFor({ state: 'detached' });
+    expect((await virsh(node, 'domiflist', '--inactive', VM)).stdout).to.not.include(mac);
+  });
+
   it('Delete asks first; confirmed, the guest is gone from the node and the view says so', async () => {
     await page.getByRole('button', { name: 'Delete…' }).click();
     await page.getByText(`Delete guest ${VM} on ${node.name}?`).waitFor();
