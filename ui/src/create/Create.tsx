@@ -16,7 +16,7 @@ import { errorText, isOmsError, oms } from '../lib/client.ts';
 import { bytes, percent } from '../lib/format.ts';
 import { href, route } from '../lib/router.ts';
 import { lostSession } from '../lib/session.ts';
-import { Field, fieldErrors } from '../guest/Guest.tsx';
+import { Field, fieldErrors } from '../guest/Field.tsx';
 import { declaredFields } from './declared.ts';
 import { valueOf, type DeclaredField } from './fields.ts';
 import './create.css';
