@@ -9,6 +9,7 @@ import { follow, link, listen } from '../lib/live.ts';
 import { href, route } from '../lib/router.ts';
 import { logout, session } from '../lib/session.ts';
 import { Palette } from '../palette/Palette.tsx';
+import { TasksButton } from '../tasks/TasksPanel.tsx';
 import { screens } from './screens.ts';
 
 function LiveIndicator() {
@@ -52,7 +53,7 @@ export function Shell() {
         <span class="brand">OMS</span>
         <nav aria-label="Main">
           <ul>
-            {screens.map((x) => (
+            {screens.filter((x) => !x.hidden).map((x) => (
               <li key={x.id}>
                 <a href={href(x.id)} aria-current={x.id === current?.id ? 'page' : undefined}>
                   {x.label}
@@ -63,6 +64,7 @@ export function Shell() {
         </nav>
         <Palette />
         <LiveIndicator />
+        <TasksButton />
         <span class="user">{s.phase === 'in' ? s.user : ''}</span>
         <button type="button" onClick={() => void logout()}>
           Log out

@@ -5,7 +5,9 @@
  */
 import type { JSX } from 'preact';
 import { Admin } from '../admin/Admin.tsx';
+import { Create } from '../create/Create.tsx';
 import { Fleet } from '../fleet/Fleet.tsx';
+import { Guest } from '../guest/Guest.tsx';
 import { Guests } from '../guests/Guests.tsx';
 import { Network } from '../network/Network.tsx';
 import { NodeView } from '../node/NodeView.tsx';
@@ -15,13 +17,17 @@ export interface Screen {
   id: string;
   label: string;
   view: () => JSX.Element;
+  /** Reached by links only (a guest's own view), not listed in the navigation. */
+  hidden?: boolean;
 }
 
 export const screens: Screen[] = [
   { id: 'fleet', label: 'Fleet', view: Fleet },
   { id: 'guests', label: 'Guests', view: Guests },
+  { id: 'create', label: 'Create', view: Create },
   { id: 'storage', label: 'Storage', view: Storage },
   { id: 'network', label: 'Network', view: Network },
   { id: 'node', label: 'Node', view: NodeView },
   { id: 'admin', label: 'Administration', view: Admin },
+  { id: 'guest', label: 'Guest', view: Guest, hidden: true },
 ];
