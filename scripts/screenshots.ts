@@ -7,7 +7,8 @@
  *
  *   npm run screenshots            (the lab must be up: npm run -s lab -- status)
  *
- * It never brings the lab up or down, and changes nothing on the nodes: it only reads them.
+ * It never brings the lab up or down. So that the lists show something, it defines a few tiny
+ * demo guests (`shots-*`, no disk; two of them started) on the full nodes, and removes them after.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
@@ -17,7 +18,7 @@ import type { Page } from 'playwright-core';
 import { connect } from '../clients/typescript/src/index.ts';
 import { launchChromium } from '../test/browser/console-page.ts';
 import { repoRoot, startGatewayProcess } from '../test/helpers/process.ts';
-import { labStatus } from '../test/lab/index.ts';
+import { labStatus, nodeExec, type LabNode } from '../test/lab/index.ts';
 import { buildUi } from '../ui/build.ts';
 
 const OUT = join(repoRoot, 'docs/screenshots');
@@ -55,7 +56,34 @@ async function shoot(page: Page, name: string): Promise<void> {
   }
 }
 
+/** The demo guests: name, node index, started. */
+const DEMO: [string, number, boolean][] = [
+  ['shots-web1', 0, true],
+  ['shots-web2', 1, true],
+  ['shots-db1', 2, false],
+  ['shots-build', 0, false],
+];
+const virsh = (n: LabNode, ...args: string[]) => nodeExec(n, ['virsh', '-c', 'qemu:///system', ...args]);
+/** `virsh define` of the XML on stdin, through a file (the node's stdin is a socket). */
+const DEFINE = ['sh', '-c', 'f=$(mktemp) && cat > "$f" && virsh -c qemu:///system define "$f"; rc=$?; rm -f "$f"; exit $rc'];
+const demoXml = (name: string) => `<domain type='kvm'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><devices><graphics type='vnc' autoport='yes' listen='127.0.0.1'/></devices></domain>`;
+async function removeDemo(nodes: LabNode[]): Promise<void> {
+  for (const [name, i] of DEMO) {
+    const n = nodes[i % nodes.length];
+    await virsh(n, 'destroy', name);
+    await virsh(n, 'undefine', name);
+  }
+}
+
+const full = lab.nodes.filter((n) => n.libvirt).slice(0, 3);
 try {
+  await removeDemo(full);
+  for (const [name, i, start] of DEMO) {
+    const n = full[i % full.length];
+    await nodeExec(n, DEFINE, { input: demoXml(name) });
+    if (start) await virsh(n, 'start', name);
+  }
   // Enrolment through the typed client, as an administrator's script would do it.
   const oms = connect({ url: gw.url });
   await oms.login('admin', password);
@@ -102,6 +130,7 @@ try {
   await page.waitForTimeout(800);
   await shoot(page, 'palette');
 } finally {
+  await removeDemo(full).catch(() => undefined);
   await ctx.close();
   rmSync(profile, { recursive: true, force: true });
   await gw.stop();
