@@ -137,7 +137,7 @@ describe('web console in a browser: login, fleet, live', function () {
     expect(await axeProblems(page)).to.deep.equal([]);
   });
 
-  it('logs in and shows the fleet: every lab node with status, CPU, memory, counts and tags', async () => {
+  it('logs in and shows the fleet: every lab node with status, CPU, memory, disk, counts and tags', async () => {
     await logIn();
     await page.getByRole('heading', { name: 'Fleet' }).waitFor();
     for (const n of full()) {
@@ -145,7 +145,9 @@ describe('web console in a browser: login, fleet, live', function () {
       await r.getByText('connected', { exact: true }).waitFor({ timeout: 30_000 });
       await r.getByRole('cell', { name: /^\d+ \(\d+ running\)$/ }).first().waitFor({ timeout: 30_000 });
       await r.getByRole('cell', { name: /^\d+(\.\d)? %$/ }).waitFor({ timeout: 30_000 });
-      await r.getByRole('cell', { name: /^[\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB$/ }).waitFor();
+      // Memory and disk, each used of total.
+      await r.getByRole('cell', { name: /^[\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB$/ }).nth(1).waitFor();
+      expect(await r.getByRole('cell', { name: /^[\d.]+ [KMGT]iB of [\d.]+ [KMGT]iB$/ }).count()).to.equal(2);
       await r.getByRole('link', { name: 'OpenNode' }).waitFor();
     }
     await row(light.name).getByText('connected', { exact: true }).waitFor({ timeout: 30_000 });
@@ -204,8 +206,8 @@ describe('web console in a browser: login, fleet, live', function () {
 
   it('a guest defined by hand on a node (virsh) changes its guest count from the event', async () => {
     const node = e.lab.nodes[2];
-    // Columns: status, CPU, memory, guests, containers, ...
-    const cell = row(node.name).getByRole('cell').nth(3);
+    // Columns: status, CPU, memory, disk, guests, containers, ...
+    const cell = row(node.name).getByRole('cell').nth(4);
     const total = async () => Number(/^(\d+)/.exec((await cell.textContent()) ?? '')![1]);
     const before = await total();
     const def = await ssh(e.lab, node, ['virsh', '-c', 'qemu:///system', 'define', '/dev/stdin'], guestXml(GUEST));

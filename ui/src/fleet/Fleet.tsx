@@ -27,6 +27,7 @@ function Status({ row }: { row: NodeRow }) {
 function Row({ row }: { row: Signal<NodeRow> }) {
   const r = row.value;
   const mem = r.memTotalBytes ? `${bytes(r.memUsedBytes)} of ${bytes(r.memTotalBytes)}` : '—';
+  const disk = r.diskTotalBytes ? `${bytes(r.diskUsedBytes)} of ${bytes(r.diskTotalBytes)}` : '—';
   return (
     <tr data-status={r.status}>
       <th scope="row">
@@ -40,6 +41,7 @@ function Row({ row }: { row: Signal<NodeRow> }) {
       </td>
       <td title={r.cpuModel}>{percent(r.cpuPercent)}</td>
       <td>{mem}</td>
+      <td>{disk}</td>
       <td>{count(r.guests)}</td>
       <td>{count(r.containers)}</td>
       <td>
@@ -93,6 +95,7 @@ export function Fleet() {
                   <th scope="col">Status</th>
                   <th scope="col">CPU load</th>
                   <th scope="col">Memory</th>
+                  <th scope="col">Disk</th>
                   <th scope="col">Guests</th>
                   <th scope="col">Containers</th>
                   <th scope="col">Tags</th>

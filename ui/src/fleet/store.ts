@@ -27,6 +27,9 @@ export interface NodeRow {
   cpuModel?: string;
   memUsedBytes?: number;
   memTotalBytes?: number;
+  /** Disk filesystems together, as `get_stats` df reads them. */
+  diskUsedBytes?: number;
+  diskTotalBytes?: number;
   /** null: the node cannot say (no libvirt or LXC there, or no permission). */
   guests?: Count | null;
   containers?: Count | null;
@@ -105,12 +108,12 @@ export class FleetStore {
 
   /** A node's figures and counts, read once (on listing, on connecting). */
   async refresh(name: string): Promise<void> {
-    const [stats] = await Promise.allSettled([oms.statsservices.get_stats(name, ['cpu_load', 'memory']), this.#counts(name, 'kvm'), this.#counts(name, 'containers')]);
+    const [stats] = await Promise.allSettled([oms.statsservices.get_stats(name, ['cpu_load', 'memory', 'df']), this.#counts(name, 'kvm'), this.#counts(name, 'containers')]);
     if (stats.status === 'rejected') {
       if (lostSession(stats.reason)) return;
       return this.#patch(name, { status: statusOfError(stats.reason), note: errorText(stats.reason) });
     }
-    const s = stats.value as { cpu?: { percentage?: string; cpu_type?: string }; memory?: { total?: string; used?: string } };
+    const s = stats.value as { cpu?: { percentage?: string; cpu_type?: string }; memory?: { total?: string; used?: string }; df?: { total?: string; used?: string } };
     const kib = (v: unknown) => (num(v) === undefined ? undefined : num(v)! * 1024);
     this.#patch(name, {
       status: 'connected',
@@ -119,6 +122,8 @@ export class FleetStore {
       cpuModel: s.cpu?.cpu_type,
       memUsedBytes: kib(s.memory?.used),
       memTotalBytes: kib(s.memory?.total),
+      diskUsedBytes: kib(s.df?.used),
+      diskTotalBytes: kib(s.df?.total),
       readAt: Date.now(),
     });
   }
