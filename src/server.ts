@@ -14,6 +14,7 @@ import { createRpcWebSocketServer } from './http/ws.ts';
 import { loadOrCreateCertificate } from './http/tls.ts';
 import { mountConsoles } from './consoles/mount.ts';
 import { urlHost } from './rpc/ip.ts';
+import { NODES_CHANGED } from './events/watchers.ts';
 
 export interface RunningServer {
   app: AppServices;
@@ -35,6 +36,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // The node watchers (libvirt and LXC readers) run in a serving gateway only, never in a CLI
   // command that opens the same database.
   app.watchers.start();
+  // Every signed node's connection opened now (spread by the pool's connect gate), and again for
+  // nodes signed later, so a fleet-wide call finds them warm.
+  app.warmNodes();
+  app.events.on(NODES_CHANGED, () => app.warmNodes());
   // The health monitor likewise: sampling and events belong to the gateway that serves.
   app.health?.start();
   const admin = await ensureAdmin(app);
