@@ -131,7 +131,7 @@ const defaults: Config = {
   nodeMaxChannels: 8,
   nodeMaxQueued: 1024,
   nodeConnectConcurrency: 32,
-  nodeConnectJitterMs: 1000,
+  nodeConnectJitterMs: 250,
   nodeWarm: true,
   consolePoolSize: 100,
   consoleTicketTtlSeconds: 30,

@@ -39,7 +39,7 @@ const DEFAULTS = {
   maxShellLinksPerNode: 8,
   reconnectBackoffMs: { min: 500, max: 30_000 },
   connectConcurrency: 32,
-  connectJitterMs: 1_000,
+  connectJitterMs: 250,
   killGraceMs: 2_000,
   timeoutMs: 30_000,
   maxOutputBytes: 16 * 1024 * 1024,

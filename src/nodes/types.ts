@@ -35,7 +35,7 @@ export interface NodePoolOptions {
   readonly connectConcurrency?: number;
   /**
    * An attempt made while others are running first waits a random delay of up to this many ms,
-   * so a burst (gateway restart, a network blip) is spread out; default 1000. An attempt on an
+   * so a burst (gateway restart, a network blip) is spread out; default 250. An attempt on an
    * idle gate starts at once.
    */
   readonly connectJitterMs?: number;
