@@ -57,6 +57,8 @@ export interface Config {
   nodeConnectJitterMs: number;
   /** Open every signed node's connection at start and when it is signed, so first calls find it warm. */
   nodeWarm: boolean;
+  /** Run the node watchers (libvirt and LXC event readers) on every signed node. */
+  nodeWatchers: boolean;
   /** Console tunnels of one kind (VNC, SSH, serial) that may exist at once. */
   consolePoolSize: number;
   /** Seconds a console ticket stays valid before the websocket must have used it. */
@@ -133,6 +135,7 @@ const defaults: Config = {
   nodeConnectConcurrency: 32,
   nodeConnectJitterMs: 250,
   nodeWarm: true,
+  nodeWatchers: true,
   consolePoolSize: 100,
   consoleTicketTtlSeconds: 30,
   consolePagePort: 8002,
@@ -180,6 +183,7 @@ const env: Record<keyof Config, string> = {
   nodeConnectConcurrency: 'OMS_NODE_CONNECT_CONCURRENCY',
   nodeConnectJitterMs: 'OMS_NODE_CONNECT_JITTER_MS',
   nodeWarm: 'OMS_NODE_WARM',
+  nodeWatchers: 'OMS_NODE_WATCHERS',
   consolePoolSize: 'OMS_CONSOLE_POOL',
   consoleTicketTtlSeconds: 'OMS_CONSOLE_TICKET_TTL',
   consolePagePort: 'OMS_CONSOLE_PAGE_PORT',

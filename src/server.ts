@@ -35,7 +35,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   app.metrics.collectProcessMetrics();
   // The node watchers (libvirt and LXC readers) run in a serving gateway only, never in a CLI
   // command that opens the same database.
-  app.watchers.start();
+  // OMS_NODE_WATCHERS=off: none (a fleet without libvirt or LXC, such as the lab's light nodes,
+  // where every reader would fail and start again after its backoff, on every node).
+  if (config.nodeWatchers) app.watchers.start();
   // Every signed node's connection opened now (spread by the pool's connect gate), and again for
   // nodes signed later, so a fleet-wide call finds them warm.
   app.warmNodes();
