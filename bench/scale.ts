@@ -112,7 +112,13 @@ export async function benchScale(out: (line: string) => void, opts: BenchOptions
     for (let i = 0; i < lab.nodes.length; i += 20) {
       const names = lab.nodes.slice(i, i + 20).map((n) => n.name);
       let signed = await b.call('funcservices', 'sign_requests', [b.sid, 0, names]);
-      if (signed.error) signed = await b.call('funcservices', 'sign_requests', [b.sid, 0, names]);
+      for (let attempt = 0; signed.error && attempt < 3; attempt++) {
+        // Those signed before the failure are no longer requests: only the rest again.
+        const pending = new Set(((await b.call('funcservices', 'list_requests', [b.sid, 0])).result.result as { name: string }[]).map((r) => r.name));
+        const rest = names.filter((n) => pending.has(n));
+        if (!rest.length) break;
+        signed = await b.call('funcservices', 'sign_requests', [b.sid, 0, rest]);
+      }
       if (signed.error) throw new Error(`enrollment failed: ${JSON.stringify(signed.error)}`);
     }
     out(`enrolled ${most} nodes in ${((performance.now() - t) / 1000).toFixed(1)} s (add_request each, sign_requests by 20)`);
