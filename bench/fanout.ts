@@ -1,7 +1,7 @@
 /**
  * Fan-out (issue 13): the same one-line command on every lab node (20 on a full bench run)
  *  - through the gateway: one JSON-RPC 2.0 batch of `statsservices.get_stats` (memory, uptime,
- *    kernel, osrelease: one exec per node), over a keep-alive connection;
+ *    kernel, osrelease: one exec per node) per 100 nodes, over keep-alive connections;
  *  - `ansible all -m raw -a LINE`, with its default ssh multiplexing (ControlPersist: after the
  *    warm-up run its connections are warm too, as they are for an admin running it again);
  *  - `parallel-ssh -i LINE` (a fresh ssh per node, as it always does).
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Lab } from '../test/lab/index.ts';
 import { shellLine } from '../src/nodes/command.ts';
 import { procSnapshotCommand, type StatName } from '../services/statsservices/commands.ts';
-import { against, gatewayOn, ratio, sideBySide, type BenchOptions } from './lib.ts';
+import { against, gatewayOn, ratio, sideBySide, type BenchGateway, type BenchOptions } from './lib.ts';
 import { needPeers, peers } from './peers.ts';
 
 const STATS: StatName[] = ['memory', 'uptime', 'kernel', 'osrelease'];
@@ -66,10 +66,29 @@ function postJson(agent: Agent, url: string, body: string): Promise<any> {
 
 export async function benchFanout(lab: Lab, out: (line: string) => void, opts: BenchOptions): Promise<void> {
   await needPeers([peers.ansible, peers.parallelSsh], out);
-  if (!lab.sshConfig || !lab.privateKey || !lab.knownHosts) throw new Error('the lab has no ssh config, key or known_hosts of its own');
   const nodes = lab.nodes.slice(0, 100);
+  const b = await gatewayOn(lab, nodes);
+  try {
+    await compareFanout(lab, nodes, b, out, { rounds: opts.quick ? 2 : 5 });
+  } finally {
+    await b.stop();
+  }
+}
+
+export interface FanoutFigures {
+  gatewayMs: number;
+  ansibleMs: number;
+  psshMs: number;
+}
+
+/**
+ * The fan-out row on `nodes` (already enrolled in the gateway `b`): medians of `rounds` runs of
+ * each contender after one warm-up run of each, printed with the ratios and the 10x target.
+ */
+export async function compareFanout(lab: Lab, nodes: Lab['nodes'], b: BenchGateway, out: (line: string) => void, opts: { rounds: number; label?: string }): Promise<FanoutFigures> {
+  if (!lab.sshConfig || !lab.privateKey || !lab.knownHosts) throw new Error('the lab has no ssh config, key or known_hosts of its own');
   const forks = String(Math.min(nodes.length, 100));
-  const rounds = opts.quick ? 2 : 5;
+  const rounds = opts.rounds;
   const line = shellLine(procSnapshotCommand(STATS)!);
 
   const dir = mkdtempSync(join(tmpdir(), 'oms-bench-fanout-'));
@@ -98,17 +117,19 @@ export async function benchFanout(lab: Lab, out: (line: string) => void, opts: B
   );
   const ansibleEnv = { ...process.env, ANSIBLE_CONFIG: join(dir, 'ansible.cfg'), ANSIBLE_HOME: join(dir, 'ansible-home'), ANSIBLE_NOCOLOR: '1' };
 
-  const b = await gatewayOn(lab, nodes).catch((e) => {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  });
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  // A JSON-RPC batch holds at most 100 calls (the gateway's bound): past 100 nodes, one batch
+  // per 100 nodes, sent at once over as many keep-alive connections.
+  const chunks: Lab['nodes'][] = [];
+  for (let i = 0; i < nodes.length; i += 100) chunks.push(nodes.slice(i, i + 100));
+  const agent = new Agent({ keepAlive: true, maxSockets: chunks.length });
   try {
-    const batch = JSON.stringify(nodes.map((n, i) => ({ jsonrpc: '2.0', id: i, method: 'statsservices.get_stats', params: [b.sid, 0, n.name, ...STATS] })));
+    const batches = chunks.map((c) => JSON.stringify(c.map((n, i) => ({ jsonrpc: '2.0', id: i, method: 'statsservices.get_stats', params: [b.sid, 0, n.name, ...STATS] }))));
     const viaGateway = async () => {
-      const answers = (await postJson(agent, b.gw.url, batch)) as { id: number; error?: unknown; result?: unknown }[];
-      const bad = Array.isArray(answers) ? answers.filter((a) => a.error || a.result === undefined) : [answers];
-      if (!Array.isArray(answers) || answers.length !== nodes.length || bad.length) throw new Error(`JSON-RPC batch: ${JSON.stringify(bad[0] ?? answers).slice(0, 300)}`);
+      const all = await Promise.all(batches.map((batch) => postJson(agent, b.gw.url, batch)));
+      all.forEach((answers: { id: number; error?: unknown; result?: unknown }[], k) => {
+        const bad = Array.isArray(answers) ? answers.filter((a) => a.error || a.result === undefined) : [answers];
+        if (!Array.isArray(answers) || answers.length !== chunks[k].length || bad.length) throw new Error(`JSON-RPC batch: ${JSON.stringify(bad[0] ?? answers).slice(0, 300)}`);
+      });
     };
     // One line per node (-o), so a failure names the node and says why.
     const viaAnsible = async () => allAnswered('ansible', nodes.length, await run('ansible', ['all', '-o', '-m', 'raw', '-a', line, '-f', forks], ansibleEnv), /^\S+ \| CHANGED \| rc=0 \|/);
@@ -121,14 +142,14 @@ export async function benchFanout(lab: Lab, out: (line: string) => void, opts: B
     await viaPssh();
     const m = await sideBySide(rounds, { gateway: viaGateway, ansible: viaAnsible, pssh: viaPssh });
     out(
-      `one command on ${nodes.length} nodes (get_stats ${STATS.join(',')} / the same line), medians of ${rounds}: ` +
+      `${opts.label ?? ''}one command on ${nodes.length} nodes (get_stats ${STATS.join(',')} / the same line), medians of ${rounds}: ` +
         `gateway JSON-RPC batch ${m.gateway.toFixed(1)} ms, ansible -m raw (-f ${forks}) ${m.ansible.toFixed(0)} ms, parallel-ssh (-p ${forks}) ${m.pssh.toFixed(0)} ms`,
     );
-    out(`ratio ansible/gateway: ${against(m.ansible / m.gateway, { op: '>=', value: 10 }, 1)}`);
-    out(`ratio parallel-ssh/gateway: ${ratio(m.pssh, m.gateway)}`);
+    out(`${opts.label ?? ''}ratio ansible/gateway: ${against(m.ansible / m.gateway, { op: '>=', value: 10 }, 1)}`);
+    out(`${opts.label ?? ''}ratio parallel-ssh/gateway: ${ratio(m.pssh, m.gateway)}`);
+    return { gatewayMs: m.gateway, ansibleMs: m.ansible, psshMs: m.pssh };
   } finally {
     agent.destroy();
-    await b.stop();
     // ansible's ControlPersist masters would outlive the run by 60 s: end each through its socket.
     for (const sock of readdirSync(controls)) await run('ssh', ['-o', `ControlPath=${join(controls, sock)}`, '-O', 'exit', 'oms-bench']).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

@@ -15,6 +15,7 @@ import { benchFanout } from './fanout.ts';
 import { benchEvents } from './events.ts';
 import { benchHealth } from './health.ts';
 import { benchUi } from './ui.ts';
+import { benchScale, scaleSizes } from './scale.ts';
 import { parseBenchArgs, runSections, usage, type Section } from './sections.ts';
 
 interface Ctx {
@@ -40,7 +41,15 @@ const sectionsFor = (quick: boolean): Section<Ctx>[] => [
   { name: 'health', title: 'health monitor (gateway CPU per node per sample; 500 nodes at 10 s extrapolated)', run: (c) => benchHealth(c.lab, c.out, c.opts) },
   { name: 'ui', title: 'web console (initial load; guest list with 1,000 guests; virsh start -> row)', run: (c) => benchUi(c.lab, c.out, c.opts) },
   { name: 'load', title: `load (200 clients, ${quick ? 8 : 60} s)`, run: (c) => benchLoad(c.lab, c.out, quick ? 8_000 : 60_000) },
+  {
+    name: 'scale',
+    title: `scale (a lab instance of its own: ${scaleSizes(process.env, quick).join(', ')} light nodes; fan-out, gateway memory and CPU, reconnect after a restart)`,
+    run: (c) => benchScale(c.out, c.opts),
+  },
 ];
+
+/** Sections that bring up what they need themselves: with only these, the shared lab is not needed. */
+const LAB_FREE = new Set(['cache', 'ui', 'scale']);
 
 let args;
 try {
@@ -58,14 +67,16 @@ async function lab(nodes: number): Promise<Lab> {
   return { ...l, nodes: l.nodes.slice(0, nodes) };
 }
 
-let l: Lab;
-try {
-  l = await lab(args.nodes);
-} catch (e) {
-  out(`== lab\nFAILED: ${(e as Error).message}`);
-  process.exit(1);
+let l: Lab = { nodes: [], bridge: '', hostAddress: '' };
+if (chosen.some((s) => !LAB_FREE.has(s.name))) {
+  try {
+    l = await lab(args.nodes);
+  } catch (e) {
+    out(`== lab\nFAILED: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  out(`lab: ${l.nodes.length} nodes${args.quick ? ' (quick run: short durations, noisier figures)' : ''}`);
 }
-out(`lab: ${l.nodes.length} nodes${args.quick ? ' (quick run: short durations, noisier figures)' : ''}`);
 const failed = await runSections(chosen, { lab: l, opts: { quick: args.quick }, out }, out);
 if (failed.length) out(`\n${failed.length} of ${chosen.length} sections failed: ${failed.join(', ')}`);
 process.exit(failed.length ? 1 : 0);

@@ -22,7 +22,7 @@ import type { AppServices, ServiceDecl } from './rpc/declare.ts';
 import { NodeStore } from './fleet/nodes.ts';
 import { TagStore } from './fleet/tags.ts';
 import { PoolStore } from './fleet/pools.ts';
-import { NodeAccess } from './fleet/access.ts';
+import { NodeAccess, targetOf } from './fleet/access.ts';
 import { NodePool } from './nodes/pool.ts';
 import { loadOrCreateGatewayKey, type GatewayKey } from './nodes/keys.ts';
 
@@ -69,6 +69,8 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     privateKey: key.privateKey,
     maxChannelsPerNode: config.nodeMaxChannels,
     maxQueuedPerNode: config.nodeMaxQueued,
+    connectConcurrency: config.nodeConnectConcurrency,
+    connectJitterMs: config.nodeConnectJitterMs,
     log: log.child({ part: 'nodes' }),
     onConnection: (node, change) => bus.publish({ type: 'node', node, action: change.state, data: change.state === 'connected' ? {} : { reason: change.reason, message: change.message } }),
   });
@@ -127,6 +129,16 @@ export function createApp(config: Config, log: Logger, db: Db = openDatabase(dat
     watchers,
     health,
     history,
+    warmNodes() {
+      if (!config.nodeWarm) return;
+      for (const n of nodes.listSigned()) {
+        try {
+          pool.warm(targetOf(n));
+        } catch (e) {
+          log.warn({ node: n.name, err: e }, 'node connection not warmed');
+        }
+      }
+    },
     close() {
       for (const t of timers) clearInterval(t);
       health?.close();

@@ -51,6 +51,14 @@ export interface Config {
    * requests, so it sits well above the number of clients a gateway serves at once.
    */
   nodeMaxQueued: number;
+  /** SSH connection attempts running at once over all nodes (a restart of a gateway with 500 nodes must not stampede). */
+  nodeConnectConcurrency: number;
+  /** Largest random delay (ms) before a connection attempt made while others are running; 0: none. */
+  nodeConnectJitterMs: number;
+  /** Open every signed node's connection at start and when it is signed, so first calls find it warm. */
+  nodeWarm: boolean;
+  /** Run the node watchers (libvirt and LXC event readers) on every signed node. */
+  nodeWatchers: boolean;
   /** Console tunnels of one kind (VNC, SSH, serial) that may exist at once. */
   consolePoolSize: number;
   /** Seconds a console ticket stays valid before the websocket must have used it. */
@@ -124,6 +132,10 @@ const defaults: Config = {
   nodeCommandTimeoutSeconds: 60,
   nodeMaxChannels: 8,
   nodeMaxQueued: 1024,
+  nodeConnectConcurrency: 32,
+  nodeConnectJitterMs: 250,
+  nodeWarm: true,
+  nodeWatchers: true,
   consolePoolSize: 100,
   consoleTicketTtlSeconds: 30,
   consolePagePort: 8002,
@@ -168,6 +180,10 @@ const env: Record<keyof Config, string> = {
   sshKeyFile: 'OMS_SSH_KEY',
   nodeMaxChannels: 'OMS_NODE_CHANNELS',
   nodeMaxQueued: 'OMS_NODE_QUEUE',
+  nodeConnectConcurrency: 'OMS_NODE_CONNECT_CONCURRENCY',
+  nodeConnectJitterMs: 'OMS_NODE_CONNECT_JITTER_MS',
+  nodeWarm: 'OMS_NODE_WARM',
+  nodeWatchers: 'OMS_NODE_WATCHERS',
   consolePoolSize: 'OMS_CONSOLE_POOL',
   consoleTicketTtlSeconds: 'OMS_CONSOLE_TICKET_TTL',
   consolePagePort: 'OMS_CONSOLE_PAGE_PORT',

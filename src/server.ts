@@ -14,6 +14,7 @@ import { createRpcWebSocketServer } from './http/ws.ts';
 import { loadOrCreateCertificate } from './http/tls.ts';
 import { mountConsoles } from './consoles/mount.ts';
 import { urlHost } from './rpc/ip.ts';
+import { NODES_CHANGED } from './events/watchers.ts';
 
 export interface RunningServer {
   app: AppServices;
@@ -34,7 +35,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   app.metrics.collectProcessMetrics();
   // The node watchers (libvirt and LXC readers) run in a serving gateway only, never in a CLI
   // command that opens the same database.
-  app.watchers.start();
+  // OMS_NODE_WATCHERS=off: none (a fleet without libvirt or LXC, such as the lab's light nodes,
+  // where every reader would fail and start again after its backoff, on every node).
+  if (config.nodeWatchers) app.watchers.start();
+  // Every signed node's connection opened now (spread by the pool's connect gate), and again for
+  // nodes signed later, so a fleet-wide call finds them warm.
+  app.warmNodes();
+  app.events.on(NODES_CHANGED, () => app.warmNodes());
   // The health monitor likewise: sampling and events belong to the gateway that serves.
   app.health?.start();
   const admin = await ensureAdmin(app);

@@ -165,12 +165,19 @@ export const funcservices = service({
     }),
     method({
       name: 'list_signed',
-      description: 'Signed nodes the caller may see (optionally only those with a tag), with reachability (`status` 1/0), guest count and tags.',
+      description:
+        'Signed nodes the caller may see (optionally only those with a tag; null for any), with reachability (`status` 1/0), guest count and tags, by name. With `offset` and `limit`, one page of that list: only its nodes are asked for their status (a fleet of hundreds answers in one page\'s time); a page shorter than `limit` is the last. Without them, the whole list, as in the OMS document.',
       auth: 'session',
       permission: 'authenticated',
-      params: [{ name: 'optional_tag_name', schema: tagName, optional: true }] as const,
-      async run(ctx, { optional_tag_name }) {
-        const visible = ctx.app.nodes.listSigned(optional_tag_name).filter((n) => ctx.can('node.view', paths.node(n.name)));
+      params: [
+        { name: 'optional_tag_name', schema: tagName.nullable(), optional: true },
+        { name: 'offset', schema: z.number().int().min(0).max(1_000_000), optional: true },
+        { name: 'limit', schema: z.number().int().min(1).max(1000), optional: true },
+      ] as const,
+      async run(ctx, { optional_tag_name, offset, limit }) {
+        const all = ctx.app.nodes.listSigned(optional_tag_name ?? undefined).filter((n) => ctx.can('node.view', paths.node(n.name)));
+        const start = offset ?? 0;
+        const visible = limit === undefined ? all.slice(start) : all.slice(start, start + limit);
         return Promise.all(
           visible.map(async (n) => ({
             name: n.name,

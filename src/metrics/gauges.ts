@@ -103,6 +103,20 @@ export function registerGauges(registry: Registry, src: GaugeSources): void {
   perNode('oms_node_forwards_open', 'Per signed node: port forwards (VNC tunnels) open on its connection.', (n) => n.forwardsOpen);
   perNode('oms_node_shells_open', 'Per signed node: interactive shells and resident commands open on connections of their own.', (n) => n.shellsOpen);
 
+  // The connect gate (src/nodes/connect-gate.ts): how a restart's reconnect burst is spread.
+  const connects = (name: string, help: string, value: (c: PoolStats['connects']) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(value(src.poolStats().connects));
+      },
+    });
+  connects('oms_node_connects_in_flight', 'SSH connection attempts to nodes running now (at most OMS_NODE_CONNECT_CONCURRENCY).', (c) => c.inFlight);
+  connects('oms_node_connects_waiting', 'SSH connection attempts waiting for their jitter delay or a free slot.', (c) => c.waiting);
+  connects('oms_node_connects_peak', 'The most SSH connection attempts that ran at once since the gateway started.', (c) => c.peak);
+
   new Gauge({
     name: 'oms_tasks',
     help: 'Tasks in the database by kind and state (running, succeeded, failed, cancelled).',

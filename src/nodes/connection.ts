@@ -7,6 +7,7 @@ import ssh2, { type Client } from 'ssh2';
 import type { Logger } from 'pino';
 import { oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
+import type { ConnectGate } from './connect-gate.ts';
 import { fingerprintOf, fingerprintsEqual } from './host-key.ts';
 import { isAuthFailure, KEY_REFUSED, sshErrorReason, unreachable } from './ssh-errors.ts';
 import type { ConnectionChange, ConnectionState, DisconnectReason, NodeTarget } from './types.ts';
@@ -162,6 +163,8 @@ export class NodeConnection {
     private readonly backoff: Backoff,
     /** Told of each link that comes up, drops, or fails to connect (the pool makes node events of them). */
     private readonly report?: (conn: NodeConnection, change: ConnectionChange) => void,
+    /** Shared by every connection of the gateway: bounds attempts at once and spreads bursts (connect-gate.ts). */
+    private readonly gate?: ConnectGate,
   ) {}
 
   #tell(change: ConnectionChange): void {
@@ -195,7 +198,10 @@ export class NodeConnection {
     const wait = this.backoff.remainingMs();
     if (wait > 0 && this.#lastError) return Promise.reject(this.#again(this.#lastError, wait));
 
-    const attempt = openLink(this.target, this.cfg).then(
+    const open = (): Promise<SshLink> =>
+      // Closed while waiting at the gate: no attempt is made at all.
+      this.#closed ? Promise.reject(unreachable(node, 'connection closed by the gateway')) : openLink(this.target, this.cfg);
+    const attempt = (this.gate ? this.gate.run(open) : open()).then(
       (link) => {
         this.#connecting = undefined;
         if (this.#closed) {

@@ -96,7 +96,7 @@ describe('nodes/pool against a real sshd', function () {
         cb();
       },
     });
-    const p = new NodePool({ privateKey: key.privateKey, log: pino({ level: 'trace' }, logStream), reconnectBackoffMs: { min: 100, max: 1000 }, ...opts });
+    const p = new NodePool({ privateKey: key.privateKey, log: pino({ level: 'trace' }, logStream), reconnectBackoffMs: { min: 100, max: 1000 }, connectJitterMs: 0, ...opts });
     pools.push(p);
     return p;
   };

@@ -15,6 +15,7 @@ import ssh2, { type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { Duplex, PassThrough, type Writable } from 'node:stream';
 import { isOmsError, oms, type OmsError } from '../rpc/errors.ts';
 import { Backoff } from './backoff.ts';
+import { ConnectGate } from './connect-gate.ts';
 import { describeCommand, isPlainCommand, shellLine, supervisedLine, type Argv, type Command } from './command.ts';
 import { NodeConnection, openLink, type LinkConfig, type SshLink } from './connection.ts';
 import { Deadline, untilAborted } from './deadline.ts';
@@ -37,6 +38,8 @@ const DEFAULTS = {
   maxForwardsPerNode: 256,
   maxShellLinksPerNode: 8,
   reconnectBackoffMs: { min: 500, max: 30_000 },
+  connectConcurrency: 32,
+  connectJitterMs: 250,
   killGraceMs: 2_000,
   timeoutMs: 30_000,
   maxOutputBytes: 16 * 1024 * 1024,
@@ -93,6 +96,7 @@ export class NodePool {
   readonly #backoff: { readonly min: number; readonly max: number };
   readonly #killGraceMs: number;
   readonly #onConnection: NodePoolOptions['onConnection'];
+  readonly #gate: ConnectGate;
   #closed = false;
 
   constructor(opts: NodePoolOptions) {
@@ -123,6 +127,18 @@ export class NodePool {
     if (!(this.#backoff.min >= 0) || !(this.#backoff.max >= this.#backoff.min)) throw new Error('reconnectBackoffMs needs 0 <= min <= max');
     this.#killGraceMs = positive(opts.killGraceMs ?? DEFAULTS.killGraceMs, 'killGraceMs');
     this.#onConnection = opts.onConnection;
+    this.#gate = new ConnectGate({ max: opts.connectConcurrency ?? DEFAULTS.connectConcurrency, jitterMs: opts.connectJitterMs ?? DEFAULTS.connectJitterMs });
+  }
+
+  /**
+   * Opens the node's command connection now if it is not open (gateway start, node signed), so
+   * the first call finds it warm. Through the connect gate like every attempt; a failure is only
+   * remembered (the next call retries after the backoff, and onConnection has told it).
+   */
+  warm(target: NodeTarget): void {
+    this.#entry(target)
+      .conn.link()
+      .catch(() => undefined);
   }
 
   /**
@@ -429,6 +445,7 @@ export class NodePool {
       channelsInUse: nodes.reduce((s, n) => s + n.channelsInUse, 0),
       queued: nodes.reduce((s, n) => s + n.queued, 0),
       nodes,
+      connects: this.#gate.stats(),
     };
   }
 
@@ -463,7 +480,7 @@ export class NodePool {
 
   /** A new (lazily opened) connection to the node, with its own reconnect backoff. */
   #connectionTo(target: NodeTarget): NodeConnection {
-    return new NodeConnection({ ...target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max), (conn, change) => this.#connectionChanged(target.name, conn, change));
+    return new NodeConnection({ ...target }, this.#link, new Backoff(this.#backoff.min, this.#backoff.max), (conn, change) => this.#connectionChanged(target.name, conn, change), this.#gate);
   }
 
   /**

@@ -1,4 +1,5 @@
 /** Request and result types of the node transport, in one place for services and tests. */
+import type { ConnectGateStats } from './connect-gate.ts';
 import type { Logger } from 'pino';
 import type { Readable, Writable } from 'node:stream';
 
@@ -27,6 +28,17 @@ export interface NodePoolOptions {
   readonly maxQueuedPerNode?: number;
   /** Connections for interactive shells per node, each carrying up to maxChannelsPerNode shells; default 8. */
   readonly maxShellLinksPerNode?: number;
+  /**
+   * SSH connection attempts (TCP connect, key exchange, authentication) running at once over all
+   * nodes; default 32. More wait in arrival order (connect-gate.ts).
+   */
+  readonly connectConcurrency?: number;
+  /**
+   * An attempt made while others are running first waits a random delay of up to this many ms,
+   * so a burst (gateway restart, a network blip) is spread out; default 250. An attempt on an
+   * idle gate starts at once.
+   */
+  readonly connectJitterMs?: number;
   /** Delay between failed connection attempts to a node; default {min: 500, max: 30000}. */
   readonly reconnectBackoffMs?: { readonly min: number; readonly max: number };
   /** How long a timed-out command gets after SIGTERM before SIGKILL; default 2000. */
@@ -149,4 +161,6 @@ export interface PoolStats {
   readonly channelsInUse: number;
   readonly queued: number;
   readonly nodes: readonly NodeStats[];
+  /** Connection attempts over all nodes (the connect gate). */
+  readonly connects: ConnectGateStats;
 }

@@ -118,6 +118,11 @@ export interface AppServices {
   readonly health: HealthMonitor | undefined;
   /** The health history ring the monitor writes and statsservices.get_history reads. */
   readonly history: HealthHistory;
+  /**
+   * Opens every signed node's command connection that is not open (OMS_NODE_WARM), through the
+   * pool's connect gate; called by the server at start and when nodes are signed.
+   */
+  warmNodes(): void;
   close(): void;
 }
 

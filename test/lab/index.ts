@@ -48,8 +48,17 @@ export interface Lab {
   sshConfig?: string;
 }
 
-export interface LabUpOptions {
-  /** Number of nodes, 1..50 (default 3). */
+/**
+ * Which lab: undefined (or '') is the shared default lab (omsnodeI, 10.213.7.0/24); a name (a
+ * lower-case letter and up to 3 letters or digits) is another lab beside it (omsNAMEnI, its own
+ * /20, state and namespaces; lab.sh's LAB_INSTANCE). See README.md, "Instances".
+ */
+export interface LabInstance {
+  instance?: string;
+}
+
+export interface LabUpOptions extends LabInstance {
+  /** Number of nodes, 1..50 (default 3); up to 1000 light nodes in another instance. */
   nodes?: number;
   /** All nodes light: namespaces + sshd only, no libvirtd/LXC/LVM. */
   light?: boolean;
@@ -59,6 +68,8 @@ export interface LabUpOptions {
   authorizedKey?: string;
   /** Show lab.sh progress on this process's stderr (default: only on failure). */
   verbose?: boolean;
+  /** Light nodes made at once (lab.sh LAB_PARALLEL); another instance's default is 4 per CPU. */
+  parallel?: number;
 }
 
 export interface ExecResult {
@@ -68,8 +79,18 @@ export interface ExecResult {
 }
 
 const LAB_SH = fileURLToPath(new URL('./lab.sh', import.meta.url));
-const LAB_ROOT = '/var/lib/oms-lab';
-const NS_ROOT = '/run/oms-lab';
+const INSTANCE = /^[a-z][a-z0-9]{0,3}$/;
+/** The instance a node belongs to, from its name (omsnodeI: the default; omsNAMEnI: NAME). */
+export function instanceOf(node: string): string | undefined {
+  return /^oms([a-z][a-z0-9]{0,3})n\d+$/.exec(node)?.[1];
+}
+const checkInstance = (instance: string | undefined): string | undefined => {
+  if (instance === undefined || instance === '') return undefined;
+  if (!INSTANCE.test(instance)) throw new Error(`bad lab instance: ${instance}`);
+  return instance;
+};
+const labRoot = (instance?: string): string => (instance ? `/var/lib/oms-lab-${instance}` : '/var/lib/oms-lab');
+const nsRoot = (instance?: string): string => (instance ? `/run/oms-lab-${instance}` : '/run/oms-lab');
 const NSENTER = '/usr/bin/nsenter';
 /** The environment an SSH session on a node gets (sshd's default for root, plus a locale). */
 const NODE_ENV = {
@@ -87,9 +108,12 @@ function nodeName(node: LabNode | string): string {
 }
 
 /** Runs lab.sh; resolves with its stdout, rejects with its stderr tail on a non-zero exit. */
-function runLab(args: string[], opts: { verbose?: boolean; allowFail?: boolean } = {}): Promise<{ stdout: string; code: number }> {
+function runLab(args: string[], opts: { verbose?: boolean; allowFail?: boolean; instance?: string; parallel?: number } = {}): Promise<{ stdout: string; code: number }> {
   return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, LAB_INSTANCE: checkInstance(opts.instance) ?? '' };
+    if (opts.parallel !== undefined) env.LAB_PARALLEL = String(opts.parallel);
     const child = spawn('bash', [LAB_SH, ...args], {
+      env,
       stdio: ['ignore', 'pipe', opts.verbose ? 'inherit' : 'pipe'],
     });
     const out: Buffer[] = [];
@@ -116,18 +140,24 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   if (opts.light) args.push('--light');
   if (opts.full !== undefined) args.push('--full', String(opts.full));
   if (opts.authorizedKey !== undefined) args.push('--authorized-key', opts.authorizedKey);
-  const { stdout } = await runLab(args, { verbose: opts.verbose });
+  const { stdout } = await runLab(args, { verbose: opts.verbose, instance: opts.instance, parallel: opts.parallel });
   return JSON.parse(stdout) as Lab;
 }
 
-export async function labDown(opts: { verbose?: boolean } = {}): Promise<void> {
+export async function labDown(opts: { verbose?: boolean } & LabInstance = {}): Promise<void> {
   await runLab(['down'], opts);
 }
 
 /** The running lab, or null when it is not up. */
-export async function labStatus(): Promise<Lab | null> {
-  const { stdout, code } = await runLab(['status'], { allowFail: true });
+export async function labStatus(opts: LabInstance = {}): Promise<Lab | null> {
+  const { stdout, code } = await runLab(['status'], { allowFail: true, instance: opts.instance });
   return code === 0 ? (JSON.parse(stdout) as Lab) : null;
+}
+
+/** What the nodes' listening sshds take (lab.sh mem): RSS counts shared pages per node, PSS shares them out. */
+export async function labMemory(opts: LabInstance = {}): Promise<{ nodes: number; sshdRssKiBPerNode: number; sshdPssKiBPerNode: number }> {
+  const { stdout } = await runLab(['mem'], { instance: opts.instance });
+  return JSON.parse(stdout);
 }
 
 /**
@@ -142,10 +172,11 @@ export function nodeExec(
 ): Promise<ExecResult> {
   const name = nodeName(node);
   if (argv.length === 0) return Promise.reject(new Error('nodeExec: empty argv'));
+  const ns = nsRoot(instanceOf(name));
   const args = [
     `--net=/run/netns/${name}`,
-    `--uts=${NS_ROOT}/${name}.uts`,
-    `--mount=${NS_ROOT}/${name}.mnt`,
+    `--uts=${ns}/${name}.uts`,
+    `--mount=${ns}/${name}.mnt`,
     '--',
     ...argv,
   ];
@@ -175,7 +206,7 @@ export function nodeExec(
  */
 export async function canary(node: LabNode | string): Promise<string> {
   const name = nodeName(node);
-  const dir = join(typeof node === 'string' ? join(LAB_ROOT, name) : node.stateDir, 'node', 'canary');
+  const dir = join(typeof node === 'string' ? join(labRoot(instanceOf(name)), name) : node.stateDir, 'node', 'canary');
   const entries = (await readdir(dir)).sort();
   const parts: string[] = [];
   for (const entry of entries) {
@@ -190,12 +221,14 @@ export async function canary(node: LabNode | string): Promise<string> {
 
 /** Kills the node's sshd: the listener and every open SSH connection (they drop at once). */
 export async function killSshd(node: LabNode | string): Promise<void> {
-  await runLab(['sshd-stop', nodeName(node)]);
+  const name = nodeName(node);
+  await runLab(['sshd-stop', name], { instance: instanceOf(name) });
 }
 
 /** (Re)starts the node's sshd, with the same host key; resolves once it answers. */
 export async function startSshd(node: LabNode | string): Promise<void> {
-  await runLab(['sshd-start', nodeName(node)]);
+  const name = nodeName(node);
+  await runLab(['sshd-start', name], { instance: instanceOf(name) });
 }
 
 /** The host end of node omsnodeI's veth on the lab bridge (lab.sh: VETH_PREFIX + index). */
@@ -228,7 +261,7 @@ export async function restoreLink(node: LabNode | string): Promise<void> {
 /** Gives the node a new host key and restarts its sshd; resolves with the updated node. */
 export async function rotateHostKey(node: LabNode | string): Promise<LabNode> {
   const name = nodeName(node);
-  const { stdout } = await runLab(['rotate-hostkey', name]);
+  const { stdout } = await runLab(['rotate-hostkey', name], { instance: instanceOf(name) });
   const lab = JSON.parse(stdout) as Lab;
   const updated = lab.nodes.find((n) => n.name === name);
   if (!updated) throw new Error(`rotate-hostkey: node ${name} missing from lab JSON`);

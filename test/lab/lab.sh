@@ -4,6 +4,7 @@
 #
 #   lab.sh up [--nodes N] [--light] [--full K] [--authorized-key FILE]
 #   lab.sh down
+#   LAB_INSTANCE=s lab.sh up|down|status|...   a second, independent lab (see "Instances" below)
 #   lab.sh status
 #   lab.sh sshd-stop NODE | sshd-start NODE | rotate-hostkey NODE   (fault-injection helpers)
 #   lab.sh exec NODE -- ARGV...                                       (run inside a node)
@@ -14,27 +15,64 @@
 set -euo pipefail
 
 LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-STATE_DIR="$LAB_DIR/.state"          # lab key, lab.json, known_hosts, record of what we created
-LAB_ROOT=/var/lib/oms-lab            # per-node state dirs, visible from host and from the node
-NS_ROOT=/run/oms-lab                 # private tmpfs holding the persisted uts/mnt namespace files
 NODE_DIR=/var/lib/oms-node           # fixed path inside every node where its own files appear
-BRIDGE=omslab0
-NET=10.213.7                         # lab /24; host .1, node i at .(10+i)
-HOST_ADDR="$NET.1"
-NODE_PREFIX=omsnode
-VETH_PREFIX=omslabv                  # host end of node i's veth: omslabv<i>
-CG_NAME=oms-lab                      # per-node cgroups live under <our cgroup>/oms-lab/<node>
-MAX_NODES=50                         # keeps node-local subnets 10.213.(100+i) and (200+i) valid
 DAEMON_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=/root)
+
+log() { printf '[lab%s] %s\n' "${LAB_INSTANCE:+ $LAB_INSTANCE}" "$*" >&2; }
+die() { printf '[lab%s] error: %s\n' "${LAB_INSTANCE:+ $LAB_INSTANCE}" "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Instances. The default lab (LAB_INSTANCE unset or empty) is the shared one of every test:
+# omsnodeI on omslab0, 10.213.7.0/24, /var/lib/oms-lab, test/lab/.state. LAB_INSTANCE=NAME (a
+# lower-case letter and up to three letters or digits) makes another lab beside it that shares
+# nothing with it: nodes omsNAMEnI, bridge omsNAMEbr0, host veths omsNAMEvI, state in
+# test/lab/.state-NAME and /var/lib/oms-lab-NAME, namespace files in /run/oms-lab-NAME, cgroups
+# oms-lab-NAME, and a /20 of its own (LAB_SUBNET=A.B.C.0/20 to choose; default one of the sixteen
+# /20s of 10.214.0.0/16, picked by the name) with the host at .1 and node i at the (10+i)th
+# address, so up to 1000 nodes. Its up and down touch nothing of another instance.
+# ---------------------------------------------------------------------------------------------
+LAB_INSTANCE="${LAB_INSTANCE:-}"
+ip4_int() { local IFS=.; set -- $1; printf '%s' "$(( ($1 << 24) + ($2 << 16) + ($3 << 8) + $4 ))"; }
+int_ip4() { printf '%s.%s.%s.%s' "$(( ($1 >> 24) & 255 ))" "$(( ($1 >> 16) & 255 ))" "$(( ($1 >> 8) & 255 ))" "$(( $1 & 255 ))"; }
+if [[ -z "$LAB_INSTANCE" ]]; then
+  STATE_DIR="$LAB_DIR/.state"          # lab key, lab.json, known_hosts, record of what we created
+  LAB_ROOT=/var/lib/oms-lab            # per-node state dirs, visible from host and from the node
+  NS_ROOT=/run/oms-lab                 # private tmpfs holding the persisted uts/mnt namespace files
+  BRIDGE=omslab0
+  NET=10.213.7                         # lab /24; host .1, node i at .(10+i)
+  PREFIX_LEN=24
+  HOST_ADDR="$NET.1"
+  NODE_PREFIX=omsnode
+  VETH_PREFIX=omslabv                  # host end of node i's veth: omslabv<i>
+  CG_NAME=oms-lab                      # per-node cgroups live under <our cgroup>/oms-lab/<node>
+  MAX_NODES=50                         # keeps node-local subnets 10.213.(100+i) and (200+i) valid
+else
+  [[ "$LAB_INSTANCE" =~ ^[a-z][a-z0-9]{0,3}$ ]] ||
+    die "LAB_INSTANCE must be a lower-case letter and up to 3 letters or digits, not '$LAB_INSTANCE'"
+  STATE_DIR="$LAB_DIR/.state-$LAB_INSTANCE"
+  LAB_ROOT="/var/lib/oms-lab-$LAB_INSTANCE"
+  NS_ROOT="/run/oms-lab-$LAB_INSTANCE"
+  BRIDGE="oms${LAB_INSTANCE}br0"
+  NODE_PREFIX="oms${LAB_INSTANCE}n"
+  VETH_PREFIX="oms${LAB_INSTANCE}v"
+  CG_NAME="oms-lab-$LAB_INSTANCE"
+  MAX_NODES=1000
+  PREFIX_LEN=20
+  if [[ -n "${LAB_SUBNET:-}" ]]; then
+    [[ "$LAB_SUBNET" =~ ^(10|172|192)\.[0-9]{1,3}\.[0-9]{1,3}\.0/20$ ]] || die "LAB_SUBNET must be a private A.B.C.0/20, not '$LAB_SUBNET'"
+    SUBNET_BASE="$(ip4_int "${LAB_SUBNET%/20}")"
+    (( (SUBNET_BASE & 4095) == 0 )) || die "LAB_SUBNET $LAB_SUBNET is not aligned on a /20"
+  else
+    SUBNET_BASE="$(( $(ip4_int 10.214.0.0) + ($(printf '%s' "$LAB_INSTANCE" | cksum | cut -d' ' -f1) % 16) * 4096 ))"
+  fi
+  HOST_ADDR="$(int_ip4 "$((SUBNET_BASE + 1))")"
+fi
 
 # ovmf: UEFI firmware for guests (kvmservices.create_vm firmware 'efi'); libvirt finds it through
 # the QEMU firmware descriptors the package installs in /usr/share/qemu/firmware.
 LAB_PACKAGES=(openssh-server openssh-client libvirt-daemon-system libvirt-clients qemu-system-x86
   qemu-utils lvm2 lxc busybox-static bridge-utils genisoimage iproute2 util-linux dnsmasq-base
   jq procps ovmf)
-
-log() { printf '[lab] %s\n' "$*" >&2; }
-die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
 # Record of created resources. Every resource is written down right after it exists, so that a
@@ -46,7 +84,7 @@ record() {
   local line
   line="$(printf '%s\t' "$@")"
   line="${line%$'\t'}"
-  mkdir -p "$STATE_DIR"
+  [[ -d "$STATE_DIR" ]] || mkdir -p "$STATE_DIR"
   printf '%s\n' "$line" >>"$STATE_DIR/resources"
   if [[ -d "$LAB_ROOT" ]]; then printf '%s\n' "$line" >>"$LAB_ROOT/resources"; fi
 }
@@ -60,7 +98,21 @@ recorded() {
 }
 
 node_name() { printf '%s%s' "$NODE_PREFIX" "$1"; }
-node_addr() { printf '%s.%s' "$NET" "$((10 + $1))"; }
+node_addr() {
+  if [[ -z "$LAB_INSTANCE" ]]; then printf '%s.%s' "$NET" "$((10 + $1))"
+  else int_ip4 "$((SUBNET_BASE + 10 + $1))"; fi
+}
+# The first three octets of node i's node-local /24s (inside its netns only): the bridge lxcbr0's
+# and the one its static route leads to. Another instance's nodes count past 255, so they take
+# them from 172.16.0.0/13 and 172.24.0.0/13 (nothing of it is ever routed outside the node).
+node_local_net() {
+  if [[ -z "$LAB_INSTANCE" ]]; then printf '10.213.%s' "$((100 + $1))"
+  else printf '172.%s.%s' "$((16 + $1 / 256))" "$(($1 % 256))"; fi
+}
+node_routed_net() {
+  if [[ -z "$LAB_INSTANCE" ]]; then printf '10.213.%s' "$((200 + $1))"
+  else printf '172.%s.%s' "$((24 + $1 / 256))" "$(($1 % 256))"; fi
+}
 node_state() { printf '%s/%s' "$LAB_ROOT" "$1"; }
 node_index() { local n="$1"; printf '%s' "${n#"$NODE_PREFIX"}"; }
 
@@ -141,17 +193,16 @@ node_ns_links() {
 pids_in_namespaces() {
   [[ $# -eq 0 ]] && return 0
   local -A want=()
-  local l d pid t roots=()
+  local l pid link roots=()
   for l in "$@"; do want["$l"]=1; done
-  for d in /proc/[0-9]*; do
-    pid="${d#/proc/}"
+  # One find over /proc (a readlink per process and namespace took seconds with 500 nodes up).
+  while read -r pid link; do
+    pid="${pid#/proc/}"; pid="${pid%/ns}"
     [[ "$pid" == "$$" || "$pid" == "$BASHPID" ]] && continue
-    for t in net mnt uts; do
-      l="$(readlink "$d/ns/$t" 2>/dev/null)" || continue
-      if [[ -n "${want[$l]:-}" ]]; then roots+=("$pid"); break; fi
-    done
-  done
+    if [[ -n "$link" && -n "${want[$link]:-}" ]]; then roots+=("$pid"); fi
+  done < <(find /proc/[0-9]*/ns -maxdepth 1 \( -name net -o -name mnt -o -name uts \) -printf '%h %l\n' 2>/dev/null)
   [[ ${#roots[@]} -eq 0 ]] && return 0
+  mapfile -t roots < <(printf '%s\n' "${roots[@]}" | sort -u)
   ps -e -o pid=,ppid= | awk -v roots="${roots[*]}" '
     BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
     { parent[$1] = $2; pids[NR] = $1 }
@@ -224,33 +275,58 @@ self_cgroup_dirs() {
     }' /proc/self/cgroup /proc/self/mountinfo | awk '!seen[$0]++'
 }
 
-# mkdir a cgroup; cpuset v1 refuses tasks until cpus/mems are copied from the parent.
+# cpuset v1 refuses tasks until cpus/mems are copied from the parent (builtins: no process).
+cpuset_init() {
+  local dir="$1" v
+  if [[ -f "$dir/cpuset.cpus" ]]; then
+    read -r v <"$dir/../cpuset.cpus"; printf '%s\n' "$v" >"$dir/cpuset.cpus"
+    read -r v <"$dir/../cpuset.mems"; printf '%s\n' "$v" >"$dir/cpuset.mems"
+  fi
+}
+
+# mkdir a cgroup.
 make_cgroup() {
   local dir="$1"
   [[ -d "$dir" ]] && return 0
   mkdir "$dir"
-  if [[ -f "$dir/cpuset.cpus" ]]; then
-    cat "$dir/../cpuset.cpus" >"$dir/cpuset.cpus"
-    cat "$dir/../cpuset.mems" >"$dir/cpuset.mems"
-  fi
+  cpuset_init "$dir"
 }
 
-setup_cgroups() {
-  local base node="$1"
+# The lab's own cgroup in each hierarchy: made once, before nodes are made side by side. Sets
+# CG_BASES (the writable hierarchies' dirs of our cgroup) and LAB_CGROUPS (recorded cgroups),
+# which the node makers (subshells) then read instead of finding them again.
+CG_BASES=()
+LAB_CGROUPS=()
+setup_cgroup_roots() {
+  local base
+  CG_BASES=()
   while IFS= read -r base; do
     [[ -w "$base" ]] || continue
+    CG_BASES+=("$base")
     if [[ ! -d "$base/$CG_NAME" ]]; then
       make_cgroup "$base/$CG_NAME" && record cgroup "$base/$CG_NAME"
     fi
-    make_cgroup "$base/$CG_NAME/$node" || true
   done < <(self_cgroup_dirs)
+  mapfile -t LAB_CGROUPS < <(recorded cgroup)
+}
+
+# The node's cgroup in every hierarchy, by one mkdir.
+setup_cgroups() {
+  local base node="$1" dirs=() d
+  for base in "${CG_BASES[@]}"; do
+    [[ -d "$base/$CG_NAME" && ! -d "$base/$CG_NAME/$node" ]] && dirs+=("$base/$CG_NAME/$node")
+  done
+  [[ ${#dirs[@]} -eq 0 ]] && return 0
+  mkdir "${dirs[@]}" || true
+  for d in "${dirs[@]}"; do cpuset_init "$d" || true; done
 }
 
 join_cgroups() {
   local dir
-  while IFS= read -r dir; do
+  [[ ${#LAB_CGROUPS[@]} -gt 0 ]] || mapfile -t LAB_CGROUPS < <(recorded cgroup)
+  for dir in "${LAB_CGROUPS[@]}"; do
     if [[ -f "$dir/$1/cgroup.procs" ]]; then echo "$BASHPID" >"$dir/$1/cgroup.procs" 2>/dev/null || true; fi
-  done < <(recorded cgroup)
+  done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -261,6 +337,7 @@ lab_down() {
   [[ -f "$STATE_DIR/resources" || -f "$LAB_ROOT/resources" ]] && have=1
   [[ "$have" -eq 0 ]] && { log "nothing to clean up"; return 0; }
   log "tearing down the lab"
+  local t0=$SECONDS
 
   # Guests first, politely, so qemu and LXC monitors exit through their own code paths.
   while IFS=$'\t' read -r node kind; do
@@ -277,10 +354,15 @@ lab_down() {
 
   # Then every process still living in a node's namespaces (sshd and its sessions, libvirtd,
   # virtlogd, anything a test left running), with all its descendants.
-  local links=()
+  # The namespaces' inodes by one stat for all nodes (three per node were slow with hundreds).
+  local links=() files=()
   while IFS=$'\t' read -r node kind; do
-    mapfile -t -O "${#links[@]}" links < <(node_ns_links "$node")
+    files+=("$(netns_file "$node")" "$(mnt_file "$node")" "$(uts_file "$node")")
   done < <(recorded node)
+  if [[ ${#files[@]} -gt 0 ]]; then
+    mapfile -t links < <(stat -L -c '%n %i' -- "${files[@]}" 2>/dev/null | awk '{
+      t = ($1 ~ /\.mnt$/) ? "mnt" : ($1 ~ /\.uts$/) ? "uts" : "net"; print t ":[" $2 "]" }')
+  fi
   mapfile -t pids < <(pids_in_namespaces "${links[@]}")
   if [[ ${#pids[@]} -gt 0 ]]; then
     log "stopping ${#pids[@]} lab process(es)"
@@ -302,9 +384,16 @@ lab_down() {
   done
   [[ "$left" -eq 0 ]] || log "some lab cgroups are still busy: $(recorded cgroup | tr '\n' ' ')"
 
-  # Persisted namespace files, then the private tmpfs holding them.
-  local m
+  # Persisted namespace files, then the private tmpfs holding them. The tmpfs goes with all the
+  # files under it at once (one umount per file took seconds with hundreds of nodes); a file
+  # elsewhere (none today) would still be unmounted alone.
+  local m r roots=()
+  mapfile -t roots < <(recorded nsroot)
+  for r in "${roots[@]}"; do
+    if mountpoint -q "$r" 2>/dev/null; then umount -R "$r" 2>/dev/null || true; fi
+  done
   while IFS= read -r m; do
+    if [[ ! -e "$m" ]]; then continue; fi
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done < <(recorded nsfile | tac)
   while IFS= read -r m; do
@@ -324,8 +413,11 @@ lab_down() {
   while IFS= read -r ns; do
     [[ -e "/run/netns/$ns" ]] && { ip netns del "$ns" 2>/dev/null || log "could not delete netns $ns"; }
   done < <(recorded netns)
+  # Deleting a netns took its veths along; only links still there are deleted (one listing).
+  local -A present=()
+  while IFS= read -r link; do present["$link"]=1; done < <(ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
   while IFS= read -r link; do
-    ip link show dev "$link" >/dev/null 2>&1 && { ip link del dev "$link" 2>/dev/null || true; }
+    if [[ -n "${present[$link]:-}" ]]; then ip link del dev "$link" 2>/dev/null || true; fi
   done < <(recorded link | tac)
 
   if [[ -n "$(recorded netnsdir)" ]] && mountpoint -q /run/netns 2>/dev/null &&
@@ -334,16 +426,23 @@ lab_down() {
     rmdir /run/netns 2>/dev/null || true
   fi
 
-  # Empty mount-point directories that `up` had to create on the host.
-  local d
-  while IFS= read -r d; do rmdir "$d" 2>/dev/null || true; done < <(recorded mkdir | tac)
+  # Empty mount-point directories that `up` had to create on the host, unless another lab
+  # instance is up: removing a directory on the host detaches what is mounted on it in every
+  # mount namespace, its nodes' included.
+  local d r others=""
+  for r in /run/oms-lab /run/oms-lab-*; do
+    if [[ "$r" != "$NS_ROOT" ]] && mountpoint -q "$r" 2>/dev/null; then others="$r"; fi
+  done
+  while IFS= read -r d; do
+    if [[ -n "$others" ]]; then log "keeping $d: another lab ($others) is up"; else rmdir "$d" 2>/dev/null || true; fi
+  done < <(recorded mkdir | tac)
 
   # State last: the record itself lives there.
   if [[ -d "$LAB_ROOT" && -f "$LAB_ROOT/resources" ]]; then rm -rf --one-file-system "$LAB_ROOT"; fi
   rm -f "$STATE_DIR/resources" "$STATE_DIR/lab.json" "$STATE_DIR/known_hosts" "$STATE_DIR/ssh_config" \
     "$STATE_DIR/id_ed25519" "$STATE_DIR/id_ed25519.pub"
   rmdir "$STATE_DIR" 2>/dev/null || true
-  log "lab is down"
+  log "lab is down ($((SECONDS - t0)) s)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +458,11 @@ node_setup() {
 
   # Other nodes' namespace files and the host's netns list would keep those namespaces alive from
   # inside this one; drop them first.
-  umount -R -l "$NS_ROOT" 2>/dev/null || true
+  # Every lab instance's (a node of one must never hold a node of another alive).
+  local m
+  for m in /run/oms-lab /run/oms-lab-*; do
+    if [[ -e "$m" ]] && mountpoint -q "$m"; then umount -R -l "$m" 2>/dev/null || true; fi
+  done
   if mountpoint -q /run/netns; then umount -R -l /run/netns || true; fi
 
   # sysfs shows the netns of whoever mounts it: remount it so /sys/class/net lists this node's
@@ -694,7 +797,7 @@ EOF
 # --- end kvmservices network install -----------------------------------------------------------
 
 create_node() {
-  local i="$1" kind="$2" node addr st
+  local i="$1" kind="$2" node addr st now
   node="$(node_name "$i")"
   addr="$(node_addr "$i")"
   st="$(node_state "$node")"
@@ -714,26 +817,41 @@ create_node() {
   ip link add "$VETH_PREFIX$i" type veth peer name eth0 netns "$node"
   record link "$VETH_PREFIX$i"
   ip link set "$VETH_PREFIX$i" master "$BRIDGE" up
-  ip -n "$node" link set lo up
-  ip -n "$node" addr add "$addr/24" dev eth0
-  ip -n "$node" link set eth0 up
-  ip -n "$node" route add default via "$HOST_ADDR" dev eth0
-  ip -n "$node" link add lxcbr0 type bridge
-  ip -n "$node" addr add "10.213.$((100 + i)).1/24" dev lxcbr0
-  ip -n "$node" link add "labp${i}a" type veth peer name "labp${i}b"
-  ip -n "$node" link set "labp${i}a" master lxcbr0 up
-  ip -n "$node" link set "labp${i}b" up
-  ip -n "$node" link set lxcbr0 up
-  ip -n "$node" route add "10.213.$((200 + i)).0/24" via "10.213.$((100 + i)).254" dev lxcbr0 proto static metric 50
+  local lnet rnet
+  lnet="$(node_local_net "$i")"
+  rnet="$(node_routed_net "$i")"
+  # One ip process for the node's own side (a dozen apiece made 500 nodes slow to build).
+  ip -n "$node" -batch - <<EOF
+link set lo up
+addr add $addr/$PREFIX_LEN dev eth0
+link set eth0 up
+route add default via $HOST_ADDR dev eth0
+link add lxcbr0 type bridge
+addr add $lnet.1/24 dev lxcbr0
+link add labp${i}a type veth peer name labp${i}b
+link set labp${i}a master lxcbr0 up
+link set labp${i}b up
+link set lxcbr0 up
+route add $rnet.0/24 via $lnet.254 dev lxcbr0 proto static metric 50
+EOF
 
-  # Files the node serves: a real ISO, a disk image, a template, and the canary.
-  mkdir -p "$st/.iso"
-  printf 'OMS lab ISO for %s\n' "$node" >"$st/.iso/README.TXT"
-  genisoimage -quiet -V OMSLAB -J -r -o "$st/node/isos/lab.iso" "$st/.iso" 2>/dev/null
-  rm -rf "$st/.iso"
-  qemu-img create -q -f qcow2 "$st/node/images/lab-disk.qcow2" 16M
-  qemu-img create -q -f qcow2 "$st/node/templates/lab-template.qcow2" 16M
-  printf 'oms lab canary of %s created %s\n' "$node" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$st/node/canary/canary"
+  # Files the node serves: a real ISO, a disk image, a template, and the canary. Light nodes of
+  # another instance share one set made at up (hard links; the ISO names the instance), so 500
+  # of them cost no ISO and qcow2 builds.
+  if [[ -n "$LAB_INSTANCE" && "$kind" == light ]]; then
+    ln "$LAB_ROOT/.proto/lab.iso" "$st/node/isos/lab.iso"
+    ln "$LAB_ROOT/.proto/lab-disk.qcow2" "$st/node/images/lab-disk.qcow2"
+    ln "$LAB_ROOT/.proto/lab-template.qcow2" "$st/node/templates/lab-template.qcow2"
+  else
+    mkdir -p "$st/.iso"
+    printf 'OMS lab ISO for %s\n' "$node" >"$st/.iso/README.TXT"
+    genisoimage -quiet -V OMSLAB -J -r -o "$st/node/isos/lab.iso" "$st/.iso" 2>/dev/null
+    rm -rf "$st/.iso"
+    qemu-img create -q -f qcow2 "$st/node/images/lab-disk.qcow2" 16M
+    qemu-img create -q -f qcow2 "$st/node/templates/lab-template.qcow2" 16M
+  fi
+  TZ=UTC printf -v now '%(%Y-%m-%dT%H:%M:%SZ)T' -1
+  printf 'oms lab canary of %s created %s\n' "$node" "$now" >"$st/node/canary/canary"
 
   printf '%s\n' "$node" >"$st/etc/hostname"
   printf '127.0.0.1\tlocalhost\n%s\t%s\n%s\tomslab-host\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
@@ -760,9 +878,26 @@ create_node() {
   touch "$(uts_file "$node")" "$(mnt_file "$node")"
   record nsfile "$(uts_file "$node")"
   record nsfile "$(mnt_file "$node")"
-  nsenter --net="$(netns_file "$node")" unshare --uts="$(uts_file "$node")" \
-    --mount="$(mnt_file "$node")" --propagation private \
-    bash "${BASH_SOURCE[0]}" _node-setup "$node" "$st" "$kind"
+  if [[ -z "$LAB_INSTANCE" ]]; then
+    nsenter --net="$(netns_file "$node")" unshare --uts="$(uts_file "$node")" \
+      --mount="$(mnt_file "$node")" --propagation private \
+      bash "${BASH_SOURCE[0]}" _node-setup "$node" "$st" "$kind"
+  else
+    # Another instance's nodes start from the base mount namespace (see base_ns): a copy of the
+    # host's would carry every lab's namespace files, hundreds once hundreds of nodes exist, and
+    # unmounting them in each new node made up O(nodes^2). The setup process reports its pid
+    # and waits while its namespaces are bound onto the node's files here, in the host's.
+    local pid=""
+    coproc SETUP { nsenter --net="$(netns_file "$node")" --mount="$NS_ROOT/base.mnt" \
+      unshare --uts --mount --propagation private bash "$LAB_DIR/${BASH_SOURCE[0]##*/}" _node-setup-hold "$node" "$st" "$kind"; }
+    read -r -u "${SETUP[0]}" pid || true
+    [[ "$pid" =~ ^[0-9]+$ ]] || die "$node: setting up its namespaces failed"
+    mount --bind "/proc/$pid/ns/uts" "$(uts_file "$node")"
+    mount --bind "/proc/$pid/ns/mnt" "$(mnt_file "$node")"
+    local w="${SETUP[1]}"
+    exec {w}>&-
+    wait "$SETUP_PID" || die "$node: its setup process failed"
+  fi
 
   if [[ "$kind" == full ]]; then
     # The VG is made from inside the node so its metadata backups land in the node's /etc/lvm.
@@ -772,7 +907,33 @@ create_node() {
       die "$node: creating the VG failed: $out"
   fi
 
-  start_sshd "$node"
+  if [[ "${BULK_SSHD_CHECK:-0}" -eq 1 ]]; then
+    rm -f "$st/ssh/sshd.pid"
+    in_node "$node" /usr/sbin/sshd -f "$st/ssh/sshd_config" -E "$st/ssh/sshd.log"
+  else
+    start_sshd "$node"
+  fi
+}
+
+# Light nodes made side by side: every sshd is checked at the end from the host, on the lab
+# bridge, by bash's /dev/tcp (no process per node). sshd binds its socket before it forks away,
+# so this is a check, not a wait; a node that stays silent for 10 s fails the up.
+wait_all_sshd() {
+  local node kind addr fd banner i
+  while IFS=$'\t' read -r node kind; do
+    addr="$(node_addr "$(node_index "$node")")"
+    for ((i = 0; i < 100; i++)); do
+      banner=""
+      # (exec's own redirections would last: the braces keep 2>/dev/null to this one.)
+      if { exec {fd}<>"/dev/tcp/$addr/22"; } 2>/dev/null; then
+        read -r -t 2 -u "$fd" banner || true
+        exec {fd}>&-
+      fi
+      [[ "$banner" == SSH-* ]] && break
+      sleep 0.1
+    done
+    [[ "$banner" == SSH-* ]] || die "$node: sshd did not come up (see $(node_state "$node")/ssh/sshd.log)"
+  done < <(recorded node)
 }
 
 start_libvirt() {
@@ -792,31 +953,35 @@ wait_libvirt() {
 
 # Prints the lab JSON, built from what is on disk now (so a rotated host key shows up).
 lab_json() {
-  local node kind st i addr pub fp nodes_json="[]" obj
+  # One ssh-keygen and one jq for all nodes (three processes per node took ~10 s for 500).
+  local node kind st pub rows="" keys nodes_json
+  keys="$(mktemp)"
   while IFS=$'\t' read -r node kind; do
     st="$(node_state "$node")"
-    i="$(node_index "$node")"
-    addr="$(node_addr "$i")"
-    pub="$(cut -d' ' -f1,2 "$st/ssh/ssh_host_ed25519_key.pub")"
-    fp="$(ssh-keygen -l -E sha256 -f "$st/ssh/ssh_host_ed25519_key.pub" | cut -d' ' -f2)"
-    obj="$(jq -n --arg name "$node" --arg address "$addr" --arg fp "$fp" --arg pub "$pub" \
-      --arg st "$st" --arg kind "$kind" --arg nd "$NODE_DIR" \
-      '{name: $name, address: $address, port: 22, hostKeyFingerprint: $fp, hostKeyPublic: $pub,
-        stateDir: $st, libvirt: ($kind == "full"),
-        lvm: (if $kind == "full" then {vg: ("vg_" + $name)} else null end),
-        lxc: ($kind == "full"), netns: $name, hostname: $name,
-        authorizedKeysFile: ($st + "/root-ssh/authorized_keys"),
-        dirs: {isos: ($nd + "/isos"), images: ($nd + "/images"), templates: ($nd + "/templates"),
-               canary: ($nd + "/canary")}}
-       | if .lvm == null then del(.lvm) else . end')"
-    nodes_json="$(jq -c --argjson o "$obj" '. + [$o]' <<<"$nodes_json")"
-  done < <(recorded node)
+    read -r pub <"$st/ssh/ssh_host_ed25519_key.pub"
+    printf '%s\n' "$pub" >>"$keys"
+    pub="$(cut -d' ' -f1,2 <<<"$pub")"
+    rows+="$node"$'\t'"$kind"$'\t'"$(node_addr "$(node_index "$node")")"$'\t'"$st"$'\t'"$pub"$'\n'
+  done < <(recorded node | sort -t$'\t' -k1,1V)
+  nodes_json="$(paste <(printf '%s' "$rows") <(if [[ -s "$keys" ]]; then ssh-keygen -l -E sha256 -f "$keys" | cut -d' ' -f2; fi) |
+    jq -R -s -c --arg nd "$NODE_DIR" '[split("\n")[] | select(. != "") | split("\t")
+      | {name: .[0], kind: .[1], address: .[2], st: .[3], pub: .[4], fp: .[5]}
+      | {name, address, port: 22, hostKeyFingerprint: .fp, hostKeyPublic: .pub,
+         stateDir: .st, libvirt: (.kind == "full"),
+         lvm: (if .kind == "full" then {vg: ("vg_" + .name)} else null end),
+         lxc: (.kind == "full"), netns: .name, hostname: .name,
+         authorizedKeysFile: (.st + "/root-ssh/authorized_keys"),
+         dirs: {isos: ($nd + "/isos"), images: ($nd + "/images"), templates: ($nd + "/templates"),
+                canary: ($nd + "/canary")}}
+      | if .lvm == null then del(.lvm) else . end]')"
+  rm -f "$keys"
   local key=""
   [[ -f "$STATE_DIR/id_ed25519" ]] && key="$STATE_DIR/id_ed25519"
-  jq -n --argjson nodes "$nodes_json" --arg key "$key" --arg br "$BRIDGE" --arg host "$HOST_ADDR" \
+  # The nodes on stdin: hundreds of them are more than one argument may hold.
+  jq --arg key "$key" --arg br "$BRIDGE" --arg host "$HOST_ADDR" \
     --arg kh "$STATE_DIR/known_hosts" --arg sc "$STATE_DIR/ssh_config" \
-    '{nodes: $nodes} + (if $key != "" then {privateKey: $key} else {} end)
-     + {bridge: $br, hostAddress: $host, knownHosts: $kh, sshConfig: $sc}'
+    '{nodes: .} + (if $key != "" then {privateKey: $key} else {} end)
+     + {bridge: $br, hostAddress: $host, knownHosts: $kh, sshConfig: $sc}' <<<"$nodes_json"
 }
 
 write_lab_json() {
@@ -836,6 +1001,8 @@ write_lab_json() {
 
 lab_up() {
   local nodes=3 light=0 full=3 authkey=""
+  # Another instance is for scale: light nodes unless --full asks for some.
+  [[ -n "$LAB_INSTANCE" ]] && full=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --nodes) nodes="${2:?--nodes needs a number}"; shift 2 ;;
@@ -868,6 +1035,13 @@ lab_up() {
           log "up failed; cleaning up"; lab_down || true; fi' EXIT
   [[ -e "/run/netns/$(node_name 1)" ]] && die "netns $(node_name 1) exists but is not recorded as ours"
   ip link show dev "$BRIDGE" >/dev/null 2>&1 && die "$BRIDGE exists but is not recorded as ours"
+  if [[ -n "$LAB_INSTANCE" ]]; then
+    # The instance's /20 must be nobody's: no route into it, none covering it but the default.
+    local subnet clash
+    subnet="$(int_ip4 "$SUBNET_BASE")/$PREFIX_LEN"
+    clash="$( { ip -4 route show root "$subnet"; ip -4 route show match "$subnet"; } | { grep -v '^default' || true; } | head -n1)"
+    [[ -z "$clash" ]] || die "$subnet is already routed here ($clash); choose another with LAB_SUBNET"
+  fi
 
   mkdir -p "$STATE_DIR"
   [[ -d "$LAB_ROOT" ]] && die "$LAB_ROOT exists but is not recorded as ours"
@@ -884,7 +1058,7 @@ lab_up() {
 
   ip link add "$BRIDGE" type bridge
   record link "$BRIDGE"
-  ip addr add "$HOST_ADDR/24" dev "$BRIDGE"
+  ip addr add "$HOST_ADDR/$PREFIX_LEN" dev "$BRIDGE"
   ip link set "$BRIDGE" up
 
   # Namespace files must sit on a private mount (the kernel refuses a mount namespace bind
@@ -894,18 +1068,57 @@ lab_up() {
   mount -t tmpfs -o size=1m,mode=700 oms-lab-ns "$NS_ROOT"
   mount --make-private "$NS_ROOT"
 
+  # Another instance's nodes start from a base mount namespace made now, without any lab's
+  # namespace files (their own are bound later, in the host's namespace only): see create_node.
+  if [[ -n "$LAB_INSTANCE" ]]; then
+    touch "$NS_ROOT/base.mnt"
+    record nsfile "$NS_ROOT/base.mnt"
+    unshare --mount="$NS_ROOT/base.mnt" --propagation private true
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    nsenter --mount="$NS_ROOT/base.mnt" bash -c 'for m in /run/oms-lab /run/oms-lab-* /run/netns; do
+      if [[ -e "$m" ]] && mountpoint -q "$m"; then umount -R -l "$m"; fi; done'
+  fi
+
   # `ip netns add` turns /run/netns into a mount of its own; undo that at down if it was us.
   if ! mountpoint -q /run/netns 2>/dev/null; then record netnsdir /run/netns; fi
 
   ensure_mountpoint "$NODE_DIR"
   ensure_mountpoint /root/.ssh 700
+  setup_cgroup_roots
 
-  local i kind
+  # Full nodes one after the other (loop devices, libvirt copies); light nodes of another
+  # instance LAB_PARALLEL at a time (default 4 per CPU), so 500 come up in well under a minute.
+  # The default lab stays one at a time unless LAB_PARALLEL says otherwise.
+  local i kind par="${LAB_PARALLEL:-}" failed=0 pids=() p
+  if [[ -z "$par" ]]; then
+    if [[ -z "$LAB_INSTANCE" ]]; then par=1; else par=$(( $(nproc) * 4 )); fi
+  fi
+  [[ "$par" =~ ^[0-9]+$ && "$par" -ge 1 ]] || die "LAB_PARALLEL must be a positive number"
+  if [[ -n "$LAB_INSTANCE" && "$full" -lt "$nodes" ]]; then
+    # The light nodes' shared sample files.
+    mkdir -p "$LAB_ROOT/.proto/.iso"
+    printf 'OMS lab ISO for lab instance %s\n' "$LAB_INSTANCE" >"$LAB_ROOT/.proto/.iso/README.TXT"
+    genisoimage -quiet -V OMSLAB -J -r -o "$LAB_ROOT/.proto/lab.iso" "$LAB_ROOT/.proto/.iso" 2>/dev/null
+    qemu-img create -q -f qcow2 "$LAB_ROOT/.proto/lab-disk.qcow2" 16M
+    qemu-img create -q -f qcow2 "$LAB_ROOT/.proto/lab-template.qcow2" 16M
+  fi
   for ((i = 1; i <= nodes; i++)); do
     kind=light
     [[ "$i" -le "$full" ]] && kind=full
-    create_node "$i" "$kind"
+    if [[ "$kind" == full || "$par" -eq 1 ]]; then create_node "$i" "$kind"; continue; fi
+    BULK_SSHD_CHECK=1 create_node "$i" "$kind" &
+    pids+=("$!")
+    # A window of `par` makers: wait for the oldest (wait PID always gets its status; wait -n
+    # lost some when several ended at once).
+    if [[ ${#pids[@]} -ge "$par" ]]; then
+      wait "${pids[0]}" || failed=1
+      pids=("${pids[@]:1}")
+    fi
+    [[ "$failed" -eq 0 ]] || break
   done
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  [[ "$failed" -eq 0 ]] || die "a node could not be made (see above)"
+  if [[ "$par" -gt 1 ]]; then wait_all_sshd; fi
 
   # libvirtd probes QEMU (~3 s of CPU) on first use; the first full node does it once and the
   # others start from a copy of its capabilities cache (same host, same binaries: still valid).
@@ -926,10 +1139,29 @@ lab_up() {
     if [[ "$kind" == full ]]; then wait_libvirt "$node"; build_ovz_template "$node"; fi
   done < <(recorded node)
 
-  netinst_tree
+  # The install trees are for full nodes' guests; an instance of light nodes needs none.
+  if [[ -z "$LAB_INSTANCE" || "$full" -gt 0 ]]; then netinst_tree; fi
   write_lab_json
   UP_DONE=1
   log "up in $((SECONDS - t0)) s"
+  if [[ -n "$LAB_INSTANCE" ]]; then log "memory: $(lab_mem | jq -r '"\(.nodes) nodes, sshd \(.sshdRssKiBPerNode) KiB RSS / \(.sshdPssKiBPerNode) KiB PSS per node"')"; fi
+}
+
+# What the nodes' listening sshds take, as JSON: {nodes, sshdRssKiBPerNode, sshdPssKiBPerNode}.
+# RSS counts the pages an sshd shares with every other (the binary, libc) again for each node;
+# PSS shares them out, so PSS times nodes is what the nodes add up to. A light node runs nothing
+# else (its SSH sessions come and go with the gateway's connections).
+lab_mem() {
+  local node kind pid n=0 rss=0 pss=0 v
+  while IFS=$'\t' read -r node kind; do
+    read -r pid 2>/dev/null <"$(node_state "$node")/ssh/sshd.pid" || continue
+    v="$(awk '/^Rss:/ {r = $2} /^Pss:/ {p = $2} END {if (r != "") print r, p}' "/proc/$pid/smaps_rollup" 2>/dev/null)" || continue
+    [[ -n "$v" ]] || continue
+    n=$((n + 1)); rss=$((rss + ${v% *})); pss=$((pss + ${v#* }))
+  done < <(recorded node)
+  jq -n -c --argjson n "$n" --argjson rss "$rss" --argjson pss "$pss" \
+    '{nodes: $n, sshdRssKiBPerNode: (if $n > 0 then ($rss / $n | floor) else 0 end),
+      sshdPssKiBPerNode: (if $n > 0 then ($pss / $n | floor) else 0 end)}'
 }
 
 lab_status() {
@@ -966,6 +1198,7 @@ main() {
     up) lab_up "$@" ;;
     down) lab_down ;;
     status) lab_status ;;
+    mem) lab_mem >&3 ;;
     sshd-stop) require_node "${1:-}"; stop_sshd "$1" ;;
     sshd-start) require_node "${1:-}"; stop_sshd "$1"; start_sshd "$1" ;;
     rotate-hostkey)
@@ -976,6 +1209,13 @@ main() {
       write_lab_json
       ;;
     _node-setup) node_setup "$@" ;;
+    _node-setup-hold)
+      # As _node-setup, then says its pid on stdout and lives until stdin closes (create_node).
+      node_setup "$@"
+      printf '%s\n' "$$" >&3
+      exec 3>&-
+      read -r _ || true
+      ;;
     netinst-tree)
       [[ -d "$LAB_ROOT" ]] || die "the lab is not up ($LAB_ROOT missing)"
       flock -w 300 9 || die "another lab.sh holds the lock on ${BASH_SOURCE[0]}"

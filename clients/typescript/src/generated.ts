@@ -450,9 +450,9 @@ export interface FuncservicesApi {
    */
   remove_requests(hostname_list: string[], options?: CallOptions): Promise<unknown>;
   /**
-   * Signed nodes the caller may see (optionally only those with a tag), with reachability (`status` 1/0), guest count and tags.
+   * Signed nodes the caller may see (optionally only those with a tag; null for any), with reachability (`status` 1/0), guest count and tags, by name. With `offset` and `limit`, one page of that list: only its nodes are asked for their status (a fleet of hundreds answers in one page's time); a page shorter than `limit` is the last. Without them, the whole list, as in the OMS document.
    */
-  list_signed(optional_tag_name?: string, options?: CallOptions): Promise<unknown>;
+  list_signed(optional_tag_name?: string | null, offset?: number, limit?: number, options?: CallOptions): Promise<unknown>;
   /**
    * Stops managing nodes: removes the gateway's key from the node's authorized keys file and forgets the node and its pinned key. Nodes where the key could not be removed (unreachable, file missing) are listed in failed_removals; they are forgotten all the same.
    */
@@ -1294,7 +1294,7 @@ export const services = {
       add_request: { params: ["hostname", "address", "port", "settings"], auth: 'session', envelope: 'oms', node: false, task: false },
       sign_requests: { params: ["hostname_list"], auth: 'session', envelope: 'oms', node: false, task: false },
       remove_requests: { params: ["hostname_list"], auth: 'session', envelope: 'oms', node: false, task: false },
-      list_signed: { params: ["optional_tag_name"], auth: 'session', envelope: 'oms', node: false, task: false },
+      list_signed: { params: ["optional_tag_name", "offset", "limit"], auth: 'session', envelope: 'oms', node: false, task: false },
       remove_signed: { params: ["hostname_list"], auth: 'session', envelope: 'oms', node: false, task: false },
       get_gateway_key: { params: [], auth: 'session', envelope: 'oms', node: false, task: false },
       set_node_settings: { params: ["hostname", "settings"], auth: 'session', envelope: 'oms', node: true, task: false },

@@ -744,15 +744,40 @@ export const methods: MethodTable = {
   "task": false
  },
  "funcservices.list_signed": {
-  "summary": "Signed nodes the caller may see (optionally only those with a tag), with reachability (`status` 1/0), guest count and tags",
+  "summary": "Signed nodes the caller may see (optionally only those with a tag; null for any), with reachability (`status` 1/0), guest count and tags, by name",
   "params": [
    {
     "name": "optional_tag_name",
     "required": false,
     "schema": {
-     "type": "string",
-     "maxLength": 64,
-     "pattern": "^[A-Za-z0-9][A-Za-z0-9 _.:+-]{0,63}$"
+     "anyOf": [
+      {
+       "type": "string",
+       "maxLength": 64,
+       "pattern": "^[A-Za-z0-9][A-Za-z0-9 _.:+-]{0,63}$"
+      },
+      {
+       "type": "null"
+      }
+     ]
+    }
+   },
+   {
+    "name": "offset",
+    "required": false,
+    "schema": {
+     "type": "integer",
+     "minimum": 0,
+     "maximum": 1000000
+    }
+   },
+   {
+    "name": "limit",
+    "required": false,
+    "schema": {
+     "type": "integer",
+     "minimum": 1,
+     "maximum": 1000
     }
    }
   ],
