@@ -20,6 +20,8 @@ import type { LabNode } from '../lab/index.ts';
 import { launchChromium } from './console-page.ts';
 import { ssh } from './lab-guests.ts';
 import { defineMany, domstate, removeUgl, virshOn } from './ugl-guests.ts';
+import { BOOTED, POWER_BUTTON } from '../lab/acpi-guest.ts';
+import { count, defineAcpiGuest, hostDir, waitFor } from '../integration/kst-lab.ts';
 
 /** LXC containers are numbered: this test's own number. */
 const CT = '85150';
@@ -88,6 +90,7 @@ describe('web console in a browser: the Guests screen', function () {
     await ctx?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
     if (e) for (const n of [n1, n2, n3]) await removeUgl(e.lab, n).catch(() => undefined);
+    if (e) for (const n of [n2, n3]) for (const f of ['ugl-acpi1', 'ugl-acpi2']) for (const ext of ['.img', '-serial.log']) rmSync(join(hostDir(n), f + ext), { force: true });
     if (e) await ssh(e.lab, n3, ['lxc-destroy', '-n', CT, '-f']).catch(() => undefined);
     await e?.stop();
   });
@@ -228,6 +231,42 @@ describe('web console in a browser: the Guests screen', function () {
     expect(await domstate(e.lab, n2, 'ugl-b1')).to.equal('shut off');
     expect(await domstate(e.lab, n3, 'ugl-c1')).to.equal('shut off');
     expect(await domstate(e.lab, n1, 'ugl-a1'), 'an unselected guest is left alone').to.equal('running');
+  });
+
+  it('bulk shutdown (ACPI) of two guests that listen: progress in each row, both hear the button and are off on the node', async () => {
+    // Two guests whose tiny OS answers the ACPI power button on its serial console (test/lab/acpi-guest.ts).
+    const acpi = [['ugl-acpi1', n2], ['ugl-acpi2', n3]] as const;
+    const serial = new Map<string, () => string>();
+    for (const [name, n] of acpi) {
+      serial.set(name, (await defineAcpiGuest(n, name)).serial);
+      await virshOn(e.lab, n, 'start', name);
+    }
+    for (const [name] of acpi) await waitFor(`${name} booted`, async () => serial.get(name)!(), (t) => count(t, BOOTED) === 1, 90_000, 500);
+    await page.getByRole('button', { name: 'Clear selection' }).click();
+    for (const [name] of acpi) {
+      await expectText(stateOf(name), /^running$/);
+      await row(name).getByRole('checkbox').check();
+    }
+    await page.getByText('2 selected', { exact: true }).waitFor();
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { uglSeen: string[] }).uglSeen = seen;
+      new MutationObserver(() => {
+        for (const td of document.querySelectorAll('tr.g-row td.g-progress')) {
+          const t = `${td.parentElement?.querySelector('th')?.textContent}: ${td.textContent}`;
+          if (td.textContent && seen.at(-1) !== t && !seen.includes(t)) seen.push(t);
+        }
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByRole('toolbar', { name: 'Actions on the selected guests' }).getByRole('button', { name: 'Shut down' }).click();
+    await expectText(page.getByRole('status', { name: 'Bulk action progress' }), /Shut down of 2 guests: 2 done, 0 failed\.$/, 90_000);
+    for (const [name, n] of acpi) {
+      await expectText(stateOf(name), /^stopped$/);
+      expect(await domstate(e.lab, n, name)).to.equal('shut off');
+      expect(count(serial.get(name)!(), POWER_BUTTON), `${name} heard the button`).to.equal(1);
+    }
+    const seen = (await page.evaluate(() => (window as unknown as { uglSeen: string[] }).uglSeen)) as string[];
+    expect(seen.some((s) => /^ugl-acpi\d: Shut down: (waiting|\S.*…)$/.test(s)), seen.join(' | ')).to.equal(true);
   });
 
   it('a guest whose call fails says why in its row, in words (pause of a stopped guest)', async () => {
