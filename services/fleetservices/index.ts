@@ -11,7 +11,7 @@ import { lockWait, tagName } from '../../src/rpc/fields.ts';
 import { paths } from '../../src/auth/permissions.ts';
 import { onOff } from '../kvmservices/settings.ts';
 import { containers, kvmGuests } from '../kvmplusovzservices/index.ts';
-import { runFleet, type FleetTarget } from './fleet.ts';
+import { invoke, runFleet, type FleetTarget } from './fleet.ts';
 import { place, type Candidate, type LatestSample } from './placement.ts';
 import { poolMethods } from './pools.ts';
 import { assertNodeSelector, parseSelector, type GuestType } from './selector.ts';
@@ -97,6 +97,36 @@ async function capable(ctx: CallContext, node: string, kind: GuestType): Promise
   const argv = kind === 'kvm' ? ['virsh', '-c', n.settings.libvirtUri ?? 'qemu:///system', 'version'] : ['lxc-ls', '--version'];
   const r = await n.exec(argv, { okExitCodes: [0, 1, 2, 126, 127] });
   return r.code === 0;
+}
+
+const placementOptions = z.object({ avoid: z.array(z.string().max(64).regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/, 'not a guest name')).max(100).optional(), tag: tagName.optional() }).strict();
+type PlacementOptions = z.infer<typeof placementOptions>;
+
+/** The methods that make a guest or container on one node: what fleetservices.create places. */
+const CREATE_METHODS = ['kvmservices.create_vm', 'kvmservices.create_vm_from_iso', 'kvmservices.create_vm_from_location', 'kvmservices.deploy_template_for_vm', 'ovzservices.deploy_template_for_vm'] as const;
+
+/** Placement as fleetservices.placement answers it; also the first step of fleetservices.create. */
+async function placeFor(ctx: CallContext, kind: 'kvm' | 'ct', o: PlacementOptions | undefined): Promise<ReturnType<typeof place>> {
+  const avoid = o?.avoid ?? [];
+  const nodes = ctx.app.nodes.listSigned().filter((n) => ctx.can('vm.create', paths.node(n.name)));
+  const candidates: Candidate[] = await Promise.all(
+    nodes.map(async (n): Promise<Candidate> => {
+      const sample = latestSample(ctx, n.name);
+      const tags = ctx.app.tags.ofNode(n.name).map((t) => t.tag);
+      // Capability and the guests to avoid are asked only of nodes the last sample says answer.
+      if (!sample?.reachable) return { node: n.name, tags, sample };
+      try {
+        if (!(await capable(ctx, n.name, kind))) return { node: n.name, tags, sample, unfit: kind === 'kvm' ? 'libvirt does not answer' : 'no LXC' };
+        const guests = avoid.length ? [...(await kvmGuests(ctx, n.name)), ...(await containers(ctx, n.name))].flatMap((g) => [g.id, g.name]) : [];
+        return { node: n.name, tags, sample, guests };
+      } catch (e) {
+        return { node: n.name, tags, sample, unfit: `unreachable now (${(e as { omsName?: string }).omsName ?? 'error'})` };
+      }
+    }),
+  );
+  const out = place({ candidates, avoid, tag: o?.tag, now: Date.now(), maxAgeMs: Math.max(30, 3 * ctx.app.config.healthIntervalSeconds) * 1000 });
+  ctx.log.info({ kind, node: out.node, avoid, tag: o?.tag, reason: out.reason }, 'placement');
+  return out;
 }
 
 export const fleetservices = service({
@@ -193,29 +223,32 @@ export const fleetservices = service({
       permission: 'authenticated',
       params: [
         { name: 'kind', schema: z.enum(['kvm', 'ct']) },
-        { name: 'options', schema: z.object({ avoid: z.array(z.string().max(64).regex(/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/, 'not a guest name')).max(100).optional(), tag: tagName.optional() }).strict(), optional: true },
+        { name: 'options', schema: placementOptions, optional: true },
       ] as const,
-      async run(ctx, { kind, options: o }) {
-        const avoid = o?.avoid ?? [];
-        const nodes = ctx.app.nodes.listSigned().filter((n) => ctx.can('vm.create', paths.node(n.name)));
-        const candidates: Candidate[] = await Promise.all(
-          nodes.map(async (n): Promise<Candidate> => {
-            const sample = latestSample(ctx, n.name);
-            const tags = ctx.app.tags.ofNode(n.name).map((t) => t.tag);
-            // Capability and the guests to avoid are asked only of nodes the last sample says answer.
-            if (!sample?.reachable) return { node: n.name, tags, sample };
-            try {
-              if (!(await capable(ctx, n.name, kind))) return { node: n.name, tags, sample, unfit: kind === 'kvm' ? 'libvirt does not answer' : 'no LXC' };
-              const guests = avoid.length ? [...(await kvmGuests(ctx, n.name)), ...(await containers(ctx, n.name))].flatMap((g) => [g.id, g.name]) : [];
-              return { node: n.name, tags, sample, guests };
-            } catch (e) {
-              return { node: n.name, tags, sample, unfit: `unreachable now (${(e as { omsName?: string }).omsName ?? 'error'})` };
-            }
-          }),
-        );
-        const out = place({ candidates, avoid, tag: o?.tag, now: Date.now(), maxAgeMs: Math.max(30, 3 * ctx.app.config.healthIntervalSeconds) * 1000 });
-        ctx.log.info({ kind, node: out.node, avoid, tag: o?.tag, reason: out.reason }, 'placement');
-        return out;
+      run: (ctx, { kind, options: o }) => placeFor(ctx, kind, o),
+    }),
+    method({
+      name: 'create',
+      description: `Creates a guest or container without naming a node: the node is chosen as fleetservices.placement chooses it (kvm for kvmservices methods, ct for ovzservices; options avoid and tag as there), then the create method (one of ${CREATE_METHODS.join(', ')}) runs there with params, its own params by name without the node: the caller's own call, checked, held and audited exactly as if made directly with that node. Returns {node, reason, result}, result being what the create method answers; the choice and its reason are logged. PlacementError when no node fits; the create method's own errors as they are.`,
+      auth: 'session',
+      permission: 'authenticated',
+      mutates: true,
+      lock: { none: 'the create call on the chosen node holds its own guest name, as a direct call does' },
+      // A template's settings may carry a root password.
+      secretParams: ['params'],
+      params: [
+        { name: 'method', schema: z.enum(CREATE_METHODS) },
+        { name: 'params', schema: z.record(z.string().max(64), z.unknown()), description: "the create method's own params by name, without server_hostname" },
+        { name: 'options', schema: placementOptions, optional: true },
+      ] as const,
+      async run(ctx, { method: dotted, params, options: o }) {
+        const { method: m } = ctx.app.registry.resolveDotted(dotted);
+        const nodeParam = m.node ?? 'server_hostname';
+        if (nodeParam in params) throw oms('FleetMethodError', { method: dotted, targets: 'a placed node', reason: `param ${nodeParam} is placement's to fill in` });
+        const placed = await placeFor(ctx, dotted.startsWith('kvmservices.') ? 'kvm' : 'ct', o);
+        ctx.log.info({ method: dotted, node: placed.node, reason: placed.reason }, 'placed create');
+        const result = await invoke(ctx, dotted, { ...params, [nodeParam]: placed.node });
+        return { node: placed.node, reason: placed.reason, result };
       },
     }),
     ...poolMethods,

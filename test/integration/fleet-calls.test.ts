@@ -10,6 +10,8 @@ import { enroll, startEnv, type Env } from './fixture.ts';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TAG = 'flt-web';
 const PLACED = 'flt-placed';
+/** The guest fleetservices.create makes on the node placement picks. */
+const MADE = 'flt-made';
 
 /** The node's address on the lab bridge as the node itself reports it (list_interfaces ran there). */
 const addressIn = (interfaces: unknown): string[] => JSON.stringify(interfaces).match(/10\.213\.7\.\d+/g) ?? [];
@@ -47,6 +49,7 @@ describe('fleet calls on the lab (fleetservices.call)', function () {
     for (const n of cut) await restoreLink(n).catch(() => {});
     for (const n of nodes.slice(0, 3)) {
       await nodeExec(n, ['virsh', '-c', 'qemu:///system', 'undefine', PLACED]);
+      await nodeExec(n, ['virsh', '-c', 'qemu:///system', 'undefine', MADE]);
     }
     await e?.stop();
   });
@@ -193,5 +196,23 @@ describe('fleet calls on the lab (fleetservices.call)', function () {
     expect(avoided.reason).to.contain(`avoiding ${PLACED} on ${host.name}`);
     const nowhere = await e.call('fleetservices', 'placement', [e.sid, 0, 'kvm', { tag: 'flt-no-such-tag' }]);
     expect(nowhere.error).to.include({ code: 1120 });
+  });
+
+  it('create without naming a node: the guest is defined on the node placement picks, never the avoided one, and the answer says where and why', async () => {
+    const made = await e.ok('fleetservices', 'create', [e.sid, 0, 'kvmservices.create_vm', { kvm_vm_name: MADE, spec: { memory_mib: 32 } }, { avoid: [PLACED] }]);
+    const placedOn = nodes.find((n) => n.name === made.node)!;
+    expect(placedOn, `placed on ${made.node}`).to.not.equal(undefined);
+    // PLACED is on the node placement liked best before; avoiding it must send the guest elsewhere.
+    const avoidedHost = (await Promise.all(nodes.slice(0, 3).map(async (n) => ((await nodeExec(n, ['virsh', '-c', 'qemu:///system', 'domstate', PLACED])).code === 0 ? n.name : '')))).find(Boolean);
+    expect(made.node).to.not.equal(avoidedHost);
+    expect(made.reason).to.match(new RegExp(`^${made.node} has the most room`)).and.contain(`avoiding ${PLACED}`);
+    expect(made.result).to.include({ name: MADE });
+    const info = await nodeExec(placedOn, ['virsh', '-c', 'qemu:///system', 'domstate', MADE]);
+    expect(info.code, info.stderr).to.equal(0);
+    expect(info.stdout.trim()).to.equal('shut off');
+    for (const n of nodes.slice(0, 3)) if (n !== placedOn) expect((await nodeExec(n, ['virsh', '-c', 'qemu:///system', 'domstate', MADE])).code, `not on ${n.name}`).to.not.equal(0);
+    // The node is placement's to choose: naming it is refused before anything is made.
+    const named = await e.call('fleetservices', 'create', [e.sid, 0, 'kvmservices.create_vm', { server_hostname: made.node, kvm_vm_name: `${MADE}2`, spec: { memory_mib: 32 } }]);
+    expect(named.error?.message).to.match(/^FleetMethodError: .*param server_hostname is placement's to fill in/);
   });
 });

@@ -208,6 +208,15 @@ describe('permissions on every method', function () {
         expect((await rpc('fleetservices.list_guests', [nobody, 0, `name:${PERM_GUEST}`])).name).to.equal('FleetNoMatchError');
         expect((await rpc('fleetservices.list_guests', [auditor, 0, `name:${PERM_GUEST}`])).result.guests.map((g: any) => [g.node, g.id])).to.deep.equal([[node, PERM_GUEST]]);
       },
+      'fleetservices.create': async () => {
+        // Placed only among nodes where the caller may create: nobody and a viewer are refused by
+        // placement (PlacementError), and nothing is made anywhere.
+        for (const sid of [nobody, auditor]) {
+          const r = await rpc('fleetservices.create', [sid, 0, 'kvmservices.create_vm', { kvm_vm_name: 'permplaced', spec: { memory_mib: 32 } }]);
+          expect(r.name).to.equal('PlacementError');
+        }
+        for (const n of [node, other]) expect((await rpc('kvmservices.list_vms', [e.sid, 0, n])).result.map((g: any) => g.name)).to.not.include('permplaced');
+      },
       'fleetservices.placement': async () => {
         // Only nodes where the caller may create count: none for nobody, the one node for its administrator.
         const none = await rpc('fleetservices.placement', [nobody, 0, 'kvm']);

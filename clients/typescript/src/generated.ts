@@ -1119,6 +1119,12 @@ export interface FleetservicesApi {
    */
   placement(kind: "kvm" | "ct", options?: { avoid?: string[]; tag?: string }, callOptions?: CallOptions): Promise<unknown>;
   /**
+   * Creates a guest or container without naming a node: the node is chosen as fleetservices.placement chooses it (kvm for kvmservices methods, ct for ovzservices; options avoid and tag as there), then the create method (one of kvmservices.create_vm, kvmservices.create_vm_from_iso, kvmservices.create_vm_from_location, kvmservices.deploy_template_for_vm, ovzservices.deploy_template_for_vm) runs there with params, its own params by name without the node: the caller's own call, checked, held and audited exactly as if made directly with that node. Returns {node, reason, result}, result being what the create method answers; the choice and its reason are logged. PlacementError when no node fits; the create method's own errors as they are.
+   *
+   * @param params the create method's own params by name, without server_hostname
+   */
+  create(method: "kvmservices.create_vm" | "kvmservices.create_vm_from_iso" | "kvmservices.create_vm_from_location" | "kvmservices.deploy_template_for_vm" | "ovzservices.deploy_template_for_vm", params: Record<string, unknown>, options?: { avoid?: string[]; tag?: string }, callOptions?: CallOptions): Promise<unknown>;
+  /**
    * Creates a resource pool: a named set of KVM guests and containers across nodes. Grants on /pools/{pool} then apply to every member. 0.
    */
   create_pool(pool: string, description?: string, options?: CallOptions): Promise<unknown>;
@@ -1483,6 +1489,7 @@ export const services = {
       bulk: { params: ["selector", "action", "value", "options"], auth: 'session', envelope: 'oms', node: false, task: true },
       list_guests: { params: ["selector"], auth: 'session', envelope: 'oms', node: false, task: false },
       placement: { params: ["kind", "options"], auth: 'session', envelope: 'oms', node: false, task: false },
+      create: { params: ["method", "params", "options"], auth: 'session', envelope: 'oms', node: false, task: false },
       create_pool: { params: ["pool", "description"], auth: 'session', envelope: 'oms', node: false, task: false },
       delete_pool: { params: ["pool"], auth: 'session', envelope: 'oms', node: false, task: false },
       list_pools: { params: [], auth: 'session', envelope: 'oms', node: false, task: false },

@@ -5637,6 +5637,62 @@ export const methods: MethodTable = {
   ],
   "task": false
  },
+ "fleetservices.create": {
+  "summary": "Creates a guest or container without naming a node: the node is chosen as fleetservices.placement chooses it (kvm for kvmservices methods, ct for ovzservices; options avoid and tag as there), then the create method (one of kvmservices.create_vm, kvmservices.create_vm_from_iso, kvmservices.create_vm_from_location, kvmservices.deploy_template_for_vm, ovzservices.deploy_template_for_vm) runs there with params, its own params by name without the node: the caller's own call, checked, held and audited exactly as if made directly with that node",
+  "params": [
+   {
+    "name": "method",
+    "required": true,
+    "schema": {
+     "type": "string",
+     "enum": [
+      "kvmservices.create_vm",
+      "kvmservices.create_vm_from_iso",
+      "kvmservices.create_vm_from_location",
+      "kvmservices.deploy_template_for_vm",
+      "ovzservices.deploy_template_for_vm"
+     ]
+    }
+   },
+   {
+    "name": "params",
+    "required": true,
+    "schema": {
+     "type": "object",
+     "propertyNames": {
+      "type": "string",
+      "maxLength": 64
+     },
+     "additionalProperties": {}
+    }
+   },
+   {
+    "name": "options",
+    "required": false,
+    "schema": {
+     "type": "object",
+     "properties": {
+      "avoid": {
+       "maxItems": 100,
+       "type": "array",
+       "items": {
+        "type": "string",
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+       }
+      },
+      "tag": {
+       "type": "string",
+       "maxLength": 64,
+       "pattern": "^[A-Za-z0-9][A-Za-z0-9 _.:+-]{0,63}$"
+      }
+     },
+     "additionalProperties": false
+    }
+   }
+  ],
+  "task": false
+ },
  "fleetservices.create_pool": {
   "summary": "Creates a resource pool: a named set of KVM guests and containers across nodes",
   "params": [
