@@ -6,6 +6,10 @@
 import { expect } from 'chai';
 import { nodeExec, type LabNode } from '../lab/index.ts';
 import { enroll, startEnv, type Env } from './fixture.ts';
+import { BOOTED, POWER_BUTTON } from '../lab/acpi-guest.ts';
+import { count, defineAcpiGuest, hostDir, waitFor } from './kst-lab.ts';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 const POOL = 'flt-pool';
 const POOL2 = 'flt-pool2';
@@ -48,6 +52,8 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
   let guests: Record<string, LabNode>;
   let userSid: string;
   const asUser = (service: string, method: string, params: unknown[]) => e.call(service, method, [userSid, 0, ...params]);
+  /** Two guests whose tiny OS answers the ACPI power button (test/lab/acpi-guest.ts), made by the last test. */
+  const acpiGuests = (): [string, LabNode][] => (n1 && n2 ? [['fla-1', n1], ['fla-2', n2]] : []);
 
   before(async () => {
     e = await startEnv();
@@ -64,6 +70,10 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
   });
   after(async () => {
     for (const [g, n] of Object.entries(guests ?? {})) await remove(n, g);
+    for (const [g, n] of acpiGuests()) {
+      await remove(n, g);
+      for (const ext of ['.img', '-serial.log']) rmSync(join(hostDir(n), g + ext), { force: true });
+    }
     if (n2) await removeCt(n2);
     await e?.stop();
   });
@@ -195,5 +205,25 @@ describe('bulk guest actions and resource pools on the lab (fleetservices)', fun
     await e.ok('fleetservices', 'delete_pool', [e.sid, 0, POOL2]);
     expect((await e.ok('fleetservices', 'list_pools', [e.sid, 0])).map((p: any) => p.name)).to.not.include.members([POOL, POOL2]);
     await e.ok('userservices', 'delete_user', [e.sid, 0, USER]);
+  });
+  it('bulk pause, resume and ACPI shutdown over a selector: each seen with virsh on the nodes, and the guests hear the button', async () => {
+    const serial = new Map<string, () => string>();
+    for (const [g, n] of acpiGuests()) {
+      await remove(n, g);
+      serial.set(g, (await defineAcpiGuest(n, g)).serial);
+      expect((await virsh(n, 'start', g)).code).to.equal(0);
+    }
+    for (const [g] of acpiGuests()) await waitFor(`${g} booted`, async () => serial.get(g)!(), (t) => count(t, BOOTED) === 1, 90_000, 500);
+    const bulk = async (action: string) => (await e.ok('fleetservices', 'bulk', [e.sid, 0, 'name:fla-*', action, null, { wait: true }])).summary;
+    expect(await bulk('pause')).to.deep.include({ total: 2, ok: 2, failed: 0 });
+    for (const [g, n] of acpiGuests()) expect(await domstate(n, g), g).to.equal('paused');
+    expect(await bulk('resume')).to.deep.include({ total: 2, ok: 2, failed: 0 });
+    for (const [g, n] of acpiGuests()) expect(await domstate(n, g), g).to.equal('running');
+    // shutdown: each guest's ACPI shutdown is a task of its own (shutdown_vm); the guests go down by themselves.
+    expect(await bulk('shutdown')).to.deep.include({ total: 2, ok: 2, failed: 0 });
+    for (const [g, n] of acpiGuests()) {
+      await waitFor(`${g} off`, () => domstate(n, g), (st) => st === 'shut off', 60_000, 300);
+      expect(count(serial.get(g)!(), POWER_BUTTON), `${g} heard the button`).to.equal(1);
+    }
   });
 });
