@@ -8,6 +8,8 @@
  *  - its CPU idle with every node connected (keepalives, watchers' timers: the cost that grows
  *    with nodes without any call), and with the health monitor sampling every node each 10 s,
  *    measured on all the nodes (target < 10% of one core at 500);
+ *  - a fleet call over every node with a tenth of them cut off (links down): how long the
+ *    reachable ones take against the same call with every node up, and the cut ones' errors;
  *  - the time until every node is connected again after a gateway restart (through the connect
  *    gate: OMS_NODE_CONNECT_CONCURRENCY at once, jitter), and the most attempts seen at once.
  */
@@ -15,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labDown, labMemory, labUp, type Lab } from '../test/lab/index.ts';
+import { cutLink, labDown, labMemory, labUp, restoreLink, type Lab } from '../test/lab/index.ts';
 import { startGatewayProcess, type GatewayProcess } from '../test/helpers/process.ts';
 import { against, type BenchGateway, type BenchOptions } from './lib.ts';
 import { compareFanout, type FanoutFigures } from './fanout.ts';
@@ -103,7 +105,8 @@ export async function benchScale(out: (line: string) => void, opts: BenchOptions
     out(`lab instance ${INSTANCE}: ${most} light nodes up in ${upSeconds.toFixed(1)} s; per node: sshd ${(mem.sshdRssKiBPerNode / 1024).toFixed(1)} MiB RSS, ${(mem.sshdPssKiBPerNode / 1024).toFixed(2)} MiB PSS (its share of pages sshds have in common)`);
 
     // One gateway, health monitor off: the fan-out, memory and idle figures.
-    b = await gateway(lab, dataDir, { OMS_HEALTH_INTERVAL: '0' });
+    // A node behind a cut link fails its call after OMS_NODE_TIMEOUT: 10 s here, so the fault figure takes seconds, not minutes.
+    b = await gateway(lab, dataDir, { OMS_HEALTH_INTERVAL: '0', OMS_NODE_TIMEOUT: '10' });
     const idleRss = rssMiB(b.gw.child.pid!);
     t = performance.now();
     for (const n of lab.nodes) await b.call('funcservices', 'add_request', [b.sid, 0, n.name, n.address, n.port]);
@@ -142,6 +145,32 @@ export async function benchScale(out: (line: string) => void, opts: BenchOptions
     await sleep(windowMs);
     const idleCpu = (cpuSeconds(pid) - c0) / (windowMs / 1000);
     out(`gateway CPU idle with ${most} nodes connected, monitor off (keepalives, watchers): ${(idleCpu * 100).toFixed(2)}% of one core`);
+
+    // Faults: a tenth of the nodes cut off, one fleet call over all of them (a task, 64 at once):
+    // the reachable nodes' slowest answer against the same call with every node up.
+    const fleetRun = async () => {
+      const r = await b!.call('fleetservices', 'call', [b!.sid, 0, 'all', 'statsservices.get_stats', null, { wait: true, concurrency: 64 }]);
+      if (r.error) throw new Error(`fleet call: ${JSON.stringify(r.error)}`);
+      return r.result.result.summary as { total: number; ok: number; failed: number; results: { ok: boolean; ms: number; error?: { name: string } }[] };
+    };
+    const slowestOk = (s: Awaited<ReturnType<typeof fleetRun>>) => Math.max(...s.results.filter((r) => r.ok).map((r) => r.ms));
+    t = performance.now();
+    const healthy = await fleetRun();
+    const healthyMs = performance.now() - t;
+    const cut = lab.nodes.filter((_, i) => i % 10 === 9);
+    let faulty: Awaited<ReturnType<typeof fleetRun>>;
+    for (const n of cut) await cutLink(n);
+    try {
+      t = performance.now();
+      faulty = await fleetRun();
+    } finally {
+      for (const n of cut) await restoreLink(n);
+    }
+    const faultyMs = performance.now() - t;
+    const errors = [...new Set(faulty.results.filter((r) => !r.ok).map((r) => r.error?.name))].join(', ');
+    out(
+      `fleet call over ${most} nodes, ${cut.length} of them cut off: ${faulty.ok} answered, the slowest answer after ${slowestOk(faulty)} ms (${slowestOk(healthy)} ms with every node up; whole call ${(faultyMs / 1000).toFixed(1)} s vs ${(healthyMs / 1000).toFixed(1)} s); ${faulty.failed} failed with ${errors} at the 10 s node timeout`,
+    );
 
     // Restart: every node connects again through the connect gate.
     await b.stop();

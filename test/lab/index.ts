@@ -232,10 +232,14 @@ export async function startSshd(node: LabNode | string): Promise<void> {
 }
 
 /** The host end of node omsnodeI's veth on the lab bridge (lab.sh: VETH_PREFIX + index). */
+/** The host end of a node's veth: omslabv<i> in the default lab, oms<instance>v<i> in an instance (lab.sh). */
 function vethOf(node: LabNode | string): string {
-  const m = /^omsnode([1-9][0-9]{0,2})$/.exec(nodeName(node));
-  if (!m) throw new Error(`not a lab node name: ${nodeName(node)}`);
-  return `omslabv${m[1]}`;
+  const name = nodeName(node);
+  const m = /^omsnode([1-9][0-9]{0,2})$/.exec(name);
+  if (m) return `omslabv${m[1]}`;
+  const i = /^oms([a-z][a-z0-9]{0,3})n([1-9][0-9]{0,3})$/.exec(name);
+  if (!i) throw new Error(`not a lab node name: ${name}`);
+  return `oms${i[1]}v${i[2]}`;
 }
 
 function ipLink(args: string[]): Promise<void> {
