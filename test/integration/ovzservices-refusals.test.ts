@@ -116,6 +116,12 @@ describe('ovzservices refusals on the lab (LXC)', function () {
 : > /run/labt-no-tool
 for f in /usr/bin/lxc-*; do mount --bind /run/labt-no-tool "$f"; done`;
       const unhide = 'for f in /usr/bin/lxc-*; do while mountpoint -q "$f"; do umount "$f"; done; done; rm -f /run/labt-no-tool';
+      // The test before stopped this node's sshd: first the gateway reaches it again (its
+      // reconnect backoff may still hold a refused attempt), so the refusal below is the tools'.
+      for (let end = Date.now() + 60_000; (await e.call('statsservices', 'get_stats', [e.sid, 0, dst.name, 'uptime'])).error; ) {
+        if (Date.now() > end) throw new Error(`${dst.name} not reachable again within 60 s`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
       const before = await fingerprint(src, '9471');
       const canaryBefore = await canary(dst);
       let r: any;

@@ -195,7 +195,7 @@ describe('ovzservices on the lab (LXC)', function () {
     expect(ct).to.include({ type: 'openvz', state: 'running', status: 1, vcpu: 1, max_memory: String(96 * 1024), name: 'ct9101.oms.test', ip_address: '10.213.101.91', onboot: 'yes' });
     const kvm = r.result.filter((x: any) => x.type === 'kvm');
     for (const g of kvm) {
-      expect(g).to.have.keys(['id', 'name', 'type', 'state', 'status', 'vcpu', 'memory', 'max_memory', 'cpu_time', 'onboot', 'tags']);
+      expect(g).to.have.keys(['id', 'name', 'type', 'state', 'status', 'vcpu', 'memory', 'max_memory', 'cpu_time', 'onboot', 'tags', 'pools']);
       expect(g.state).to.be.oneOf(['running', 'shutdown', 'paused', 'crashed', 'pmsuspended', 'idle', 'blocked', 'dying']);
     }
     // Guests of other engineers come and go: what was there before and after must be listed,
