@@ -234,6 +234,17 @@ export class NodeConnection {
     return attempt;
   }
 
+  /**
+   * Another connection to the same node has just connected: a failure remembered here (sshd was
+   * down a moment ago) says nothing any more, so the next call tries at once instead of failing
+   * with the old error until this connection's own backoff runs out.
+   */
+  reachedElsewhere(): void {
+    if (this.#link && !this.#link.isDown) return;
+    this.backoff.success();
+    this.#lastError = undefined;
+  }
+
   /** Closes the link for good; in-flight operations fail with NodeUnreachableError now. */
   close(reason: string): void {
     this.#closed = true;

@@ -755,6 +755,33 @@ describe('nodes/pool against a real sshd', function () {
       expect(p.stats().nodes[0]).to.deep.include({ state: 'ready', failures: 0 });
     });
 
+    it("once one connection to the node is back, the node's other connections try at once instead of failing with their old refusal", async () => {
+      const p = newPool({ reconnectBackoffMs: { min: 2000, max: 10_000 } });
+      await p.exec(target, ['true']);
+      const shell = () => p.shell(target, { cols: 80, rows: 24, term: 'xterm' });
+      const bye = async (ch: Awaited<ReturnType<typeof shell>>) => {
+        ch.resume(); // read what it prints, so it can end
+        ch.write('exit\n');
+        await new Promise((r) => ch.on('close', r));
+      };
+      await bye(await shell());
+      await lab.kill();
+      await until('the link is seen down', () => p.stats().nodes[0].state !== 'ready');
+      // The command connection fails once (next attempt 2 s on), the shell connection twice (4 s on).
+      await omsRejection(p.exec(target, ['true']), 'NodeUnreachableError');
+      await omsRejection(shell(), 'NodeUnreachableError');
+      await sleep(2100);
+      await omsRejection(shell(), 'NodeUnreachableError');
+      await lab.restart();
+      // The command connection's backoff is over: it connects. The shell's still has seconds to run,
+      // but the node has answered: the shell tries now and opens.
+      expect((await p.exec(target, ['echo', 'back'])).stdout).to.equal('back\n');
+      const t0 = Date.now();
+      const ch = await shell();
+      expect(Date.now() - t0).to.be.lessThan(1500);
+      await bye(ch);
+    });
+
     it('refuses a rotated host key with HostKeyMismatchError and runs nothing, until re-signed', async () => {
       const p = newPool();
       await p.exec(target, ['true']);

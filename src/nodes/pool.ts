@@ -490,6 +490,8 @@ export class NodePool {
    */
   #connectionChanged(name: string, conn: NodeConnection, change: ConnectionChange): void {
     const entry = this.#nodes.get(name);
+    // The node answered on this connection: the others' remembered failures are stale.
+    if (entry && change.state === 'connected') for (const c of [entry.conn, ...entry.shells.map((l) => l.conn)]) if (c !== conn) c.reachedElsewhere();
     if (!this.#onConnection || !entry) return;
     const now = change.state === 'connected' ? 'up' : change.reason;
     if (change.state === 'disconnected' && [entry.conn, ...entry.shells.map((l) => l.conn)].some((c) => c !== conn && c.state === 'ready')) return;
