@@ -204,7 +204,7 @@ describe('ovzservices on the lab (LXC)', function () {
     for (const n of before.filter((x) => after.includes(x))) expect(names).to.include(n);
     for (const n of names) expect([...before, ...after]).to.include(n);
     expect(r.result.filter((x: any) => x.type === 'openvz').map((x: any) => x.id)).to.deep.equal(await lxcIds(n1));
-    expect(kvm.find((g: any) => g.name === 'ovzt-kvm9101')).to.deep.equal({ id: 'ovzt-kvm9101', name: 'ovzt-kvm9101', type: 'kvm', state: 'shutdown', status: 0, vcpu: 1, memory: '65536', max_memory: '65536', cpu_time: '0', onboot: 'no', tags: [] });
+    expect(kvm.find((g: any) => g.name === 'ovzt-kvm9101')).to.deep.equal({ id: 'ovzt-kvm9101', name: 'ovzt-kvm9101', type: 'kvm', state: 'shutdown', status: 0, vcpu: 1, memory: '65536', max_memory: '65536', cpu_time: '0', onboot: 'no', tags: [], pools: [] });
   });
 
   it('stop_vm stops; start_vm starts again', async () => {
