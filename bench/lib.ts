@@ -35,10 +35,9 @@ export interface BenchGateway {
   stop(): Promise<void>;
 }
 
-/** The real gateway process with keep-alive HTTP, enrolled on the given lab nodes. */
-export async function gatewayOn(lab: Lab, nodes = lab.nodes, env: Record<string, string> = {}): Promise<BenchGateway> {
-  const gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: 'bench-admin-pw', OMS_TLS: 'off', OMS_SSH_KEY: lab.privateKey!, OMS_LOG_LEVEL: 'warn', OMS_NODE_CHANNELS: '8', ...env });
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+/** A keep-alive client of a running gateway process, logged in as admin; stop() ends both. */
+export async function benchClient(gw: GatewayProcess, password: string, maxSockets = 64): Promise<BenchGateway> {
+  const agent = new Agent({ keepAlive: true, maxSockets });
   const call = (service: string, method: string, params: unknown[]) =>
     new Promise<any>((resolve, reject) => {
       const q = new URLSearchParams({ id: '1', service, method, params: JSON.stringify(params) });
@@ -50,13 +49,8 @@ export async function gatewayOn(lab: Lab, nodes = lab.nodes, env: Record<string,
       req.on('error', reject);
       req.end();
     });
-  const sid = (await call('authservices', 'authenticate', ['admin', 'bench-admin-pw'])).result.result;
+  const sid = (await call('authservices', 'authenticate', ['admin', password])).result.result;
   if (sid === undefined) throw new Error('the bench gateway refused the admin login');
-  for (const n of nodes) await call('funcservices', 'add_request', [sid, 0, n.name, n.address, n.port]);
-  if (nodes.length) {
-    const signed = await call('funcservices', 'sign_requests', [sid, 0, nodes.map((n) => n.name)]);
-    if (signed.error) throw new Error(`enrollment failed: ${JSON.stringify(signed.error)}`);
-  }
   return {
     gw,
     sid,
@@ -66,6 +60,18 @@ export async function gatewayOn(lab: Lab, nodes = lab.nodes, env: Record<string,
       await gw.stop();
     },
   };
+}
+
+/** The real gateway process with keep-alive HTTP, enrolled on the given lab nodes. */
+export async function gatewayOn(lab: Lab, nodes = lab.nodes, env: Record<string, string> = {}): Promise<BenchGateway> {
+  const gw = await startGatewayProcess({ OMS_ADMIN_PASSWORD: 'bench-admin-pw', OMS_TLS: 'off', OMS_SSH_KEY: lab.privateKey!, OMS_LOG_LEVEL: 'warn', OMS_NODE_CHANNELS: '8', ...env });
+  const b = await benchClient(gw, 'bench-admin-pw');
+  for (const n of nodes) await b.call('funcservices', 'add_request', [b.sid, 0, n.name, n.address, n.port]);
+  if (nodes.length) {
+    const signed = await b.call('funcservices', 'sign_requests', [b.sid, 0, nodes.map((n) => n.name)]);
+    if (signed.error) throw new Error(`enrollment failed: ${JSON.stringify(signed.error)}`);
+  }
+  return b;
 }
 
 export const ratio = (a: number, b: number): string => (a / b).toFixed(2);

@@ -14,12 +14,11 @@
  *    gate: OMS_NODE_CONNECT_CONCURRENCY at once, jitter), and the most attempts seen at once.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cutLink, labDown, labMemory, labUp, restoreLink, type Lab } from '../test/lab/index.ts';
 import { startGatewayProcess, type GatewayProcess } from '../test/helpers/process.ts';
-import { against, type BenchGateway, type BenchOptions } from './lib.ts';
+import { against, benchClient, type BenchGateway, type BenchOptions } from './lib.ts';
 import { compareFanout, type FanoutFigures } from './fanout.ts';
 import { needPeers, peers } from './peers.ts';
 
@@ -50,28 +49,7 @@ async function gateway(lab: Lab, dataDir: string, env: Record<string, string>): 
     { OMS_ADMIN_PASSWORD: PASSWORD, OMS_TLS: 'off', OMS_SSH_KEY: lab.privateKey!, OMS_LOG_LEVEL: 'warn', OMS_METRICS_ALLOW: '127.0.0.1', OMS_NODE_WATCHERS: 'off', ...env },
     { dataDir },
   );
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  const call = (service: string, method: string, params: unknown[]) =>
-    new Promise<any>((resolve, reject) => {
-      const q = new URLSearchParams({ id: '1', service, method, params: JSON.stringify(params) });
-      const req = request(`${gw.url}/?${q}`, { agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  const sid = (await call('authservices', 'authenticate', ['admin', PASSWORD])).result.result;
-  return {
-    gw,
-    sid,
-    call,
-    stop: async () => {
-      agent.destroy();
-      await gw.stop();
-    },
-  };
+  return benchClient(gw, PASSWORD, 16);
 }
 
 /** Connected nodes and the connect gate's peak, from /metrics. */

@@ -12,44 +12,23 @@
  * omsnode1..3 are not cut off), else the last node (CI's lab of three).
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { buildUi } from '../../ui/build.ts';
 import { ADMIN_PASSWORD, enroll, startEnv, type Env } from '../integration/fixture.ts';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/process.ts';
 import { killSshd, startSshd, type LabNode } from '../lab/index.ts';
 import { launchChromium } from './console-page.ts';
 import { guestXml, ssh } from './lab-guests.ts';
+import { axeProblems, expectText } from './ui-checks.ts';
 
 const GUEST = 'uifl-g1';
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Serious and critical axe-core findings on the page as it is now. */
-async function axeProblems(page: Page): Promise<string[]> {
-  // Evaluated through the DevTools protocol, which the page's CSP does not govern (an injected
-  // <script> would be refused, as it should be).
-  await page.evaluate(axeSource);
-  const found = (await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run();
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, at: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
-  })) as { id: string; impact: string; help: string; at: string[] }[];
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.at.join(', ')}`);
-}
 
 /** Waits until the element's text matches (as a person watching it would). */
-async function expectText(el: Locator, re: RegExp, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  let last = '';
-  while (Date.now() < end) {
-    last = ((await el.textContent()) ?? '').trim();
-    if (re.test(last)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`expected ${re} within ${ms} ms; it reads "${last}"`);
-}
 
 describe('web console in a browser: login, fleet, live', function () {
   this.timeout(180_000);

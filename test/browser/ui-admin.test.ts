@@ -10,8 +10,7 @@
  * prefix `uad-` and are deleted by the tests themselves.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -20,23 +19,14 @@ import { connect, isOmsError } from '../../clients/typescript/src/index.ts';
 import { ADMIN_PASSWORD, enroll, startEnv, type Env } from '../integration/fixture.ts';
 import { launchChromium } from './console-page.ts';
 import { guestXml, ssh } from './lab-guests.ts';
+import { axeProblems } from './ui-checks.ts';
 
 const USER = 'uad-op';
 const USER_PASSWORD = 'uad-op-password-7319';
 const TOKEN = 'uad-tok';
 const GUEST = 'uad-g1';
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Serious and critical axe-core findings on the page as it is now. */
-async function axeProblems(page: Page): Promise<string[]> {
-  // Through the DevTools protocol, which the page's CSP does not govern.
-  await page.evaluate(axeSource);
-  const found = (await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run();
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, at: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
-  })) as { id: string; impact: string; help: string; at: string[] }[];
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.at.join(', ')}`);
-}
 
 describe('web console in a browser: administration, command palette, phone width', function () {
   this.timeout(180_000);
@@ -237,7 +227,8 @@ describe('web console in a browser: administration, command palette, phone width
     // Part of the name: "node2" of omsnode2.
     const part = granted().slice(-5);
     await page.keyboard.type(part);
-    const option = dialog.getByRole('option', { name: new RegExp(`^Node\\s*${granted()}$`) });
+    // The active option once the whole text is in (before, other nodes match its first letters).
+    const option = dialog.getByRole('option', { name: new RegExp(`^Node\\s*${granted()}$`), selected: true });
     await option.waitFor();
     expect(await option.getAttribute('aria-selected')).to.equal('true');
     expect(await box.getAttribute('aria-activedescendant')).to.equal(await option.getAttribute('id'));
@@ -254,7 +245,9 @@ describe('web console in a browser: administration, command palette, phone width
     await page.keyboard.press('/');
     await dialog.waitFor();
     await page.keyboard.type(GUEST.slice(2));
-    const guest = dialog.getByRole('option', { name: new RegExp(`^Guest\\s*${GUEST}\\s*on ${nodes()[2].name}$`) });
+    // Enter takes the active option: wait until the guest is the active one (while the text is
+    // still being typed, a node matching its first letters may be).
+    const guest = dialog.getByRole('option', { name: new RegExp(`^Guest\\s*${GUEST}\\s*on ${nodes()[2].name}$`), selected: true });
     await guest.waitFor({ timeout: 30_000 });
     await page.keyboard.press('Enter');
     await dialog.waitFor({ state: 'detached' });

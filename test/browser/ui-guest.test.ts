@@ -11,22 +11,21 @@
  * Names made here carry the prefix `ugv-`.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, Frame, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Frame, Page } from 'playwright-core';
 import { buildUi } from '../../ui/build.ts';
 import { ADMIN_PASSWORD, enroll, startEnv, type Env } from '../integration/fixture.ts';
 import { nodeExec, type LabNode } from '../lab/index.ts';
 import { launchChromium } from './console-page.ts';
 import { decodePng, inkOf } from './png.ts';
+import { axeProblems, expectText } from './ui-checks.ts';
 
 const VM = 'ugv-g1';
 const ISO = 'ugv-cd.iso';
 const ISOS = '/var/lib/oms-node/isos';
 const IMAGES = '/var/lib/oms-node/images';
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const virsh = (node: LabNode, ...args: string[]) => nodeExec(node, ['virsh', '-c', 'qemu:///system', ...args]);
 
@@ -41,25 +40,6 @@ async function cleanAll(node: LabNode): Promise<void> {
 }
 
 /** Serious and critical axe-core findings on the page as it is now (see console-ui.test.ts). */
-async function axeProblems(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const found = (await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(ctx: unknown, o: unknown): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { iframes: false });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, at: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
-  })) as { id: string; impact: string; help: string; at: string[] }[];
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.at.join(', ')}`);
-}
-
-async function expectText(el: Locator, re: RegExp, ms = 30_000): Promise<string> {
-  const end = Date.now() + ms;
-  let last = '';
-  while (Date.now() < end) {
-    last = ((await el.textContent().catch(() => '')) ?? '').trim();
-    if (re.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`expected ${re} within ${ms} ms; it reads "${last}"`);
-}
 
 async function frameOf(page: Page, re: RegExp, ms = 20_000): Promise<Frame> {
   const end = Date.now() + ms;
@@ -128,9 +108,9 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     for (const n of e.lab.nodes.slice(0, 3)) await page.locator('label.node-option').filter({ hasText: n.name }).waitFor();
     const option = page.locator('label.node-option').filter({ hasText: node.name });
     await expectText(option, /[\d.]+ [KMGT]iB free of [\d.]+ [KMGT]iB; CPU load \d+(\.\d)? %/);
-    expect(await axeProblems(page)).to.deep.equal([]);
+    expect(await axeProblems(page, { iframes: false })).to.deep.equal([]);
     await page.emulateMedia({ colorScheme: 'dark' });
-    expect(await axeProblems(page)).to.deep.equal([]);
+    expect(await axeProblems(page, { iframes: false })).to.deep.equal([]);
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
@@ -141,7 +121,7 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     expect(await page.getByLabel(/^Disks \(GB\)/).inputValue()).to.equal('1');
     await page.getByLabel(/^Networks/).waitFor();
     await page.getByRole('checkbox', { name: /Installer output on the serial console/ }).waitFor();
-    expect(await axeProblems(page)).to.deep.equal([]);
+    expect(await axeProblems(page, { iframes: false })).to.deep.equal([]);
     await page.getByLabel('Name', { exact: true }).fill('ugv-n1');
     await page.getByLabel(/^Install tree/).fill('ugv-no-such-tree');
     await page.getByRole('button', { name: 'Create' }).click();
@@ -163,7 +143,7 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     const mem = page.getByLabel('memory', { exact: true });
     await mem.waitFor();
     expect(await mem.inputValue()).to.match(/^\d+$/);
-    expect(await axeProblems(page)).to.deep.equal([]);
+    expect(await axeProblems(page, { iframes: false })).to.deep.equal([]);
     await mem.fill('lots');
     await page.getByRole('button', { name: 'Create' }).click();
     await page.getByRole('alert').filter({ hasText: /^Nothing was created/ }).waitFor({ timeout: 60_000 });
@@ -217,9 +197,9 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     await page.getByRole('heading', { name: 'Task history' }).waitFor();
     await page.getByRole('region', { name: 'Task history' }).getByText('kvm.create_vm_from_iso').waitFor();
     await expectText(page.getByRole('region', { name: 'Runtime' }), /Started.*\d/);
-    expect(await axeProblems(page)).to.deep.equal([]);
+    expect(await axeProblems(page, { iframes: false })).to.deep.equal([]);
     await page.emulateMedia({ colorScheme: 'dark' });
-    expect(await axeProblems(page)).to.deep.equal([]);
+    expect(await axeProblems(page, { iframes: false })).to.deep.equal([]);
     await page.emulateMedia({ colorScheme: 'light' });
     // At phone width the page does not scroll sideways and every action button is on screen.
     await page.setViewportSize({ width: 390, height: 844 });
@@ -331,7 +311,7 @@ describe('web console in a browser: guest view, create, tasks panel', function (
     const bar = item.getByRole('progressbar');
     const first = Number(await bar.getAttribute('value'));
     await expectText(item.locator('.task-progress'), new RegExp(`^\\d+ of \\d+, (?!${first} %)`), 20_000);
-    expect(await axeProblems(page)).to.deep.equal([]);
+    expect(await axeProblems(page, { iframes: false })).to.deep.equal([]);
     await item.getByRole('button', { name: 'Cancel' }).click();
     await expectText(item.locator('.task-state'), /^cancelled$/);
     expect(await item.getByRole('button', { name: 'Cancel' }).count()).to.equal(0);

@@ -9,11 +9,10 @@
  * Guests made here carry the prefix `ugl-` (32 MiB, no disk, no OS) and are removed after.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { buildUi } from '../../ui/build.ts';
 import { ADMIN_PASSWORD, enroll, startEnv, type Env } from '../integration/fixture.ts';
 import type { LabNode } from '../lab/index.ts';
@@ -22,31 +21,10 @@ import { ssh } from './lab-guests.ts';
 import { defineMany, domstate, removeUgl, virshOn } from './ugl-guests.ts';
 import { BOOTED, POWER_BUTTON } from '../lab/acpi-guest.ts';
 import { count, defineAcpiGuest, hostDir, waitFor } from '../integration/kst-lab.ts';
+import { axeProblems, expectText } from './ui-checks.ts';
 
 /** LXC containers are numbered: this test's own number. */
 const CT = '85150';
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-async function axeProblems(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const found = (await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run();
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, at: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
-  })) as { id: string; impact: string; help: string; at: string[] }[];
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.at.join(', ')}`);
-}
-
-async function expectText(el: Locator, re: RegExp, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  let last = '';
-  while (Date.now() < end) {
-    last = ((await el.textContent().catch(() => '')) ?? '').trim();
-    if (re.test(last)) return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`expected ${re} within ${ms} ms; it reads "${last}"`);
-}
 
 describe('web console in a browser: the Guests screen', function () {
   this.timeout(180_000);

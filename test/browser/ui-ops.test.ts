@@ -16,7 +16,6 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, CDPSession, Frame, Page } from 'playwright-core';
@@ -24,8 +23,8 @@ import { buildUi } from '../../ui/build.ts';
 import { ADMIN_PASSWORD, enroll, startEnv, type Env } from '../integration/fixture.ts';
 import { nodeExec, type LabNode } from '../lab/index.ts';
 import { launchChromium } from './console-page.ts';
+import { axeProblems as axeOnce } from './ui-checks.ts';
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const ISO = 'uop-small.iso';
 const ISO_CANCEL = 'uop-cancel.iso';
 const ISO_FETCHED = 'uop-fetched.iso';
@@ -43,15 +42,6 @@ async function axeProblems(page: Page): Promise<string[]> {
   }
   await page.emulateMedia({ colorScheme: 'light' });
   return found;
-}
-
-async function axeOnce(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  const found = (await page.evaluate(async () => {
-    const r = await (window as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe.run();
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, at: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
-  })) as { id: string; impact: string; help: string; at: string[] }[];
-  return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.at.join(', ')}`);
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
