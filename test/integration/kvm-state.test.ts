@@ -43,7 +43,9 @@ describe('KVM guest states (Velocity) on the lab', function () {
     nodeExec(node, [
       'sh',
       '-c',
-      '[ "$3" = stop ] && { kill -STOP "$1" || exit 1; }; end=$(($(date +%s) + $2)); while [ "$(ps -o state= -p "$1")" = T ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done; kill -CONT "$1"',
+      // A stop takes effect when the kernel next schedules QEMU's threads: the watchdog waits
+      // for state T first (up to 10 s), else its loop would see "S" and let QEMU go at once.
+      'end=$(($(date +%s) + $2)); if [ "$3" = stop ]; then kill -STOP "$1" || exit 1; n=0; while [ "$(ps -o state= -p "$1")" != T ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; fi; while [ "$(ps -o state= -p "$1")" = T ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done; kill -CONT "$1"',
       'kst-watchdog',
       pid,
       String(holdS),
